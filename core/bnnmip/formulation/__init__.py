@@ -1,0 +1,134 @@
+"""Lowering: architecture + data (+ robustness, + ties) -> :class:`~bnnmip.milp.MilpProblem`.
+
+:func:`lower` returns a :class:`Lowering`, which holds the MILP and knows how to go back and
+forth between a solution vector and a :class:`~bnnmip.network.BinarizedNetwork`
+(:meth:`Lowering.decode`, :meth:`Lowering.encode`). Formulations are chosen by name; the
+paper's model is ``"paper"`` (see :mod:`bnnmip.formulation.paper` for the math).
+"""
+
+from __future__ import annotations
+
+import attrs
+import numpy as np
+
+from ..errors import InvalidInputError, UnknownNameError
+from ..ir import ActivationTies, Architecture, RobustnessSet, TrainingSet
+from ..milp import MilpProblem
+from ..network import BinarizedNetwork
+from . import paper
+
+__all__ = ["FORMULATIONS", "Lowering", "lower"]
+
+FORMULATIONS = {paper.NAME: paper}
+
+
+@attrs.frozen(eq=False)
+class Lowering:
+    """A MILP together with what is needed to decode its solutions into networks."""
+
+    problem: MilpProblem
+    architecture: Architecture
+    data: TrainingSet
+    ties: ActivationTies
+    robust: RobustnessSet | None
+    eps: float
+    formulation: str
+    big_m: dict
+
+    # -- solution -> network --------------------------------------------------------------
+    def weights_from(self, x: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Weight matrices and bias vectors from a solution (integers rounded)."""
+        cols, arch = self.problem.columns, self.architecture
+        Ws, bs = [], []
+        for l in range(1, arch.n_layers + 1):
+            W = cols[f"W{l}"].take(x).astype(float)
+            if arch.weight_domain.is_integer:
+                W = np.round(W)
+            P = arch.weight_domain.bound
+            Ws.append(np.clip(W, -P, P))
+            bs.append(cols[f"b{l}"].take(x).astype(float) if arch.bias else np.zeros(W.shape[0]))
+        return Ws, bs
+
+    def activations_from(self, x: np.ndarray) -> list[np.ndarray]:
+        """The MILP's claimed activations per cluster and layer, rounded to 0/1."""
+        cols = self.problem.columns
+        return [
+            np.round(cols[f"u{l}"].take(x)).clip(0, 1)
+            for l in range(1, self.architecture.n_layers + 1)
+        ]
+
+    def decode(self, x: np.ndarray, **network_kwargs) -> BinarizedNetwork:
+        """The network a solution vector describes."""
+        Ws, bs = self.weights_from(x)
+        meta = {"bias": self.architecture.bias, **network_kwargs.pop("metadata", {})}
+        return BinarizedNetwork.from_arrays(
+            Ws, bs, weight_domain=self.architecture.weight_domain, metadata=meta, **network_kwargs
+        )
+
+    # -- network -> solution (MIP starts) -------------------------------------------------
+    def encode(self, network: BinarizedNetwork, *, partial: bool = False) -> np.ndarray:
+        """The assignment a network implies on the training data (a MIP start).
+
+        Every column is filled: weights, biases, the activations the network computes on the
+        (scaled) training points (per cluster: the first point's pattern), and the auxiliary
+        columns. With ``partial=True`` only weights and biases are set; the rest is NaN for a
+        backend that completes partial starts. Whether the assignment is feasible (margins of
+        at least ``eps``, cluster-consistent patterns) is for ``problem.violation`` to say.
+        """
+        arch = self.architecture
+        if tuple(network.widths) != tuple(arch.widths):
+            raise InvalidInputError(
+                f"the start network has widths {network.widths}, the problem {arch.widths}"
+            )
+        x = np.full(self.problem.n_cols, np.nan)
+        cols = self.problem.columns
+        for l in range(1, arch.n_layers + 1):
+            x[cols[f"W{l}"].start : cols[f"W{l}"].stop] = network.weights[l - 1].ravel()
+            if arch.bias:
+                x[cols[f"b{l}"].start : cols[f"b{l}"].stop] = network.biases[l - 1]
+        if partial:
+            return x
+        forward = network.forward(self.data.X, scaled=True)
+        _, first = np.unique(self.ties.cluster, return_index=True)
+        acts = [a[first] for a in forward.act]
+        for l, a in enumerate(acts, start=1):
+            x[cols[f"u{l}"].start : cols[f"u{l}"].stop] = a.ravel()
+        paper.encode_auxiliary(arch, x, cols, acts, network.weights)
+        return x
+
+
+def lower(
+    architecture: Architecture,
+    data: TrainingSet,
+    *,
+    formulation: str = "paper",
+    robust: RobustnessSet | None = None,
+    ties: ActivationTies | None = None,
+    eps: float | None = None,
+) -> Lowering:
+    """Build the MILP of training ``architecture`` on ``data``."""
+    if formulation not in FORMULATIONS:
+        raise UnknownNameError(
+            f"unknown formulation {formulation!r}; available: {', '.join(FORMULATIONS)}"
+        )
+    module = FORMULATIONS[formulation]
+    if architecture.n_inputs != data.n_features:
+        raise InvalidInputError(
+            f"the architecture expects {architecture.n_inputs} inputs but the data has "
+            f"{data.n_features} features"
+        )
+    if architecture.n_classes != data.n_classes:
+        raise InvalidInputError(
+            f"the architecture has {architecture.n_classes} outputs but the data "
+            f"{data.n_classes} classes"
+        )
+    ties = ActivationTies.none(data.n_points) if ties is None else ties
+    if ties.n_points != data.n_points:
+        raise InvalidInputError(
+            f"activation ties cover {ties.n_points} points but the data has {data.n_points}"
+        )
+    eps = module.DEFAULT_EPS if eps is None else float(eps)
+    if not 0 < eps < 1:
+        raise InvalidInputError(f"eps must be in (0, 1), got {eps}")
+    problem, big_m = module.build(architecture, data, ties.cluster, ties.n_clusters, robust, eps)
+    return Lowering(problem, architecture, data, ties, robust, eps, formulation, big_m)

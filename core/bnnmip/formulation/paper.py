@@ -1,0 +1,166 @@
+r"""The paper's exact MILP (Kurtz & Bah 2021, section 2 of ``docs/formulation.md``).
+
+For a network with widths :math:`d_0 = n, d_1, \dots, d_L = K`, weights in :math:`[-P, P]`
+(:math:`P = 1` for continuous and ternary weights), bias box :math:`[-B, B]` with
+:math:`B = P \max(\max_i \|x_i\|_1, \max_{l \ge 1} d_l)` (0 without biases), margin
+:math:`\varepsilon`, clusters :math:`c(i)` (every point its own cluster when untied), and robust
+radius :math:`r \ge 0`:
+
+Layer 1, every point :math:`i` and neuron :math:`j`, with
+:math:`M_i = P\|x_i\|_1 + B + 1 + r n P`:
+
+.. math::
+
+    W_j x_i + r \textstyle\sum_k \xi_{jk} + b_j &\le (M_i + \varepsilon) u_{c(i) j} - \varepsilon \\
+    W_j x_i - r \textstyle\sum_k \xi_{jk} + b_j &\ge (M_i + \varepsilon) u_{c(i) j} - M_i \\
+    \xi_{jk} &\ge |W_{jk}| \quad (\text{only when } r > 0)
+
+Layers :math:`l \ge 2`, every cluster :math:`c`, neuron :math:`j`, input :math:`k`, with
+:math:`s_{cjk} = u^{l-1}_{ck} W^l_{jk}` linearized exactly and :math:`M^l = P d_{l-1} + B + 1`:
+
+.. math::
+
+    -P u \le s \le P u, \qquad W - P(1 - u) \le s \le W + P(1 - u) \\
+    \textstyle\sum_k s_{cjk} + b_j \le (M^l + \varepsilon) u^l_{cj} - \varepsilon, \qquad
+    \textstyle\sum_k s_{cjk} + b_j \ge (M^l + \varepsilon) u^l_{cj} - M^l
+
+Objective (weighted Hamming distance between binary outputs and one-hot labels):
+
+.. math::
+
+    \min \sum_i w_i \sum_j \left[ y_{ij} + (1 - 2 y_{ij}) u^L_{c(i) j} \right]
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir import Architecture, RobustnessSet, TrainingSet
+from ..milp import RowKind
+from ._builder import ProblemBuilder
+
+NAME = "paper"
+DEFAULT_EPS = 1e-5
+
+
+def bias_bound(arch: Architecture, X: np.ndarray) -> float:
+    """The bias box ``B`` (0 when the architecture has no biases)."""
+    if not arch.bias:
+        return 0.0
+    P = arch.weight_domain.bound
+    return float(P * max(np.abs(X).sum(axis=1).max(), max(arch.widths[1:])))
+
+
+def build(
+    arch: Architecture,
+    data: TrainingSet,
+    cluster: np.ndarray,
+    n_clusters: int,
+    robust: RobustnessSet | None,
+    eps: float,
+):
+    """Lower to a :class:`~bnnmip.milp.MilpProblem`; returns ``(problem, big_m)``."""
+    X, m, n = data.X, data.n_points, data.n_features
+    widths, L = arch.widths, arch.n_layers
+    P = arch.weight_domain.bound
+    integer = arch.weight_domain.is_integer
+    B = bias_bound(arch, X)
+    r = 0.0 if robust is None else robust.radius
+    pb = ProblemBuilder()
+
+    # ---- columns ----
+    for l in range(1, L + 1):
+        pb.add_columns(f"W{l}", (widths[l], widths[l - 1]), -P, P, integer)
+        if arch.bias:
+            pb.add_columns(f"b{l}", (widths[l],), -B, B, False)
+    if r > 0:
+        pb.add_columns("xi1", (widths[1], n), 0, P, False)
+    for l in range(1, L + 1):
+        pb.add_columns(f"u{l}", (n_clusters, widths[l]), 0, 1, True)
+    for l in range(2, L + 1):
+        pb.add_columns(f"s{l}", (n_clusters, widths[l], widths[l - 1]), -P, P, False)
+
+    big_m = {}
+    # ---- |W| rows (robust) ----
+    d1 = widths[1]
+    if r > 0:
+        W1, xi = pb.index("W1").ravel(), pb.index("xi1").ravel()
+        k = W1.size
+        rows = np.arange(2 * k)
+        pb.add_rows(
+            "abs1", RowKind.ABS, 2 * k,
+            [(rows, np.concatenate([W1, W1]), np.r_[np.ones(k), -np.ones(k)]),
+             (rows, np.concatenate([xi, xi]), -1.0)],
+            -np.inf, 0.0,
+        )
+
+    # ---- layer 1 big-M rows: one pair per point and neuron ----
+    M = P * np.abs(X).sum(axis=1) + B + 1.0 + r * n * P  # (m,)
+    big_m[1] = M
+    row = np.arange(m * d1).reshape(m, d1)  # row (i, j)
+    Wcol = pb.index("W1")  # (d1, n)
+    u1 = pb.index("u1")[cluster]  # (m, d1)
+    w_entries = (row[:, :, None], Wcol[None, :, :], X[:, None, :])  # W_j . x_i
+    shared = [w_entries]
+    if arch.bias:
+        shared.append((row, pb.index("b1")[None, :], 1.0))
+    u_entry = (row, u1, -(M + eps)[:, None])
+    for name, kind, sign, lo, hi in (
+        ("act1_off", RowKind.BIGM_OFF, 1.0, -np.inf, -eps),
+        ("act1_on", RowKind.BIGM_ON, -1.0, np.repeat(-M, d1), np.inf),
+    ):
+        entries = [*shared, u_entry]
+        if r > 0:
+            entries.append((row[:, :, None], pb.index("xi1")[None, :, :], sign * r))
+        pb.add_rows(name, kind, m * d1, entries, lo, hi, binary=u1, big_m=np.repeat(M + eps, d1))
+
+    # ---- deeper layers: exact products, then big-M rows per cluster and neuron ----
+    for l in range(2, L + 1):
+        dl, dk = widths[l], widths[l - 1]
+        s = pb.index(f"s{l}")  # (C, dl, dk)
+        u_prev = np.broadcast_to(pb.index(f"u{l - 1}")[:, None, :], s.shape)
+        W = np.broadcast_to(pb.index(f"W{l}")[None, :, :], s.shape)
+        k = s.size
+        q = np.arange(k).reshape(s.shape)
+        pb.add_rows(
+            f"prod{l}", RowKind.PRODUCT, 4 * k,
+            [
+                (q, s, 1.0), (q, u_prev, -P),                       # s - P u <= 0
+                (q + k, s, 1.0), (q + k, u_prev, P),                # s + P u >= 0
+                (q + 2 * k, s, 1.0), (q + 2 * k, W, -1.0), (q + 2 * k, u_prev, -P),  # >= -P
+                (q + 3 * k, s, 1.0), (q + 3 * k, W, -1.0), (q + 3 * k, u_prev, P),   # <= P
+            ],
+            np.concatenate([np.full(k, -np.inf), np.zeros(k), np.full(k, -P), np.full(k, -np.inf)]),
+            np.concatenate([np.zeros(k), np.full(k, np.inf), np.full(k, np.inf), np.full(k, P)]),
+        )
+        Ml = P * dk + B + 1.0
+        big_m[l] = np.full(n_clusters, Ml)
+        row = np.arange(n_clusters * dl).reshape(n_clusters, dl)
+        ul = pb.index(f"u{l}")
+        entries = [(row[:, :, None], s, 1.0), (row, ul, -(Ml + eps))]
+        if arch.bias:
+            entries.append((row, pb.index(f"b{l}")[None, :], 1.0))
+        pb.add_rows(f"act{l}_off", RowKind.BIGM_OFF, row.size, entries, -np.inf, -eps,
+                    binary=ul, big_m=Ml + eps)
+        pb.add_rows(f"act{l}_on", RowKind.BIGM_ON, row.size, entries, -Ml, np.inf,
+                    binary=ul, big_m=Ml + eps)
+
+    # ---- objective: weighted Hamming loss on the output layer ----
+    onehot = data.one_hot()
+    per_point = data.weights[:, None] * (1.0 - 2.0 * onehot)  # (m, K)
+    coef = np.zeros((n_clusters, arch.n_classes))
+    np.add.at(coef, cluster, per_point)
+    c = np.zeros(pb.n_cols)
+    c[pb.index(f"u{L}").ravel()] = coef.ravel()
+    offset = float(data.weights @ onehot.sum(axis=1))
+    return pb.build(c, offset, NAME), big_m
+
+
+def encode_auxiliary(arch: Architecture, x: np.ndarray, columns, activations, weights) -> None:
+    """Fill the auxiliary columns (products, |W| bounds) for a network's assignment in place."""
+    P = arch.weight_domain.bound
+    if "xi1" in columns:
+        x[columns["xi1"].start : columns["xi1"].stop] = np.minimum(np.abs(weights[0]), P).ravel()
+    for l in range(2, arch.n_layers + 1):
+        s = activations[l - 2][:, None, :] * weights[l - 1][None, :, :]
+        x[columns[f"s{l}"].start : columns[f"s{l}"].stop] = s.ravel()

@@ -1,0 +1,265 @@
+"""The trained binarized network: weights, a numpy forward pass, prediction, save and load.
+
+Layer ``l`` computes ``t = W a + b`` and ``a = step(t)`` with ``step(t) = 1 if t > 0 else 0``;
+every layer, the output layer included, is binary. Two prediction rules:
+
+- ``"preactivation"`` (default): the class with the largest output pre-activation ``t^L``;
+- ``"binary"``: the paper's rule, the first class whose binary output fires (argmax of
+  ``a^L``; ties and the all-zero output go to the lowest index).
+
+The two agree whenever exactly one output fires, which is every training point the MILP
+fits at zero loss. Elsewhere the binary rule discards how far each output is from firing and
+sends every ambiguous point to class 0; the pre-activation rule keeps that information, so it
+is the default. Both are reported by ``bnnmip train``.
+
+The file format is JSON (``format: "bnnmip-network"``, ``version: 1``): no pickle, readable by
+any language, floats round-tripped exactly. See ``docs/network-format.md``.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from pathlib import Path
+
+import attrs
+import numpy as np
+
+from ._validation import frozen_array
+from .errors import InvalidInputError, ModelFormatError
+from .ir import Architecture, WeightDomain
+
+__all__ = ["BinarizedNetwork", "Forward", "InputScaling", "PredictionRule"]
+
+FORMAT_NAME = "bnnmip-network"
+FORMAT_VERSION = 1
+
+
+class PredictionRule(Enum):
+    """How the binary outputs become a class."""
+
+    PREACTIVATION = "preactivation"
+    """Argmax of the output pre-activations ``t^L`` (default)."""
+    BINARY = "binary"
+    """Argmax of the binary outputs ``a^L``, ties to the lowest index (the paper's rule)."""
+
+
+@attrs.frozen(eq=False)
+class InputScaling:
+    """Min-max scaling ``(x - minimum) / span`` learnt on the training data.
+
+    Features that are constant in training get ``span = 1``.
+    """
+
+    minimum: np.ndarray
+    span: np.ndarray
+
+    @classmethod
+    def fit(cls, X: np.ndarray) -> InputScaling:
+        """Scaling that maps each column of ``X`` onto [0, 1]."""
+        X = np.asarray(X, dtype=float)
+        lo, hi = X.min(axis=0), X.max(axis=0)
+        span = np.where(hi - lo > 0, hi - lo, 1.0)
+        return cls(
+            frozen_array(lo, dtype=float, name="minimum", ndim=1),
+            frozen_array(span, dtype=float, name="span", ndim=1),
+        )
+
+    @classmethod
+    def identity(cls, n_features: int) -> InputScaling:
+        """No scaling."""
+        return cls(
+            frozen_array(np.zeros(n_features), dtype=float, name="minimum", ndim=1),
+            frozen_array(np.ones(n_features), dtype=float, name="span", ndim=1),
+        )
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        """Scale raw inputs."""
+        return (np.asarray(X, dtype=float) - self.minimum) / self.span
+
+
+@attrs.frozen(eq=False)
+class Forward:
+    """Per-layer pre-activations ``t[l]`` and binary activations ``a[l]`` (l = 0..L-1)."""
+
+    pre: tuple[np.ndarray, ...]
+    act: tuple[np.ndarray, ...]
+
+
+def _check_layers(weights, biases):
+    if len(weights) == 0 or len(weights) != len(biases):
+        raise InvalidInputError("a network needs one bias vector per weight matrix (>= 1 layer)")
+    for l, (W, b) in enumerate(zip(weights, biases, strict=True), start=1):
+        if W.ndim != 2 or b.shape != (W.shape[0],):
+            raise InvalidInputError(
+                f"layer {l}: weights {W.shape} and bias {b.shape} do not fit (need (d_l, d_l-1) "
+                "and (d_l,))"
+            )
+        if l > 1 and W.shape[1] != weights[l - 2].shape[0]:
+            raise InvalidInputError(
+                f"layer {l} expects {W.shape[1]} inputs but layer {l - 1} has {weights[l - 2].shape[0]}"
+            )
+
+
+@attrs.frozen(eq=False)
+class BinarizedNetwork:
+    """A trained BDNN. ``weights[l]`` has shape ``(d_{l+1}, d_l)``; inputs are scaled first."""
+
+    weights: tuple[np.ndarray, ...]
+    biases: tuple[np.ndarray, ...]
+    weight_domain: WeightDomain = attrs.field(factory=WeightDomain.continuous)
+    scaling: InputScaling | None = None
+    classes: tuple = ()
+    prediction_rule: PredictionRule = attrs.field(
+        default=PredictionRule.PREACTIVATION, converter=PredictionRule
+    )
+    metadata: dict = attrs.field(factory=dict)
+
+    @classmethod
+    def from_arrays(cls, weights, biases, **kwargs) -> BinarizedNetwork:
+        """Validate and freeze lists of weight matrices and bias vectors."""
+        W = tuple(frozen_array(w, dtype=float, name=f"W{l + 1}", ndim=2) for l, w in enumerate(weights))
+        b = tuple(frozen_array(v, dtype=float, name=f"b{l + 1}", ndim=1) for l, v in enumerate(biases))
+        _check_layers(W, b)
+        net = cls(W, b, **kwargs)
+        if net.classes and len(net.classes) != net.n_classes:
+            raise InvalidInputError(
+                f"{len(net.classes)} class labels given for {net.n_classes} output neurons"
+            )
+        return net
+
+    # -- shape -----------------------------------------------------------------------------
+    @property
+    def widths(self) -> tuple[int, ...]:
+        """``(n_inputs, d_1, ..., n_classes)``."""
+        return (self.weights[0].shape[1], *(W.shape[0] for W in self.weights))
+
+    @property
+    def n_classes(self) -> int:
+        """Number of output neurons (one per class)."""
+        return self.weights[-1].shape[0]
+
+    @property
+    def architecture(self) -> Architecture:
+        """The architecture this network instantiates."""
+        w = self.widths
+        has_bias = any(np.any(b != 0) for b in self.biases) or bool(self.metadata.get("bias", True))
+        return Architecture(w[0], w[1:-1], w[-1], has_bias, self.weight_domain)
+
+    # -- evaluation ------------------------------------------------------------------------
+    def _scaled(self, X, scaled: bool) -> np.ndarray:
+        X = np.asarray(X, dtype=float)
+        if X.ndim != 2 or X.shape[1] != self.widths[0]:
+            raise InvalidInputError(
+                f"X must have shape (n_points, {self.widths[0]}), got {X.shape}"
+            )
+        if not np.all(np.isfinite(X)):
+            raise InvalidInputError("X contains NaN or infinite values")
+        if scaled or self.scaling is None:
+            return X
+        return self.scaling.transform(X)
+
+    def forward(self, X, *, scaled: bool = False) -> Forward:
+        """Pre-activations and activations of every layer (``scaled=True``: X already scaled)."""
+        a = self._scaled(X, scaled)
+        pre, act = [], []
+        for W, b in zip(self.weights, self.biases, strict=True):
+            t = a @ W.T + b
+            a = (t > 0).astype(float)
+            pre.append(t)
+            act.append(a)
+        return Forward(tuple(pre), tuple(act))
+
+    def predict_index(self, X, *, rule: PredictionRule | str | None = None, scaled: bool = False):
+        """Class indices ``0..K-1`` under ``rule`` (default: the network's own rule)."""
+        rule = self.prediction_rule if rule is None else PredictionRule(rule)
+        fw = self.forward(X, scaled=scaled)
+        out = fw.pre[-1] if rule is PredictionRule.PREACTIVATION else fw.act[-1]
+        return np.argmax(out, axis=1)
+
+    def predict(self, X, *, rule: PredictionRule | str | None = None, scaled: bool = False):
+        """Class labels (the original labels when known, else indices)."""
+        idx = self.predict_index(X, rule=rule, scaled=scaled)
+        if self.classes:
+            return np.asarray(self.classes, dtype=object)[idx].astype(
+                np.asarray(self.classes).dtype
+            )
+        return idx
+
+    def hamming_loss(self, X, y_index, *, weights=None, scaled: bool = False) -> float:
+        """The training objective: distance between binary outputs and one-hot labels."""
+        out = self.forward(X, scaled=scaled).act[-1]
+        onehot = np.eye(self.n_classes)[np.asarray(y_index)]
+        per_point = np.abs(out - onehot).sum(axis=1)
+        return float(per_point @ (np.ones(len(per_point)) if weights is None else weights))
+
+    # -- persistence -----------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        """A JSON-ready description (see ``docs/network-format.md``)."""
+        return {
+            "format": FORMAT_NAME,
+            "version": FORMAT_VERSION,
+            "widths": list(self.widths),
+            "weight_domain": str(self.weight_domain),
+            "prediction_rule": self.prediction_rule.value,
+            "classes": [_plain(c) for c in self.classes],
+            "input_scaling": None
+            if self.scaling is None
+            else {"minimum": self.scaling.minimum.tolist(), "span": self.scaling.span.tolist()},
+            "layers": [
+                {"weights": W.tolist(), "bias": b.tolist()}
+                for W, b in zip(self.weights, self.biases, strict=True)
+            ],
+            "metadata": self.metadata,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> BinarizedNetwork:
+        """Inverse of :meth:`to_dict`, with format and version checks."""
+        if not isinstance(data, dict) or data.get("format") != FORMAT_NAME:
+            raise ModelFormatError("not a bnnmip network file (missing format 'bnnmip-network')")
+        if data.get("version") != FORMAT_VERSION:
+            raise ModelFormatError(
+                f"network file version {data.get('version')!r} is not supported by this bnnmip "
+                f"(reads version {FORMAT_VERSION}); upgrade bnnmip"
+            )
+        try:
+            scaling = data.get("input_scaling")
+            net = cls.from_arrays(
+                [layer["weights"] for layer in data["layers"]],
+                [layer["bias"] for layer in data["layers"]],
+                weight_domain=WeightDomain.parse(data["weight_domain"]),
+                scaling=None
+                if scaling is None
+                else InputScaling(
+                    frozen_array(scaling["minimum"], dtype=float, name="minimum", ndim=1),
+                    frozen_array(scaling["span"], dtype=float, name="span", ndim=1),
+                ),
+                classes=tuple(data.get("classes", ())),
+                prediction_rule=data.get("prediction_rule", "preactivation"),
+                metadata=dict(data.get("metadata", {})),
+            )
+        except (KeyError, TypeError, InvalidInputError) as exc:
+            raise ModelFormatError(f"malformed network file: {exc}") from None
+        if list(net.widths) != list(data.get("widths", net.widths)):
+            raise ModelFormatError("network file widths do not match its layers")
+        return net
+
+    def save(self, path) -> Path:
+        """Write the network as JSON to ``path``."""
+        path = Path(path)
+        path.write_text(json.dumps(self.to_dict(), indent=1) + "\n")
+        return path
+
+    @classmethod
+    def load(cls, path) -> BinarizedNetwork:
+        """Read a network written by :meth:`save`."""
+        try:
+            data = json.loads(Path(path).read_text())
+        except json.JSONDecodeError as exc:
+            raise ModelFormatError(f"{path} is not valid JSON: {exc}") from None
+        return cls.from_dict(data)
+
+
+def _plain(value):
+    return value.item() if isinstance(value, np.generic) else value

@@ -1,0 +1,93 @@
+"""The built-in strategies plugin (registered through the ``bnnmip`` entry-point group)."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from . import hookimpl
+from .backend import solve
+from .formulation import Lowering, lower
+from .ir import Architecture, TrainingSet
+from .network import BinarizedNetwork
+from .strategy import TrainingResult, TrainingTask
+from .verify import verify
+
+__all__ = ["ExactStrategy", "trivial_network"]
+
+
+def trivial_network(arch: Architecture, data: TrainingSet) -> BinarizedNetwork | None:
+    """A network predicting the (weighted) majority class with all hidden neurons off.
+
+    It satisfies every margin with room to spare, so it is always a feasible MIP start and
+    the solver has an incumbent from the first second. ``None`` without biases.
+    """
+    if not arch.bias:
+        return None
+    counts = np.bincount(data.y, weights=data.weights, minlength=arch.n_classes)
+    widths = arch.widths
+    weights = [np.zeros((widths[l + 1], widths[l])) for l in range(arch.n_layers)]
+    biases = [-np.ones(widths[l + 1]) for l in range(arch.n_layers)]
+    biases[-1][int(np.argmax(counts))] = 1.0
+    return BinarizedNetwork.from_arrays(weights, biases, weight_domain=arch.weight_domain)
+
+
+def mip_start(lowering: Lowering, *candidates: BinarizedNetwork | None, tol: float = 1e-9):
+    """The best feasible full assignment among ``candidates`` (None if none is feasible)."""
+    best, best_obj = None, np.inf
+    for net in candidates:
+        if net is None:
+            continue
+        x = lowering.encode(net)
+        if lowering.problem.violation(x) <= tol:
+            obj = lowering.problem.objective(x)
+            if obj < best_obj:
+                best, best_obj = x, obj
+    return best
+
+
+def solve_lowering(lowering: Lowering, task: TrainingTask, start=None):
+    """Solve one lowering and decode and verify its solution."""
+    import attrs
+
+    options = task.options if start is None else attrs.evolve(task.options, mip_start=start)
+    result = solve(task.backend, lowering.problem, options)
+    network = verification = None
+    if result.status.has_solution:
+        network = lowering.decode(result.x)
+        verification = verify(lowering, network, result.x, result.objective)
+    return result, network, verification
+
+
+class ExactStrategy:
+    """One MILP over all training points, warm-started when a start network is given."""
+
+    name = "exact"
+    description = "one exact MILP over all points (optionally warm-started)"
+
+    def train(self, task: TrainingTask) -> TrainingResult:
+        """Lower, solve, decode, verify."""
+        t0 = time.perf_counter()
+        lowering = lower(
+            task.architecture, task.data, formulation=task.formulation,
+            robust=task.robust, ties=task.ties, eps=task.eps,
+        )
+        start = mip_start(lowering, task.warm_start, trivial_network(task.architecture, task.data))
+        result, network, verification = solve_lowering(lowering, task, start)
+        return TrainingResult(
+            network=network,
+            status=result.status,
+            solves=(result,),
+            verification=verification,
+            problem_size=lowering.problem.size_summary(),
+            strategy=self.name,
+            backend=task.backend.name,
+            seconds=time.perf_counter() - t0,
+        )
+
+
+@hookimpl
+def bnnmip_register_strategies(register):
+    """Register the built-in strategies."""
+    register(ExactStrategy())

@@ -1,0 +1,208 @@
+"""HiGHS through highspy: build from the CSR arrays, run, extract through a literal status map."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import os
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+
+from bnnmip.backend import BackendFeature
+from bnnmip.milp import MilpProblem
+from bnnmip.result import SolveOptions, SolveResult, SolveStatus
+
+# HighsModelStatus name -> (status with a solution, status without one)
+_STATUS = {
+    "kOptimal": (SolveStatus.OPTIMAL, SolveStatus.ERROR),
+    "kInfeasible": (SolveStatus.INFEASIBLE, SolveStatus.INFEASIBLE),
+    "kUnboundedOrInfeasible": (SolveStatus.INFEASIBLE, SolveStatus.INFEASIBLE),
+    "kUnbounded": (SolveStatus.ERROR, SolveStatus.ERROR),
+    "kTimeLimit": (SolveStatus.FEASIBLE, SolveStatus.NO_SOLUTION),
+    "kIterationLimit": (SolveStatus.FEASIBLE, SolveStatus.NO_SOLUTION),
+    "kSolutionLimit": (SolveStatus.FEASIBLE, SolveStatus.NO_SOLUTION),
+    "kInterrupt": (SolveStatus.FEASIBLE, SolveStatus.NO_SOLUTION),
+    "kHighsInterrupt": (SolveStatus.FEASIBLE, SolveStatus.NO_SOLUTION),
+    "kObjectiveBound": (SolveStatus.FEASIBLE, SolveStatus.NO_SOLUTION),
+    "kObjectiveTarget": (SolveStatus.FEASIBLE, SolveStatus.NO_SOLUTION),
+    "kMemoryLimit": (SolveStatus.FEASIBLE, SolveStatus.NO_SOLUTION),
+    "kUnknown": (SolveStatus.FEASIBLE, SolveStatus.ERROR),
+    "kNotset": (SolveStatus.ERROR, SolveStatus.ERROR),
+    "kLoadError": (SolveStatus.ERROR, SolveStatus.ERROR),
+    "kModelError": (SolveStatus.ERROR, SolveStatus.ERROR),
+    "kPresolveError": (SolveStatus.ERROR, SolveStatus.ERROR),
+    "kSolveError": (SolveStatus.ERROR, SolveStatus.ERROR),
+    "kPostsolveError": (SolveStatus.ERROR, SolveStatus.ERROR),
+    "kModelEmpty": (SolveStatus.OPTIMAL, SolveStatus.OPTIMAL),
+}
+
+
+@dataclass
+class _Native:
+    highs: object
+    start_used: bool | None
+
+
+class HighsBackend:
+    """MILP backend running HiGHS in process."""
+
+    name = "highs"
+    description = "HiGHS (MIT) through highspy, in process"
+    features = frozenset(
+        {
+            BackendFeature.MIP_START,
+            BackendFeature.PARTIAL_MIP_START,
+            BackendFeature.LOG_FILE,
+            BackendFeature.THREADS,
+            BackendFeature.SEED,
+        }
+    )
+
+    def availability(self) -> tuple[bool, str]:
+        """Usable if highspy is importable (checked without importing it)."""
+        if importlib.util.find_spec("highspy") is None:
+            return False, "highspy is not installed (pip install highspy)"
+        return True, ""
+
+    def solver_version(self) -> str:
+        """HiGHS version, read from the highspy distribution's metadata."""
+        try:
+            return importlib.metadata.version("highspy")
+        except importlib.metadata.PackageNotFoundError:
+            return "not installed"
+
+    # -- build -----------------------------------------------------------------------------
+    def build(self, problem: MilpProblem, options: SolveOptions):
+        """A ``highspy.Highs`` holding the model, options set and MIP start passed."""
+        import highspy
+
+        h = _new_highs(quiet=not options.verbose)
+        h.setOptionValue("output_flag", bool(options.verbose or options.log_file))
+        h.setOptionValue("log_to_console", bool(options.verbose))
+        if options.log_file is not None:
+            h.setOptionValue("log_file", str(options.log_file))
+        lp = highspy.HighsLp()
+        lp.num_col_ = problem.n_cols
+        lp.num_row_ = problem.n_rows
+        lp.col_cost_ = np.asarray(problem.c, dtype=np.float64)
+        lp.col_lower_ = _finite(problem.col_lower)
+        lp.col_upper_ = _finite(problem.col_upper)
+        lp.row_lower_ = _finite(problem.row_lower)
+        lp.row_upper_ = _finite(problem.row_upper)
+        lp.offset_ = float(problem.offset)
+        A = problem.A.tocsc()
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = A.indptr.astype(np.int32)
+        lp.a_matrix_.index_ = A.indices.astype(np.int32)
+        lp.a_matrix_.value_ = A.data.astype(np.float64)
+        lp.a_matrix_.num_col_ = problem.n_cols
+        lp.a_matrix_.num_row_ = problem.n_rows
+        lp.integrality_ = [
+            highspy.HighsVarType.kInteger if flag else highspy.HighsVarType.kContinuous
+            for flag in problem.integrality
+        ]
+        _check(h.passModel(lp), "passModel")
+        self._set_options(h, options)
+        start_used = None
+        if options.mip_start is not None:
+            start_used = self._set_start(h, problem, options.mip_start)
+        return _Native(h, start_used)
+
+    @staticmethod
+    def _set_options(h, options: SolveOptions) -> None:
+        if options.time_limit is not None:
+            h.setOptionValue("time_limit", float(options.time_limit))
+        h.setOptionValue("mip_rel_gap", float(options.mip_gap))
+        h.setOptionValue("threads", int(options.threads))
+        h.setOptionValue("random_seed", int(options.seed))
+        if options.integrality_tolerance is not None:
+            h.setOptionValue("mip_feasibility_tolerance", float(options.integrality_tolerance))
+        if options.feasibility_tolerance is not None:
+            h.setOptionValue("primal_feasibility_tolerance", float(options.feasibility_tolerance))
+
+    @staticmethod
+    def _set_start(h, problem: MilpProblem, start: np.ndarray) -> bool:
+        import highspy
+
+        start = np.asarray(start, dtype=float)
+        known = np.flatnonzero(~np.isnan(start))
+        if known.size == 0:
+            return False
+        if known.size == problem.n_cols:
+            sol = highspy.HighsSolution()
+            sol.col_value = start.tolist()
+            sol.value_valid = True
+            status = h.setSolution(sol)
+        else:  # partial start: HiGHS completes it with a sub-MIP
+            status = h.setSolution(int(known.size), known.astype(np.int32), start[known])
+        return status != highspy.HighsStatus.kError
+
+    # -- run -------------------------------------------------------------------------------
+    def run(self, model, options: SolveOptions) -> None:
+        """Solve in place."""
+        model.highs.run()
+
+    # -- extract ---------------------------------------------------------------------------
+    def extract(self, model, problem: MilpProblem, options: SolveOptions) -> SolveResult:
+        """Map HiGHS' model status and info to the common result."""
+        import highspy
+
+        h = model.highs
+        status_name = highspy.HighsModelStatus(h.getModelStatus()).name
+        info = h.getInfo()
+        has_solution = info.primal_solution_status == highspy.SolutionStatus.kSolutionStatusFeasible
+        with_sol, without_sol = _STATUS.get(status_name, (SolveStatus.ERROR, SolveStatus.ERROR))
+        status = with_sol if has_solution else without_sol
+        x = objective = None
+        if status.has_solution:
+            x = np.asarray(h.getSolution().col_value, dtype=float)
+            objective = float(info.objective_function_value)
+        bound = float(info.mip_dual_bound) if np.isfinite(info.mip_dual_bound) else None
+        if status is SolveStatus.OPTIMAL and bound is None:
+            bound = objective
+        if status is SolveStatus.INFEASIBLE:
+            bound = None
+        return SolveResult(
+            status=status,
+            backend=self.name,
+            solver_version=self.solver_version(),
+            objective=objective,
+            bound=bound,
+            gap=SolveResult.relative_gap(objective, bound),
+            nodes=int(info.mip_node_count) if info.mip_node_count >= 0 else None,
+            x=x,
+            message=f"HiGHS model status {status_name}",
+            mip_start_used=model.start_used,
+        )
+
+
+def _new_highs(quiet: bool):
+    """A ``Highs`` object; HiGHS prints a banner on stdout at its first construction in a
+    process, which a quiet solve keeps off the terminal by muting file descriptor 1."""
+    import highspy
+
+    if not quiet:
+        return highspy.Highs()
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 1)
+            return highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def _finite(values: np.ndarray) -> np.ndarray:
+    """HiGHS reads +-1e30 and beyond as infinite; numpy infinities pass through as is."""
+    return np.asarray(values, dtype=np.float64)
+
+
+def _check(status, what: str) -> None:
+    import highspy
+
+    if status == highspy.HighsStatus.kError:
+        raise RuntimeError(f"HiGHS {what} failed")
