@@ -1,0 +1,180 @@
+import itertools
+
+import numpy as np
+import pytest
+
+import bnnmip
+from bnnmip import ActivationTies, Architecture, RobustnessSet, TrainingSet
+from bnnmip.milp import RowKind
+from bnnmip.testing import random_teacher, reference_instances
+
+INSTANCES = reference_instances()
+
+
+def _solve(inst_or_arch, data=None, **kw):
+    if data is None:
+        inst = inst_or_arch
+        return bnnmip.train(inst.architecture, inst.data, robust=inst.robust, ties=inst.ties,
+                            options=bnnmip.SolveOptions(threads=1, seed=0, time_limit=60))
+    return bnnmip.train(inst_or_arch, data, options=bnnmip.SolveOptions(threads=1, seed=0), **kw)
+
+
+@pytest.mark.parametrize("inst", INSTANCES, ids=lambda i: i.name)
+def test_reference_optimum_on_highs(inst):
+    result = _solve(inst)
+    assert result.status is bnnmip.SolveStatus.OPTIMAL
+    assert result.objective == pytest.approx(inst.optimum, abs=1e-6)
+    assert result.verification.ok, result.verification.describe()
+
+
+@pytest.mark.parametrize("inst", [i for i in INSTANCES if i.teacher is not None], ids=lambda i: i.name)
+def test_teacher_encodes_to_a_feasible_zero_loss_point(inst):
+    low = bnnmip.lower(inst.architecture, inst.data)
+    x = low.encode(inst.teacher)
+    assert low.problem.violation(x) <= 1e-9
+    assert low.problem.objective(x) == pytest.approx(0.0)
+    # and the decoded network is the teacher
+    net = low.decode(x)
+    for a, b in zip(net.weights, inst.teacher.weights, strict=True):
+        np.testing.assert_allclose(a, b)
+
+
+def test_encoded_objective_is_the_networks_hamming_loss():
+    rng = np.random.default_rng(5)
+    net, data = random_teacher(3, (3,), 3, 30, seed=7)
+    y = rng.integers(0, 3, size=30)  # relabel at random: the teacher now makes errors
+    y[:3] = [0, 1, 2]
+    data = TrainingSet.from_arrays(data.X, y, n_classes=3, weights=rng.uniform(0.5, 2, 30))
+    low = bnnmip.lower(Architecture(3, (3,), 3), data)
+    x = low.encode(net)
+    assert low.problem.violation(x) <= 1e-9
+    expected = net.hamming_loss(data.X, data.y, weights=data.weights, scaled=True)
+    assert expected > 0
+    assert low.problem.objective(x) == pytest.approx(expected)
+
+
+def test_margin_violating_network_is_infeasible():
+    net, data = random_teacher(2, (2,), 2, 8, seed=3)
+    low = bnnmip.lower(Architecture(2, (2,), 2), data)
+    # shift the first hidden bias so that one point sits exactly on the step (t = 0)
+    t = data.X @ net.weights[0][0] + net.biases[0][0]
+    biases = [b.copy() for b in net.biases]
+    biases[0][0] -= t[0]
+    moved = bnnmip.BinarizedNetwork.from_arrays(net.weights, biases)
+    assert low.problem.violation(low.encode(moved)) > 1e-7
+
+
+def test_problem_size_matches_the_paper():
+    m, n, d, K = 7, 3, 4, 3
+    net, data = random_teacher(n, (d,), K, m, seed=11)
+    p = bnnmip.lower(Architecture(n, (d,), K), data).problem
+    assert p.n_binary == m * (d + K)
+    kinds = {}
+    for block in p.rows:
+        kinds[block.kind] = kinds.get(block.kind, 0) + block.size
+    assert kinds[RowKind.PRODUCT] == 4 * m * d * K
+    assert kinds[RowKind.BIGM_OFF] + kinds[RowKind.BIGM_ON] == 2 * m * (d + K)
+    assert p.n_cols == (d * n + d) + (K * d + K) + m * (d + K) + m * K * d
+    assert p.offset == m
+
+
+def test_big_m_values_and_robust_growth():
+    X = np.array([[0.2, 0.4, 1.0], [0.0, 0.0, 0.5]])
+    data = TrainingSet.from_arrays(X, [0, 1])
+    arch = Architecture(3, (2,), 2)
+    plain = bnnmip.lower(arch, data)
+    B = max(1.6, 2)  # max ||x||_1 vs max width
+    np.testing.assert_allclose(plain.big_m[1], [1.6 + B + 1, 0.5 + B + 1])
+    np.testing.assert_allclose(plain.big_m[2], 2 + B + 1)
+    robust = bnnmip.lower(arch, data, robust=RobustnessSet(0.5))
+    np.testing.assert_allclose(robust.big_m[1], plain.big_m[1] + 0.5 * 3)
+    assert any(b.kind is RowKind.ABS for b in robust.problem.rows)
+    nobias = bnnmip.lower(Architecture(3, (2,), 2, bias=False), data)
+    np.testing.assert_allclose(nobias.big_m[1], [2.6, 1.5])
+    assert "b1" not in nobias.problem.columns
+
+
+def test_ties_share_activation_columns():
+    inst = next(i for i in INSTANCES if i.name == "xor-tied")
+    low = bnnmip.lower(inst.architecture, inst.data, ties=inst.ties)
+    assert low.problem.columns["u1"].shape == (3, 2)
+    assert low.problem.columns["u2"].shape == (3, 2)
+    # layer-1 rows stay per point
+    assert low.problem.row_block("act1_off").size == 4 * 2
+
+
+def test_tied_solution_keeps_patterns_shared():
+    net, data = random_teacher(2, (2,), 2, 12, seed=4)
+    ties = ActivationTies.from_labels(np.arange(12) // 3)
+    result = bnnmip.train(Architecture(2, (2,), 2), data, ties=ties)
+    assert result.verification.ok
+    fw = result.network.forward(data.X, scaled=True)
+    for layer in fw.act:
+        for c in range(4):
+            assert np.all(layer[ties.cluster == c] == layer[ties.cluster == c][0])
+
+
+def _thresholds(p):
+    """All labellings step(p + b) over b, for projections p."""
+    cuts = np.concatenate([[-np.inf], np.sort(np.unique(p)), [np.inf]])
+    return {tuple((p > c).astype(int)) for c in cuts[:-1]} | {tuple((p > cuts[-2]).astype(int))}
+
+
+def _brute_force_ternary_one_hidden(X, Y):
+    """Exact optimum for n -> 1 -> K with ternary weights and free biases, by enumeration."""
+    best = np.inf
+    for w in itertools.product((-1, 0, 1), repeat=X.shape[1]):
+        for h in _thresholds(X @ np.array(w, float)):
+            h = np.array(h)
+            loss = 0
+            for j in range(Y.shape[1]):
+                loss += min(np.abs(f - Y[:, j]).sum() for f in (0 * h, 0 * h + 1, h, 1 - h))
+            best = min(best, loss)
+    return best
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_matches_brute_force_on_random_labels(seed):
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(0, 1, size=(9, 2)).round(3)
+    y = rng.integers(0, 3, size=9)
+    y[:3] = [0, 1, 2]
+    data = TrainingSet.from_arrays(X, y, n_classes=3)
+    expected = _brute_force_ternary_one_hidden(X, data.one_hot())
+    result = _solve(Architecture(2, (1,), 3, weight_domain="ternary"), data)
+    assert result.status is bnnmip.SolveStatus.OPTIMAL
+    assert result.objective == pytest.approx(expected)
+    assert result.verification.ok
+    for W in result.network.weights:
+        assert np.all(W == np.round(W)) and np.abs(W).max() <= 1
+
+
+def test_integer_domain_bound():
+    net, data = random_teacher(3, (2,), 2, 10, seed=9, weight_domain="integer:3")
+    arch = Architecture(3, (2,), 2, weight_domain="integer:3")
+    low = bnnmip.lower(arch, data)
+    assert low.problem.col_upper[low.problem.columns["W1"].start] == 3
+    assert low.problem.violation(low.encode(net)) <= 1e-9
+    result = _solve(arch, data)
+    assert result.objective == pytest.approx(0.0)
+    assert np.abs(result.network.weights[0]).max() <= 3
+
+
+def test_lower_rejects_mismatches():
+    data = TrainingSet.from_arrays(np.zeros((2, 3)), [0, 1])
+    with pytest.raises(bnnmip.InvalidInputError, match="expects 2 inputs"):
+        bnnmip.lower(Architecture(2, (2,), 2), data)
+    with pytest.raises(bnnmip.InvalidInputError, match="3 outputs"):
+        bnnmip.lower(Architecture(3, (2,), 3), data)
+    with pytest.raises(bnnmip.InvalidInputError, match="eps"):
+        bnnmip.lower(Architecture(3, (2,), 2), data, eps=0)
+    with pytest.raises(bnnmip.UnknownNameError, match="paper"):
+        bnnmip.lower(Architecture(3, (2,), 2), data, formulation="nope")
+    with pytest.raises(bnnmip.InvalidInputError, match="cover 3 points"):
+        bnnmip.lower(Architecture(3, (2,), 2), data, ties=ActivationTies.none(3))
+
+
+def test_problem_arrays_are_read_only():
+    p = bnnmip.lower(Architecture(2, (2,), 2), TrainingSet.from_arrays(np.eye(2), [0, 1])).problem
+    with pytest.raises(ValueError):
+        p.c[0] = 1.0

@@ -1,0 +1,120 @@
+import re
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import bnnmip
+import bnnmip.testing
+from bnnmip import hookspecs
+from bnnmip.plugins import get_plugin_manager, plugin_records
+
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "plugins.md"
+
+
+def _fake_distribution(root: Path, name: str, entry_points: dict[str, str], modules: dict[str, str]):
+    info = root / f"{name}-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+    eps = "\n".join(f"{k} = {v}" for k, v in entry_points.items())
+    (info / "entry_points.txt").write_text(f"[bnnmip]\n{eps}\n")
+    for mod, source in modules.items():
+        (root / f"{mod}.py").write_text(textwrap.dedent(source))
+
+
+TOY_PLUGIN = """
+    import bnnmip
+    from bnnmip_highs import HighsBackend
+
+    class Toy(HighsBackend):
+        name = "toy"
+
+    @bnnmip.hookimpl
+    def bnnmip_register_backends(register):
+        register(Toy())
+
+    EVENTS = []
+
+    @bnnmip.hookimpl
+    def bnnmip_solve_started(problem, backend, options):
+        EVENTS.append(("started", backend))
+
+    @bnnmip.hookimpl
+    def bnnmip_solve_finished(problem, backend, result):
+        EVENTS.append(("finished", backend, result.status.value))
+"""
+
+
+def test_builtin_plugins_come_through_entry_points(fresh_plugins):
+    records = {r.name: r for r in plugin_records()}
+    assert records["highs"].loaded and records["highs"].value == "bnnmip_highs"
+    assert records["builtin_strategies"].loaded
+    assert "exact" in bnnmip.list_strategies()
+    assert "highs" in bnnmip.list_backends()
+
+
+def test_third_party_plugin_and_broken_plugin(fresh_plugins, tmp_path):
+    _fake_distribution(
+        tmp_path, "toyplug", {"toy": "toy_plugin", "broken": "broken_plugin"},
+        {"toy_plugin": TOY_PLUGIN, "broken_plugin": "raise ImportError('needs libfoo')\n"},
+    )
+    fresh_plugins.syspath_prepend(str(tmp_path))
+    records = {r.name: r for r in plugin_records()}
+    assert records["toy"].loaded and records["toy"].distribution == "toyplug"
+    assert not records["broken"].loaded and "needs libfoo" in records["broken"].error
+    assert "toy" in bnnmip.list_backends()  # the broken plugin did not take the host down
+    inst = bnnmip.testing.xor()
+    result = bnnmip.train(inst.architecture, inst.data, backend="toy")
+    assert result.objective == 0 and result.backend == "toy"
+    import toy_plugin
+
+    assert toy_plugin.EVENTS == [("started", "toy"), ("finished", "toy", "optimal")]
+
+
+def test_env_var_restricts_plugins(fresh_plugins):
+    fresh_plugins.setenv("BNNMIP_PLUGINS", "builtin_strategies")
+    assert [r.name for r in plugin_records()] == ["builtin_strategies"]
+    with pytest.raises(bnnmip.UnknownNameError, match="available: none installed"):
+        bnnmip.get_backend("highs")
+
+
+def test_duplicate_and_bad_names_are_rejected(fresh_plugins, tmp_path):
+    _fake_distribution(tmp_path, "dupplug", {"dup": "dup_plugin"}, {"dup_plugin": """
+        import bnnmip
+        from bnnmip_highs import HighsBackend
+
+        @bnnmip.hookimpl
+        def bnnmip_register_backends(register):
+            register(HighsBackend())
+    """})
+    fresh_plugins.syspath_prepend(str(tmp_path))
+    with pytest.raises(bnnmip.PluginError, match="registered twice"):
+        bnnmip.list_backends()
+
+
+def test_unknown_backend_lists_the_available_ones():
+    with pytest.raises(bnnmip.UnknownNameError, match=r"unknown backend 'gurobi'; available: .*highs"):
+        bnnmip.get_backend("gurobi")
+
+
+def test_misspelt_hook_fails_loudly(fresh_plugins, tmp_path):
+    _fake_distribution(tmp_path, "typo", {"typo": "typo_plugin"}, {"typo_plugin": """
+        import bnnmip
+
+        @bnnmip.hookimpl
+        def bnnmip_register_backend(register):
+            pass
+    """})
+    fresh_plugins.syspath_prepend(str(tmp_path))
+    import pluggy
+
+    with pytest.raises(pluggy.PluginValidationError, match="bnnmip_register_backend"):
+        get_plugin_manager()
+
+
+def test_every_hook_is_documented():
+    text = DOCS.read_text()
+    hooks = [name for name in dir(hookspecs) if name.startswith("bnnmip_")]
+    assert hooks
+    for name in hooks:
+        assert re.search(rf"`{name}\(", text), f"hook {name} is not documented in docs/plugins.md"
