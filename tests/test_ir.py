@@ -1,7 +1,14 @@
 import numpy as np
 import pytest
 
-from bnnmip import ActivationTies, Architecture, InvalidInputError, RobustnessSet, TrainingSet, WeightDomain
+from bnnmip import (
+    ActivationTies,
+    Architecture,
+    InvalidInputError,
+    RobustnessSet,
+    TrainingSet,
+    WeightDomain,
+)
 
 
 def test_weight_domain_parse_round_trip():

@@ -43,7 +43,9 @@ def list_backends() -> dict:
     """All registered backends by name (available or not)."""
     if "backend" not in _CACHE:
         _CACHE["backend"] = _collect(
-            "backend", "bnnmip_register_backends", ("features", "availability", "solver_version", "build", "run", "extract")
+            "backend",
+            "bnnmip_register_backends",
+            ("features", "availability", "solver_version", "build", "run", "extract"),
         )
     return _CACHE["backend"]
 

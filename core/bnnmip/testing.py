@@ -165,10 +165,18 @@ def infeasible_problem():
     )
 
 
-def hard_instance(n_points: int = 300, seed: int = 0):
-    """Random labels on many points: no backend proves its optimum within a second."""
+def hard_instance(n_points: int = 300, seed: int = 0, backend=None):
+    """Random labels on many points: no backend proves its optimum within a second.
+
+    A backend with ``size_limits = (max_columns, max_rows)`` (a size-limited licence) gets
+    the largest instance of this family that fits.
+    """
     from .formulation import lower
 
+    limits = getattr(backend, "size_limits", None)
+    if limits is not None:
+        # 14 m + 54 columns and 44 m rows for 10 inputs, 4 hidden, 2 classes (+1 spare each)
+        n_points = max(8, min(n_points, (limits[0] - 56) // 14, (limits[1] - 1) // 44))
     rng = np.random.default_rng(seed)
     data = TrainingSet.from_arrays(rng.uniform(0, 1, (n_points, 10)), rng.integers(0, 2, n_points))
     return lower(Architecture(10, (4,), 2), data)
@@ -213,7 +221,7 @@ def check_time_limit(backend) -> None:
     from .backend import solve
     from .result import SolveStatus
 
-    low = hard_instance()
+    low = hard_instance(backend=backend)
     res = solve(backend, low.problem, _options(time_limit=1.0))
     assert res.status in (SolveStatus.FEASIBLE, SolveStatus.NO_SOLUTION), f"{res.status}"
     assert res.solve_seconds <= 1.0 + 15.0, f"ran {res.solve_seconds:.1f} s past a 1 s limit"
@@ -239,7 +247,7 @@ def check_mip_start(backend) -> None:
     else:
         assert res.mip_start_used in (False, None)
     # a limited solve from a start keeps at least the start's quality
-    hard = hard_instance(seed=1)
+    hard = hard_instance(seed=1, backend=backend)
     from .strategies import trivial_network
 
     x0 = hard.encode(trivial_network(hard.architecture, hard.data))

@@ -180,7 +180,8 @@ class HighsBackend:
 
 def _new_highs(quiet: bool):
     """A ``Highs`` object; HiGHS prints a banner on stdout at its first construction in a
-    process, which a quiet solve keeps off the terminal by muting file descriptor 1."""
+    process, which a quiet solve keeps off the terminal by muting file descriptor 1.
+    """
     import highspy
 
     if not quiet:
