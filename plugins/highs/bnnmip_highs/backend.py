@@ -179,8 +179,10 @@ class HighsBackend:
 
 
 def _new_highs(quiet: bool):
-    """A ``Highs`` object; HiGHS prints a banner on stdout at its first construction in a
-    process, which a quiet solve keeps off the terminal by muting file descriptor 1.
+    """A ``Highs`` object, constructed quietly unless asked otherwise.
+
+    HiGHS prints a banner on stdout at its first construction in a process; a quiet solve
+    keeps it off the terminal by muting file descriptor 1 meanwhile.
     """
     import highspy
 
