@@ -14,7 +14,7 @@ from .network import BinarizedNetwork
 from .strategy import TrainingResult, TrainingTask
 from .verify import verify
 
-__all__ = ["ExactStrategy", "trivial_network"]
+__all__ = ["ExactStrategy", "mip_start", "solve_lowering", "sound_integrality_tolerance", "trivial_network"]
 
 
 def trivial_network(arch: Architecture, data: TrainingSet) -> BinarizedNetwork | None:
@@ -47,11 +47,30 @@ def mip_start(lowering: Lowering, *candidates: BinarizedNetwork | None, tol: flo
     return best
 
 
+def sound_integrality_tolerance(lowering: Lowering) -> float:
+    """An integrality tolerance small enough that big-M rows cannot swallow the margin.
+
+    A binary ``u`` within ``tol`` of 0 or 1 moves a big-M row by up to ``M * tol``; keeping
+    that a tenth of ``eps`` keeps every activation on the side the MILP claims. The value is
+    clipped to [1e-9, 1e-6], the range every built-in solver accepts.
+    """
+    big_m = max(float(np.max(m)) for m in lowering.big_m.values())
+    return float(np.clip(lowering.eps / (10.0 * big_m), 1e-9, 1e-6))
+
+
 def solve_lowering(lowering: Lowering, task: TrainingTask, start=None):
-    """Solve one lowering and decode and verify its solution."""
+    """Solve one lowering and decode and verify its solution.
+
+    Unless the task sets one, the integrality tolerance is derived from eps and the big-M
+    constants (:func:`sound_integrality_tolerance`).
+    """
     import attrs
 
-    options = task.options if start is None else attrs.evolve(task.options, mip_start=start)
+    options = task.options
+    if options.integrality_tolerance is None:
+        options = attrs.evolve(options, integrality_tolerance=sound_integrality_tolerance(lowering))
+    if start is not None:
+        options = attrs.evolve(options, mip_start=start)
     result = solve(task.backend, lowering.problem, options)
     network = verification = None
     if result.status.has_solution:

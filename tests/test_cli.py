@@ -1,0 +1,112 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from bnnmip.cli import main
+
+TRAIN = ["train", "breast-cancer-wisconsin", "--hidden", "2", "--train-size", "50", "--seed", "0"]
+
+
+def run(capsys, *args):
+    code = main(list(args))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_train_prints_the_summary_and_saves(capsys, tmp_path):
+    model = tmp_path / "model.json"
+    code, out, _ = run(capsys, *TRAIN, "-o", str(model))
+    assert code == 0
+    for text in ("50 train", "9 -> 2 -> 2", "binary", "OPTIMAL", "bound", "gap", "nodes",
+                 "verified", "accuracy", "test"):
+        assert text in out, text
+    assert model.exists()
+
+
+def test_train_json_is_consistent(capsys):
+    code, out, _ = run(capsys, *TRAIN, "--json")
+    assert code == 0
+    s = json.loads(out)
+    assert s["solve"]["status"] == "optimal" and s["train_points"] == 50
+    assert s["verification"]["ok"] and s["verification"]["mismatches"] == 0
+    assert s["verification"]["true_loss"] == pytest.approx(s["solve"]["objective"])
+    assert s["problem"]["binaries"] == 50 * (2 + 2)
+    # zero training loss means both prediction rules agree on the training points
+    assert s["accuracy"]["preactivation"]["train"] == s["accuracy"]["binary"]["train"]
+    assert 0.5 < s["accuracy"]["preactivation"]["test"] <= 1
+
+
+def test_export_is_read_by_an_independent_solver_with_the_same_optimum(capsys, tmp_path):
+    pyscipopt = pytest.importorskip("pyscipopt")
+    code, out, _ = run(capsys, *TRAIN, "--json")
+    objective = json.loads(out)["solve"]["objective"]
+    code, out, _ = run(capsys, "export", *TRAIN[1:], "-o", str(tmp_path / "bcw"))
+    assert code == 0 and "bcw.mps" in out and "bcw.lp" in out
+    model = pyscipopt.Model()
+    model.hideOutput()
+    model.readProblem(str(tmp_path / "bcw.mps"))
+    model.setParam("limits/time", 60)
+    model.optimize()
+    assert model.getStatus() == "optimal"
+    assert model.getObjVal() == pytest.approx(objective, abs=1e-6)
+
+
+def test_predict_scores_labelled_data(capsys, tmp_path):
+    model = tmp_path / "m.json"
+    assert run(capsys, *TRAIN, "-o", str(model))[0] == 0
+    rng = np.random.default_rng(0)
+    X = rng.integers(1, 11, size=(6, 9))
+    csv = tmp_path / "points.csv"
+    np.savetxt(csv, np.column_stack([X, [0, 1, 0, 1, 0, 1]]), delimiter=",", fmt="%d")
+    code, out, err = run(capsys, "predict", str(model), str(csv))
+    assert code == 0
+    preds = out.split()
+    assert len(preds) == 6 and set(preds) <= {"0", "1"}
+    assert "accuracy" in err and "6 labelled points" in err
+    unlabelled = tmp_path / "x.csv"
+    np.savetxt(unlabelled, X, delimiter=",", fmt="%d")
+    code, out2, err2 = run(capsys, "predict", str(model), str(unlabelled), "--rule", "binary")
+    assert code == 0 and len(out2.split()) == 6 and "accuracy" not in err2
+
+
+def test_listing_commands(capsys):
+    code, out, _ = run(capsys, "backends")
+    assert code == 0 and "highs" in out and "yes" in out
+    code, out, _ = run(capsys, "plugins")
+    assert code == 0 and "bnnmip_highs" in out and "loaded" in out
+    code, out, _ = run(capsys, "datasets")
+    assert code == 0 and "breast-cancer-wisconsin" in out and "iris" in out
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--backend", "nosuchsolver"], "unknown backend 'nosuchsolver'; available:"),
+        (["--hidden", "0"], "positive integers"),
+        (["--weights", "integer:0"], "weight"),
+    ],
+)
+def test_bad_options_give_clear_errors(capsys, args, message):
+    code, out, err = run(capsys, *TRAIN, *args)
+    assert code == 2 and message in err and "Traceback" not in err
+
+
+def test_missing_file_and_bad_time_limit(capsys, tmp_path):
+    code, _, err = run(capsys, "train", str(tmp_path / "nope.csv"))
+    assert code == 2 and "not found" in err
+    with pytest.raises(SystemExit) as exc:
+        main([*TRAIN, "--time-limit", "-1"])
+    assert exc.value.code == 2
+    assert "positive" in capsys.readouterr().err
+
+
+def test_module_entry_point_runs_end_to_end(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "bnnmip", *TRAIN, "--train-size", "30"],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "OPTIMAL" in proc.stdout and "Running HiGHS" not in proc.stdout
