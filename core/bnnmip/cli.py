@@ -231,7 +231,7 @@ def _format_summary(s: dict, res) -> str:
         f"({size['binaries']:,} binary), {size['rows']:,} rows, {size['nonzeros']:,} nonzeros",
         f"  solve        {solve['backend']} {solve['solver_version']}, strategy {s['strategy']}: "
         f"{solve['status'].upper()}",
-        f"  objective    {_num(solve['objective'])} training errors (Hamming)   "
+        f"  objective    {_num(solve['objective'])} (Hamming loss: wrong output bits)   "
         f"bound {_num(solve['bound'])}   gap {_num(solve['gap'], '{:.2%}')}   "
         f"nodes {_num(solve['nodes'])}",
         f"  time         build {solve['build_seconds']:.2f} s, solve {solve['solve_seconds']:.2f} s, "
