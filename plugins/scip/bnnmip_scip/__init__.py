@@ -1,5 +1,8 @@
-"""The SCIP backend plugin (PySCIPOpt, in process): ``scip`` (big-M rows) and
-``scip-indicator`` (big-M activation rows as SCIP indicator constraints)."""
+"""The SCIP backend plugin (PySCIPOpt, in process).
+
+Two backends: ``scip`` (big-M rows) and ``scip-indicator`` (big-M activation rows as SCIP
+indicator constraints).
+"""
 
 from __future__ import annotations
 

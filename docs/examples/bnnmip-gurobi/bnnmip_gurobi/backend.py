@@ -1,0 +1,280 @@
+"""Gurobi through gurobipy's matrix API: build from the CSR arrays, run, extract.
+
+The status map is a literal table from ``GRB.Status`` codes to :class:`bnnmip.SolveStatus`.
+Whether a MIP start was used is read from Gurobi's own log lines (see ``_START_ACCEPTED``),
+which the backend receives through a ``MESSAGE`` callback when a start is given, whether or
+not the log is shown.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+from dataclasses import dataclass, field
+
+import numpy as np
+from bnnmip.backend import BackendFeature
+from bnnmip.milp import MilpProblem
+from bnnmip.result import SolveOptions, SolveResult, SolveStatus
+
+__all__ = ["DEFAULT_INTEGRALITY_TOLERANCE", "LICENCE_MESSAGE", "GurobiBackend"]
+
+#: What a size-limited licence error (Gurobi error 10010) becomes.
+LICENCE_MESSAGE = (
+    "model too large for the size-limited Gurobi licence (2,000 variables/constraints): "
+    "install a full licence or use a smaller instance"
+)
+_SIZE_LIMITED_ERRNO = 10010
+
+#: ``IntFeasTol`` when ``SolveOptions.integrality_tolerance`` is None (Gurobi's tightest).
+#: Gurobi's own default, 1e-5, is the size of bnnmip's activation margin ``eps``: a binary
+#: left at 1e-5 times a big-M of 3 to 5 then satisfies a margin row it should not, and Gurobi
+#: "fits" XOR without a hidden layer with a loss of 1.6e-5 instead of 2 (a network that the
+#: forward pass does not confirm). At 1e-9 a binary is a binary.
+DEFAULT_INTEGRALITY_TOLERANCE = 1e-9
+
+# GRB.Status name -> (status with a solution, status without one). Names, not numbers, so
+# the table reads like Gurobi's documentation; they are resolved against GRB.Status at
+# extract time. Any status not listed (LOADED, CUTOFF, NUMERIC, SUBOPTIMAL, INPROGRESS,
+# USER_OBJ_LIMIT, UNBOUNDED, ...) is an ERROR: bnnmip never sets a cutoff or objective
+# limit, and its models have bounded columns.
+_LIMIT = (SolveStatus.FEASIBLE, SolveStatus.NO_SOLUTION)
+_STATUS = {
+    "OPTIMAL": (SolveStatus.OPTIMAL, SolveStatus.ERROR),
+    "TIME_LIMIT": _LIMIT,
+    "NODE_LIMIT": _LIMIT,
+    "SOLUTION_LIMIT": _LIMIT,
+    "INTERRUPTED": _LIMIT,
+    "ITERATION_LIMIT": _LIMIT,
+    "WORK_LIMIT": _LIMIT,
+    "MEM_LIMIT": _LIMIT,
+    "INFEASIBLE": (SolveStatus.INFEASIBLE, SolveStatus.INFEASIBLE),
+    "INF_OR_UNBD": (SolveStatus.INFEASIBLE, SolveStatus.INFEASIBLE),
+}
+
+# Log lines by which Gurobi says it turned the user's MIP start into a feasible solution:
+# "Loaded user MIP start with objective ..." (a full start checked feasible before presolve)
+# and "User MIP start produced solution with objective ..." (a start, full or partial,
+# completed and accepted during the search).
+_START_ACCEPTED = ("Loaded user MIP start with objective", "User MIP start produced solution")
+
+
+@dataclass
+class _Native:
+    model: object
+    env: object
+    x: object
+    start_given: bool
+    log: list[str] = field(default_factory=list)
+
+
+class GurobiBackend:
+    """MILP backend running Gurobi in process (the solver of Kurtz & Bah, 2021)."""
+
+    name = "gurobi"
+    description = "Gurobi through gurobipy's matrix API, in process (pip: size-limited licence)"
+    features = frozenset(
+        {
+            BackendFeature.MIP_START,
+            BackendFeature.PARTIAL_MIP_START,
+            BackendFeature.LOG_FILE,
+            BackendFeature.THREADS,
+            BackendFeature.SEED,
+        }
+    )
+    size_limits = (2000, 2000)
+    """``(max_columns, max_rows)`` of the size-limited licence that ships with the pip wheel."""
+
+    def availability(self) -> tuple[bool, str]:
+        """Usable if gurobipy is importable (checked without importing it)."""
+        if importlib.util.find_spec("gurobipy") is None:
+            return False, "gurobipy is not installed (pip install gurobipy)"
+        return True, ""
+
+    def solver_version(self) -> str:
+        """Gurobi version, read from the gurobipy distribution's metadata."""
+        try:
+            return importlib.metadata.version("gurobipy")
+        except importlib.metadata.PackageNotFoundError:
+            return "not installed"
+
+    # -- build -----------------------------------------------------------------------------
+    def build(self, problem: MilpProblem, options: SolveOptions) -> _Native:
+        """Build a ``gurobipy.Model`` from the arrays; set the parameters and the MIP start."""
+        import gurobipy as gp
+        from gurobipy import GRB
+
+        start = None
+        if options.mip_start is not None:
+            start = np.asarray(options.mip_start, dtype=float)
+            if np.isnan(start).all():
+                start = None  # nothing known: no start
+        try:
+            env = gp.Env(empty=True)
+            env.setParam("OutputFlag", 0)  # no licence banner on the terminal
+            env.start()
+            model = gp.Model(problem.name, env=env)
+            self._set_params(model, options, listen=start is not None)
+            inf = GRB.INFINITY
+            x = model.addMVar(
+                problem.n_cols,
+                lb=_clip(problem.col_lower, inf),
+                ub=_clip(problem.col_upper, inf),
+                vtype=np.where(problem.integrality, GRB.INTEGER, GRB.CONTINUOUS),
+            )
+            self._add_rows(model, x, problem)
+            model.setMObjective(
+                None,
+                np.asarray(problem.c, dtype=float),
+                float(problem.offset),
+                xc=x,
+                sense=GRB.MINIMIZE,
+            )
+            if start is not None:  # unknown entries stay GRB.UNDEFINED: Gurobi completes them
+                x.Start = np.where(np.isnan(start), GRB.UNDEFINED, start)
+            model.update()
+        except gp.GurobiError as exc:
+            raise _translate(exc) from exc
+        return _Native(model, env, x, start is not None)
+
+    @staticmethod
+    def _set_params(model, options: SolveOptions, *, listen: bool) -> None:
+        """Gurobi parameters from the options.
+
+        Gurobi's log is on when it is shown (``verbose``), written (``log_file``) or needed to
+        tell whether a MIP start was accepted (``listen``): it then also reaches the MESSAGE
+        callback, and gurobipy passes it to the Python logger ``gurobipy`` at INFO level.
+        """
+        p = model.Params
+        p.LogToConsole = int(bool(options.verbose))
+        if options.log_file is not None:
+            p.LogFile = str(options.log_file)
+        p.OutputFlag = int(bool(options.verbose or options.log_file is not None or listen))
+        if options.time_limit is not None:
+            p.TimeLimit = float(options.time_limit)
+        p.MIPGap = float(options.mip_gap)
+        p.Threads = int(options.threads)
+        p.Seed = int(options.seed) % 2_000_000_001  # Gurobi's Seed range is [0, 2e9]
+        # Not Gurobi's default (1e-5) when unset: see DEFAULT_INTEGRALITY_TOLERANCE.
+        tol = options.integrality_tolerance
+        p.IntFeasTol = float(DEFAULT_INTEGRALITY_TOLERANCE if tol is None else tol)
+        if options.feasibility_tolerance is not None:
+            p.FeasibilityTol = float(options.feasibility_tolerance)
+
+    @staticmethod
+    def _add_rows(model, x, problem: MilpProblem) -> None:
+        """``row_lower <= A x <= row_upper`` as ``=``, ``<=`` and ``>=`` rows.
+
+        A ranged row (both sides finite and different) becomes two rows, so it counts twice
+        against a size-limited licence; a free row (both sides infinite) is dropped.
+        """
+        from gurobipy import GRB
+
+        A = problem.A.tocsr()
+        lo = np.asarray(problem.row_lower, dtype=float)
+        up = np.asarray(problem.row_upper, dtype=float)
+        has_lo, has_up = np.isfinite(lo), np.isfinite(up)
+        equal = has_lo & has_up & (lo == up)
+        for rows, sense, rhs in (
+            (np.flatnonzero(equal), GRB.EQUAL, lo),
+            (np.flatnonzero(has_up & ~equal), GRB.LESS_EQUAL, up),
+            (np.flatnonzero(has_lo & ~equal), GRB.GREATER_EQUAL, lo),
+        ):
+            if rows.size:
+                model.addMConstr(A[rows], x, sense, rhs[rows])
+
+    # -- run -------------------------------------------------------------------------------
+    def run(self, model: _Native, options: SolveOptions) -> None:
+        """Solve in place; with a MIP start, collect the log lines that say what became of it."""
+        import gurobipy as gp
+        from gurobipy import GRB
+
+        log = model.log
+
+        def on_message(native, where):
+            if where == GRB.Callback.MESSAGE:
+                log.append(native.cbGet(GRB.Callback.MSG_STRING))
+
+        try:
+            model.model.optimize(on_message if model.start_given else None)
+        except gp.GurobiError as exc:
+            raise _translate(exc) from exc
+
+    # -- extract ---------------------------------------------------------------------------
+    def extract(self, model: _Native, problem: MilpProblem, options: SolveOptions) -> SolveResult:
+        """Map Gurobi's status and attributes to the common result."""
+        from gurobipy import GRB
+
+        m = model.model
+        code = int(m.Status)
+        status_name = next(
+            (k for k in _STATUS if getattr(GRB.Status, k, None) == code),
+            _status_name(code),
+        )
+        n_solutions = int(m.SolCount)
+        with_sol, without_sol = _STATUS.get(status_name, (SolveStatus.ERROR, SolveStatus.ERROR))
+        status = with_sol if n_solutions > 0 else without_sol
+        x = objective = bound = None
+        if status.has_solution:
+            x = np.asarray(model.x.X, dtype=float).reshape(problem.n_cols)
+            objective = float(m.ObjVal)
+            bound = _attr(m, "ObjBound")
+            if bound is None and status is SolveStatus.OPTIMAL:  # an LP: no MIP bound
+                bound = objective
+        nodes = _attr(m, "NodeCount")
+        start_used = None
+        if model.start_given:
+            start_used = any(line.startswith(_START_ACCEPTED) for line in _lines(model.log))
+        m.dispose()
+        model.env.dispose()
+        return SolveResult(
+            status=status,
+            backend=self.name,
+            solver_version=self.solver_version(),
+            objective=objective,
+            bound=bound,
+            gap=SolveResult.relative_gap(objective, bound),
+            nodes=int(nodes) if nodes is not None and nodes >= 0 else None,
+            x=x,
+            message=f"Gurobi status {status_name} ({code}), {n_solutions} solution(s)",
+            mip_start_used=start_used,
+        )
+
+
+def _clip(values: np.ndarray, inf: float) -> np.ndarray:
+    """Numpy infinities as Gurobi's +-GRB.INFINITY."""
+    return np.clip(np.asarray(values, dtype=float), -inf, inf)
+
+
+def _attr(model, name: str) -> float | None:
+    """Read a model attribute; None where Gurobi has none (ObjBound of an LP, say)."""
+    import gurobipy as gp
+
+    try:
+        value = float(getattr(model, name))
+    except (gp.GurobiError, AttributeError):
+        return None
+    return value if np.isfinite(value) and abs(value) < 1e100 else None
+
+
+def _status_name(code: int) -> str:
+    from gurobipy import GRB
+
+    for key in dir(GRB.Status):
+        if key.isupper() and getattr(GRB.Status, key) == code:
+            return key
+    return f"UNKNOWN_{code}"
+
+
+def _lines(chunks: list[str]):
+    """Log lines from the MESSAGE callback's chunks (a chunk may hold several lines)."""
+    for chunk in chunks:
+        for line in chunk.splitlines():
+            yield line.strip()
+
+
+def _translate(exc) -> Exception:
+    """Turn the size-limited licence error into a clear one; pass other errors through."""
+    if getattr(exc, "errno", None) == _SIZE_LIMITED_ERRNO:
+        return RuntimeError(f"{LICENCE_MESSAGE} [Gurobi error {exc.errno}: {exc}]")
+    return exc

@@ -1,0 +1,464 @@
+"""CBC as a subprocess: the binary PuLP ships (or any ``cbc``), driven through MPS files.
+
+``build`` writes the MILP with :func:`bnnmip.milp_io.write_mps` (and the MIP start as a CBC
+solution file) into a temporary directory; ``run`` calls::
+
+    cbc model.mps -timeMode elapsed -sec T -ratio G [-threads N] [-randomCbcSeed S]
+        [-primalTolerance F] [-integerTolerance I] [-mips start.sol]
+        -solve -printingOptions all -solution out.sol
+
+under a wall-clock watchdog (``T`` plus a grace period, then the process is killed);
+``extract`` reads the solution file's status line and values and the log's objective, best
+possible bound and node count, then removes the temporary directory.
+
+CBC's solution file says ``Stopped on time - objective value ...`` when it stops at the
+time limit with an incumbent: that is ``FEASIBLE`` here (PuLP reports it as optimal). A
+crashed, killed or missing CBC gives an ``ERROR`` result with the log's tail, never an
+exception. The objective constant rides on the MPS file's fixed ``OBJCONST`` column, so
+every value CBC prints already includes it. CBC prints solution values with 8 significant
+digits.
+
+A partial MIP start is written with its known values only, and only when every integer
+column is known: CBC 2.10 reads each column missing from a start file as 0 (and frees the
+continuous ones only if that is infeasible), so a start with unknown integers would silently
+become a different start (for a network: all unknown neurons off). Such a start is not
+passed and ``mip_start_used`` is ``False``; ``PARTIAL_MIP_START`` is not declared.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import math
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import weakref
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from bnnmip.backend import BackendFeature
+from bnnmip.milp import MilpProblem
+from bnnmip.milp_io import OBJCONST, column_index, column_names, write_mps
+from bnnmip.result import SolveOptions, SolveResult, SolveStatus
+
+# first words of the solution file's status line -> (status with a solution, without one)
+_STATUS = (
+    ("Optimal", (SolveStatus.OPTIMAL, SolveStatus.ERROR)),
+    ("Integer infeasible", (SolveStatus.INFEASIBLE, SolveStatus.INFEASIBLE)),
+    ("Infeasible", (SolveStatus.INFEASIBLE, SolveStatus.INFEASIBLE)),
+    ("Unbounded", (SolveStatus.ERROR, SolveStatus.ERROR)),
+    ("Integer unbounded", (SolveStatus.ERROR, SolveStatus.ERROR)),
+    ("Stopped on time", (SolveStatus.FEASIBLE, SolveStatus.NO_SOLUTION)),
+    ("Stopped on iterations", (SolveStatus.FEASIBLE, SolveStatus.NO_SOLUTION)),
+    ("Stopped on nodes", (SolveStatus.FEASIBLE, SolveStatus.NO_SOLUTION)),
+    ("Stopped on solutions", (SolveStatus.FEASIBLE, SolveStatus.NO_SOLUTION)),
+    ("Stopped on ctrl-c", (SolveStatus.FEASIBLE, SolveStatus.NO_SOLUTION)),
+    ("Stopped on difficulties", (SolveStatus.FEASIBLE, SolveStatus.NO_SOLUTION)),
+    ("Stopped", (SolveStatus.FEASIBLE, SolveStatus.NO_SOLUTION)),
+)
+_NO_INTEGER = "no integer solution"
+
+_NUM = r"([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)"
+_RE_OBJECTIVE = re.compile(r"^Objective value:\s+" + _NUM, re.M)
+_RE_BEST_POSSIBLE = re.compile(r"best possible " + _NUM)
+_RE_PARTIAL = re.compile(r"Partial search - best objective \S+ \(best possible " + _NUM)
+_RE_INTEGER_GAP = re.compile(r"Exiting as integer gap of " + _NUM)
+_RE_LOWER_BOUND = re.compile(r"^Lower bound:\s+" + _NUM, re.M)
+_RE_NODES = re.compile(r"^Enumerated nodes:\s+(\d+)", re.M)
+_RE_STATUS_OBJ = re.compile(r"objective value\s+" + _NUM)
+_RE_VERSION = re.compile(r"Version:\s*(\S+)")
+
+_LOG_TAIL_LINES = 25
+
+
+@dataclass
+class _Native:
+    workdir: str
+    mps: str
+    solution: str
+    log: str
+    n_cols: int
+    start: str | None = None
+    start_note: str = ""
+    log_note: str = ""
+    returncode: int | None = None
+    killed: bool = False
+    failure: str = ""
+    command: list[str] = field(default_factory=list)
+    _finalizer: object = None
+
+
+class CbcBackend:
+    """MILP backend running the CBC executable on an MPS file.
+
+    Parameters
+    ----------
+    path
+        The ``cbc`` executable; by default the one bundled with PuLP, else ``cbc`` on PATH.
+    grace_seconds
+        Extra wall-clock time allowed beyond ``time_limit`` before the watchdog kills CBC
+        (at least this, or a quarter of the time limit if that is more).
+    """
+
+    name = "cbc"
+    description = "CBC (EPL-2.0) as a subprocess on an MPS file (PuLP's bundled binary)"
+    features = frozenset(
+        {
+            BackendFeature.MIP_START,
+            BackendFeature.LOG_FILE,
+            BackendFeature.THREADS,
+            BackendFeature.SEED,
+        }
+    )
+
+    def __init__(self, path: str | os.PathLike | None = None, *, grace_seconds: float = 10.0):
+        self._explicit = None if path is None else str(path)
+        self.grace_seconds = float(grace_seconds)
+        self._version: str | None = None
+
+    def __repr__(self) -> str:
+        return f"CbcBackend(path={self._explicit!r})"
+
+    # -- locating the binary ---------------------------------------------------------------
+    def executable(self) -> str | None:
+        """Path of the CBC executable to run, or ``None`` if none is found."""
+        if self._explicit is not None:
+            return self._explicit if _is_executable(self._explicit) else None
+        bundled = _pulp_cbc()
+        if bundled is not None and _is_executable(bundled):
+            return bundled
+        return shutil.which("cbc")
+
+    def availability(self) -> tuple[bool, str]:
+        """Usable if a CBC executable exists (PuLP's is located without importing PuLP)."""
+        if self._explicit is not None:
+            if _is_executable(self._explicit):
+                return True, ""
+            return False, f"{self._explicit} is not an executable file"
+        if self.executable() is not None:
+            return True, ""
+        if importlib.util.find_spec("pulp") is None:
+            return False, "no cbc executable: install PuLP (pip install pulp) or put cbc on PATH"
+        return False, "PuLP ships no CBC binary for this platform and there is no cbc on PATH"
+
+    def solver_version(self) -> str:
+        """CBC's version, from the banner of ``cbc -quit`` (cached), with PuLP's version."""
+        if self._version is not None:
+            return self._version
+        exe = self.executable()
+        if exe is None:
+            return "not installed"
+        text = "cbc ?"
+        try:
+            out = subprocess.run(
+                [exe, "-quit"], capture_output=True, text=True, timeout=5,
+                stdin=subprocess.DEVNULL, check=False,
+            ).stdout
+            found = _RE_VERSION.search(out)
+            if found:
+                text = f"cbc {found.group(1)}"
+        except (OSError, subprocess.SubprocessError):
+            pass
+        if self._explicit is None and exe == _pulp_cbc():
+            try:
+                text += f" (PuLP {importlib.metadata.version('pulp')})"
+            except importlib.metadata.PackageNotFoundError:
+                pass
+        self._version = text
+        return text
+
+    # -- build -----------------------------------------------------------------------------
+    def build(self, problem: MilpProblem, options: SolveOptions) -> _Native:
+        """Write the MPS file (and the start file) to a fresh temporary directory."""
+        workdir = tempfile.mkdtemp(prefix="bnnmip-cbc-")
+        native = _Native(
+            workdir=workdir,
+            mps=os.path.join(workdir, "model.mps"),
+            solution=os.path.join(workdir, "solution.sol"),
+            log=os.path.join(workdir, "cbc.log"),
+            n_cols=problem.n_cols,
+        )
+        native._finalizer = weakref.finalize(native, shutil.rmtree, workdir, ignore_errors=True)
+        try:
+            write_mps(problem, native.mps)
+            if options.mip_start is not None:
+                native.start, native.start_note = _write_start(problem, options.mip_start, workdir)
+        except BaseException:
+            native._finalizer()
+            raise
+        return native
+
+    def command(self, native: _Native, options: SolveOptions) -> list[str]:
+        """The CBC command line for a built model."""
+        exe = self.executable() or "cbc"
+        cmd = [exe, native.mps, "-timeMode", "elapsed"]
+        if options.time_limit is not None:
+            cmd += ["-sec", _num(options.time_limit)]
+        cmd += ["-ratio", _num(options.mip_gap)]
+        if options.threads > 1:
+            cmd += ["-threads", str(int(options.threads))]
+        seed = int(options.seed) % (2**31 - 1)
+        if seed:  # 0 would make CBC seed from the clock; CBC's default seed is fixed
+            cmd += ["-randomCbcSeed", str(seed)]
+        if options.feasibility_tolerance is not None:
+            cmd += ["-primalTolerance", _num(options.feasibility_tolerance)]
+        if options.integrality_tolerance is not None:
+            cmd += ["-integerTolerance", _num(min(options.integrality_tolerance, 0.5))]
+        if native.start is not None:
+            cmd += ["-mips", native.start]
+        cmd += ["-solve", "-printingOptions", "all", "-solution", native.solution]
+        return cmd
+
+    # -- run -------------------------------------------------------------------------------
+    def run(self, model: _Native, options: SolveOptions) -> None:
+        """Run CBC under a watchdog; never raises (failures are recorded for ``extract``)."""
+        try:
+            self._run(model, options)
+        except Exception as exc:  # recorded, reported as ERROR by extract
+            model.failure = f"could not run CBC: {exc!r}"
+
+    def _run(self, model: _Native, options: SolveOptions) -> None:
+        exe = self.executable()
+        if exe is None:
+            model.failure = "no cbc executable found"
+            return
+        cmd = model.command = self.command(model, options)
+        timeout = None
+        if options.time_limit is not None:
+            timeout = options.time_limit + max(self.grace_seconds, 0.25 * options.time_limit)
+        with open(model.log, "w", encoding="utf-8", errors="replace") as log:
+            log.write("$ " + " ".join(cmd) + "\n")
+            log.flush()
+            proc = subprocess.Popen(
+                cmd, cwd=model.workdir, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT, text=True, errors="replace", bufsize=1,
+            )
+            tee = threading.Thread(
+                target=_tee, args=(proc.stdout, log, options.verbose), daemon=True
+            )
+            tee.start()
+            try:
+                proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                model.killed = True
+                proc.kill()
+                proc.wait()
+            finally:
+                tee.join(timeout=5)
+            model.returncode = proc.returncode
+            if model.killed:
+                log.write(f"\n[bnnmip] CBC killed by the watchdog after {timeout:.1f} s\n")
+        if options.log_file is not None:
+            try:
+                shutil.copyfile(model.log, options.log_file)
+            except OSError as exc:  # the solve itself went fine: say so, do not fail it
+                model.log_note = f"could not write the log file: {exc}"
+
+    # -- extract ---------------------------------------------------------------------------
+    def extract(self, model: _Native, problem: MilpProblem, options: SolveOptions) -> SolveResult:
+        """Parse the solution file and the log; always removes the temporary directory."""
+        try:
+            return self._extract(model, problem)
+        finally:
+            model._finalizer()
+
+    def _extract(self, model: _Native, problem: MilpProblem) -> SolveResult:
+        log = _read(model.log)
+        version = self.solver_version()
+        start_used = None
+        if model.start is not None:
+            start_used = _start_used(log)
+        elif model.start_note:
+            start_used = False
+        note = "".join(f"; {n}" for n in (model.start_note, model.log_note) if n)
+
+        def error(why: str) -> SolveResult:
+            return SolveResult(
+                status=SolveStatus.ERROR, backend=self.name, solver_version=version,
+                message=f"{why}{note}\n{_tail(log)}", mip_start_used=start_used,
+            )
+
+        if model.failure:
+            return error(model.failure)
+        if model.killed:
+            return error("CBC did not stop in time and was killed by the watchdog")
+        if model.returncode not in (0, None):
+            return error(f"CBC exited with code {model.returncode}")
+        if not os.path.exists(model.solution):
+            return error("CBC wrote no solution file")
+        with open(model.solution, encoding="utf-8", errors="replace") as fh:
+            first = fh.readline().strip()
+            body = fh.read()
+        for prefix, pair in _STATUS:
+            if first.startswith(prefix):
+                with_sol, without_sol = pair
+                break
+        else:
+            return error(f"unknown CBC status line {first!r}")
+        has_solution = with_sol.has_solution and _NO_INTEGER not in first
+        status = with_sol if has_solution else without_sol
+
+        x = objective = None
+        if status.has_solution:
+            x = _parse_values(body, problem.n_cols)
+            if x is None:
+                return error(f"incomplete CBC solution file ({first!r})")
+            found = _RE_OBJECTIVE.search(log) or _RE_STATUS_OBJ.search(first)
+            objective = float(found.group(1)) if found else problem.objective(x)
+        bound = _bound(log, status, objective)
+        if status is SolveStatus.INFEASIBLE:
+            bound = None
+        nodes = _RE_NODES.search(log)
+        return SolveResult(
+            status=status,
+            backend=self.name,
+            solver_version=version,
+            objective=objective,
+            bound=bound,
+            gap=SolveResult.relative_gap(objective, bound),
+            nodes=int(nodes.group(1)) if nodes else None,
+            x=x,
+            message=f"CBC: {first}{note}",
+            mip_start_used=start_used,
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+# ---------------------------------------------------------------------------------------------
+
+
+def _pulp_cbc() -> str | None:
+    """The CBC binary inside the installed PuLP package (found without importing PuLP)."""
+    try:
+        spec = importlib.util.find_spec("pulp")
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    if sys.platform in ("win32", "cli"):
+        system, exe = "win", "cbc.exe"
+    elif sys.platform == "darwin":
+        system, exe = "osx", "cbc"
+    else:
+        system, exe = "linux", "cbc"
+    if sys.maxsize > 2**32:
+        arch = "arm64" if platform.machine().lower() in ("aarch64", "arm64") else "i64"
+    else:
+        arch = "i32"
+    if system == "osx":
+        arch = "i64"  # PuLP ships one (universal) macOS binary there
+    for base in spec.submodule_search_locations:
+        candidate = Path(base) / "solverdir" / "cbc" / system / arch / exe
+        if candidate.is_file():
+            return str(candidate)
+    return None
+
+
+def _is_executable(path: str) -> bool:
+    return os.path.isfile(path) and os.access(path, os.X_OK)
+
+
+def _num(value: float) -> str:
+    return repr(float(value))
+
+
+def _write_start(problem: MilpProblem, start, workdir: str) -> tuple[str | None, str]:
+    """A CBC solution file holding the known values of ``start``, or ``None`` and why not."""
+    start = np.asarray(start, dtype=float)
+    if start.shape != (problem.n_cols,):
+        raise ValueError(f"mip_start has shape {start.shape}, expected ({problem.n_cols},)")
+    finite = np.isfinite(start)
+    known = np.flatnonzero(finite)
+    if known.size == 0:
+        return None, "MIP start ignored: no known value"
+    unknown_int = int(np.count_nonzero(~finite & np.asarray(problem.integrality, dtype=bool)))
+    if unknown_int:
+        return None, (
+            f"MIP start ignored: {unknown_int} integer column(s) unknown "
+            "(CBC would read them as 0)"
+        )
+    names = column_names(problem.n_cols)
+    lines = ["Feasible - objective value 0\n"]
+    lines += [
+        f"{j} {names[j]} {v!r}\n" for j, v in zip(known.tolist(), start[known].tolist(), strict=True)
+    ]
+    lines.append(f"{problem.n_cols} {OBJCONST} 1.0\n")
+    path = os.path.join(workdir, "start.sol")
+    with open(path, "w", encoding="ascii") as fh:
+        fh.writelines(lines)
+    return path, ""
+
+
+def _tee(stream, log, echo: bool) -> None:
+    for line in stream:
+        log.write(line)
+        if echo:
+            sys.stdout.write(line)
+            sys.stdout.flush()
+    stream.close()
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            return fh.read()
+    except OSError:
+        return ""
+
+
+def _tail(log: str) -> str:
+    lines = log.rstrip().splitlines()
+    return "\n".join(lines[-_LOG_TAIL_LINES:]) if lines else "(no CBC output)"
+
+
+def _start_used(log: str) -> bool:
+    return "MIPStart provided solution" in log or "mipstart provided" in log.lower()
+
+
+def _bound(log: str, status: SolveStatus, objective: float | None) -> float | None:
+    """The best possible bound CBC proved.
+
+    When optimal: the objective, less the integer gap CBC accepted if it stopped on the gap;
+    otherwise the last ``best possible`` value of the log.
+    """
+    if status is SolveStatus.OPTIMAL and objective is not None:
+        gap = _RE_INTEGER_GAP.search(log)
+        return objective - abs(float(gap.group(1))) if gap else objective
+    found = _RE_PARTIAL.findall(log) or _RE_BEST_POSSIBLE.findall(log)
+    value = None
+    if found:
+        value = float(found[-1])
+    else:
+        lower = _RE_LOWER_BOUND.search(log)
+        if lower:
+            value = float(lower.group(1))
+    if value is None or not math.isfinite(value) or abs(value) >= 1e49:
+        return None
+    return value
+
+
+def _parse_values(body: str, n_cols: int) -> np.ndarray | None:
+    """Column values from a ``printingOptions all`` solution file, in column order."""
+    x = np.full(n_cols, np.nan)
+    for line in body.splitlines():
+        parts = line.split()
+        if parts and parts[0] == "**":
+            parts = parts[1:]
+        if len(parts) < 3:
+            continue
+        j = column_index(parts[1])
+        if j is not None and j < n_cols:
+            x[j] = float(parts[2])
+    if np.isnan(x).any():
+        return None
+    return x
+
