@@ -69,6 +69,27 @@ def bnnmip_register_strategies(register: Callable[[Any], None]) -> None:
     """
 
 
+@hookspec
+def bnnmip_register_splitters(register: Callable[[Any], None]) -> None:
+    """Register cluster splitters for the iterative data-splitting strategy.
+
+    Called once per process when bnnmip first needs its splitter registry.
+
+    Parameters
+    ----------
+    register
+        Call ``register(splitter)`` once per splitter object: it has a unique lowercase
+        ``name``, a one-line ``description`` and
+        ``split(X, y, *, seed) -> numpy.ndarray`` returning a 0/1 label per row of ``X``
+        (the points of one cluster, scaled inputs, integer class labels ``y``) that puts at
+        least one point on each side.
+
+    Returns
+    -------
+    None
+    """
+
+
 # ---------------------------------------------------------------------------------------------
 # Events: called around every solve, for progress bars, loggers and experiment stores.
 # Implementations must be quick and must not raise.
@@ -110,6 +131,30 @@ def bnnmip_solve_finished(problem: MilpProblem, backend: str, result: SolveResul
         The backend's registered name.
     result
         The common result: status, objective, bound, gap, nodes, times.
+
+    Returns
+    -------
+    None
+    """
+
+
+@hookspec
+def bnnmip_strategy_iteration(strategy: str, iteration: int, record: dict) -> None:
+    """Observe one finished iteration of a training strategy.
+
+    Called by strategies (through :func:`bnnmip.strategy.report_iteration`) after each round of
+    local search, each split of data splitting, and so on.
+
+    Parameters
+    ----------
+    strategy
+        The strategy's registered name.
+    iteration
+        The iteration number, from 1.
+    record
+        What the strategy reports for this iteration: a plain dict with at least
+        ``"seconds"`` (elapsed since the run started) and, where known, ``"loss"``,
+        ``"status"`` and strategy-specific keys (clusters, validation accuracy...).
 
     Returns
     -------

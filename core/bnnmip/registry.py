@@ -6,7 +6,15 @@ import re
 
 from .errors import PluginError, UnknownNameError
 
-__all__ = ["get_backend", "get_strategy", "list_backends", "list_strategies", "reset"]
+__all__ = [
+    "get_backend",
+    "get_splitter",
+    "get_strategy",
+    "list_backends",
+    "list_splitters",
+    "list_strategies",
+    "reset",
+]
 
 _NAME = re.compile(r"^[a-z][a-z0-9_\-]*$")
 _CACHE: dict[str, dict] = {}
@@ -55,6 +63,18 @@ def list_strategies() -> dict:
     if "strategy" not in _CACHE:
         _CACHE["strategy"] = _collect("strategy", "bnnmip_register_strategies", ("train", "description"))
     return _CACHE["strategy"]
+
+
+def list_splitters() -> dict:
+    """All registered cluster splitters by name (for data splitting)."""
+    if "splitter" not in _CACHE:
+        _CACHE["splitter"] = _collect("splitter", "bnnmip_register_splitters", ("split", "description"))
+    return _CACHE["splitter"]
+
+
+def get_splitter(name):
+    """The splitter registered as ``name`` (or ``name`` itself if it is a splitter object)."""
+    return _lookup("splitter", name, list_splitters())
 
 
 def _lookup(kind: str, name, table: dict):

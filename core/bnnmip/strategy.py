@@ -6,7 +6,10 @@ splitting...). It is registered by name through ``bnnmip_register_strategies``.
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+import math
+import time
+from collections.abc import Mapping
+from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
@@ -15,7 +18,7 @@ from .network import BinarizedNetwork
 from .result import SolveOptions, SolveResult, SolveStatus
 from .verify import Verification
 
-__all__ = ["Strategy", "TrainingResult", "TrainingTask"]
+__all__ = ["Budget", "Strategy", "TrainingResult", "TrainingTask", "report_iteration"]
 
 
 @attrs.frozen(eq=False)
@@ -23,8 +26,12 @@ class TrainingTask:
     """Everything a strategy needs: what to train, on what, how to solve.
 
     ``data.X`` is already scaled. ``backend`` is a backend object (see
-    :class:`bnnmip.backend.Backend`); ``options`` apply to each solve; ``warm_start`` is a
-    network to start from (``None`` for none).
+    :class:`bnnmip.backend.Backend`); ``options`` apply to each solve (``options.time_limit``
+    is the limit of one solve); ``warm_start`` is a network to start from (``None`` for none).
+    ``time_budget`` bounds the whole strategy run in seconds: no run overshoots it by more
+    than one solve's own limit. ``validation`` is held-out data (scaled like ``data``) for
+    strategies that select models; ``params`` holds strategy-specific settings by name (each
+    strategy documents and validates its own).
     """
 
     architecture: Architecture
@@ -36,6 +43,59 @@ class TrainingTask:
     ties: ActivationTies | None = None
     eps: float | None = None
     warm_start: BinarizedNetwork | None = None
+    time_budget: float | None = attrs.field(default=None)
+    validation: TrainingSet | None = None
+    params: Mapping[str, Any] = attrs.field(factory=dict, converter=dict)
+
+    @time_budget.validator
+    def _check_budget(self, _attr, value):
+        from .errors import InvalidInputError
+
+        if value is not None and (not math.isfinite(value) or value <= 0):
+            raise InvalidInputError(f"time_budget must be a positive number of seconds, got {value}")
+
+    def budget(self) -> Budget:
+        """A fresh :class:`Budget` for this task's run, starting now."""
+        return Budget(self.time_budget)
+
+
+class Budget:
+    """The time left of one training run, shared by all of a strategy's solves."""
+
+    def __init__(self, seconds: float | None) -> None:
+        self.seconds = seconds
+        self.start = time.perf_counter()
+
+    def elapsed(self) -> float:
+        """Seconds since the run started."""
+        return time.perf_counter() - self.start
+
+    def remaining(self) -> float:
+        """Seconds left (``inf`` without a budget, never negative)."""
+        if self.seconds is None:
+            return math.inf
+        return max(0.0, self.seconds - self.elapsed())
+
+    def exhausted(self) -> bool:
+        """Whether no time is left for another solve."""
+        return self.remaining() <= 0.05
+
+    def limit(self, options: SolveOptions) -> SolveOptions:
+        """``options`` with the time limit cut to what is left of the budget."""
+        left = self.remaining()
+        if math.isinf(left):
+            return options
+        limit = left if options.time_limit is None else min(options.time_limit, left)
+        return attrs.evolve(options, time_limit=max(limit, 0.05))
+
+
+def report_iteration(strategy: str, iteration: int, record: Mapping[str, Any]) -> None:
+    """Fire the ``bnnmip_strategy_iteration`` event hook (progress bars, loggers...)."""
+    from .plugins import get_plugin_manager
+
+    get_plugin_manager().hook.bnnmip_strategy_iteration(
+        strategy=strategy, iteration=iteration, record=dict(record)
+    )
 
 
 @attrs.frozen(eq=False)
@@ -44,6 +104,7 @@ class TrainingResult:
 
     ``network`` is ``None`` only when no solve produced a solution (see ``status``).
     ``verification`` compares the network's forward pass with the final MILP solution.
+    ``history`` holds one record (a plain dict) per strategy iteration.
     """
 
     network: BinarizedNetwork | None
@@ -54,6 +115,7 @@ class TrainingResult:
     strategy: str
     backend: str
     seconds: float
+    history: tuple[dict, ...] = ()
 
     @property
     def final(self) -> SolveResult:

@@ -37,6 +37,9 @@ def train(
     ties: ActivationTies | None = None,
     eps: float | None = None,
     warm_start: BinarizedNetwork | None = None,
+    time_budget: float | None = None,
+    validation: TrainingSet | None = None,
+    params: dict | None = None,
 ) -> TrainingResult:
     """Train ``architecture`` on (already scaled) ``data`` with a strategy and a backend.
 
@@ -59,5 +62,8 @@ def train(
         ties=ties,
         eps=eps,
         warm_start=warm_start,
+        time_budget=time_budget,
+        validation=validation,
+        params=params or {},
     )
     return get_strategy(strategy).train(task)

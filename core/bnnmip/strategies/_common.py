@@ -1,20 +1,17 @@
-"""The built-in strategies plugin (registered through the ``bnnmip`` entry-point group)."""
+"""Pieces every strategy uses: trivial start, MIP starts, sound tolerances, one solve."""
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
-from . import hookimpl
-from .backend import solve
-from .formulation import Lowering, lower
-from .ir import Architecture, TrainingSet
-from .network import BinarizedNetwork
-from .strategy import TrainingResult, TrainingTask
-from .verify import verify
+from ..backend import solve
+from ..formulation import Lowering
+from ..ir import Architecture, TrainingSet
+from ..network import BinarizedNetwork
+from ..strategy import TrainingTask
+from ..verify import verify
 
-__all__ = ["ExactStrategy", "mip_start", "solve_lowering", "sound_integrality_tolerance", "trivial_network"]
+__all__ = ["mip_start", "solve_lowering", "sound_integrality_tolerance", "trivial_network"]
 
 
 def trivial_network(arch: Architecture, data: TrainingSet) -> BinarizedNetwork | None:
@@ -58,11 +55,12 @@ def sound_integrality_tolerance(lowering: Lowering) -> float:
     return float(np.clip(lowering.eps / (10.0 * big_m), 1e-9, 1e-6))
 
 
-def solve_lowering(lowering: Lowering, task: TrainingTask, start=None):
+def solve_lowering(lowering: Lowering, task: TrainingTask, start=None, budget=None):
     """Solve one lowering and decode and verify its solution.
 
     Unless the task sets one, the integrality tolerance is derived from eps and the big-M
-    constants (:func:`sound_integrality_tolerance`).
+    constants (:func:`sound_integrality_tolerance`). With a :class:`~bnnmip.strategy.Budget`,
+    the solve's time limit is cut to what is left of it.
     """
     import attrs
 
@@ -71,42 +69,11 @@ def solve_lowering(lowering: Lowering, task: TrainingTask, start=None):
         options = attrs.evolve(options, integrality_tolerance=sound_integrality_tolerance(lowering))
     if start is not None:
         options = attrs.evolve(options, mip_start=start)
+    if budget is not None:
+        options = budget.limit(options)
     result = solve(task.backend, lowering.problem, options)
     network = verification = None
     if result.status.has_solution:
         network = lowering.decode(result.x)
         verification = verify(lowering, network, result.x, result.objective)
     return result, network, verification
-
-
-class ExactStrategy:
-    """One MILP over all training points, warm-started when a start network is given."""
-
-    name = "exact"
-    description = "one exact MILP over all points (optionally warm-started)"
-
-    def train(self, task: TrainingTask) -> TrainingResult:
-        """Lower, solve, decode, verify."""
-        t0 = time.perf_counter()
-        lowering = lower(
-            task.architecture, task.data, formulation=task.formulation,
-            robust=task.robust, ties=task.ties, eps=task.eps,
-        )
-        start = mip_start(lowering, task.warm_start, trivial_network(task.architecture, task.data))
-        result, network, verification = solve_lowering(lowering, task, start)
-        return TrainingResult(
-            network=network,
-            status=result.status,
-            solves=(result,),
-            verification=verification,
-            problem_size=lowering.problem.size_summary(),
-            strategy=self.name,
-            backend=task.backend.name,
-            seconds=time.perf_counter() - t0,
-        )
-
-
-@hookimpl
-def bnnmip_register_strategies(register):
-    """Register the built-in strategies."""
-    register(ExactStrategy())

@@ -1,0 +1,21 @@
+"""The built-in strategies plugin (registered through the ``bnnmip`` entry-point group)."""
+
+from __future__ import annotations
+
+from .. import hookimpl
+from ._common import mip_start, solve_lowering, sound_integrality_tolerance, trivial_network
+from .exact import ExactStrategy
+
+__all__ = [
+    "ExactStrategy",
+    "mip_start",
+    "solve_lowering",
+    "sound_integrality_tolerance",
+    "trivial_network",
+]
+
+
+@hookimpl
+def bnnmip_register_strategies(register):
+    """Register the built-in strategies."""
+    register(ExactStrategy())
