@@ -110,3 +110,19 @@ def test_module_entry_point_runs_end_to_end(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert "OPTIMAL" in proc.stdout and "Running HiGHS" not in proc.stdout
+
+
+@pytest.mark.parametrize("backend", ["highs", "scip", "cbc"])
+def test_reference_breast_cancer_instance_same_optimum_on_every_backend(capsys, backend):
+    """Issue 3: the same proven optimum (here 0, and 0 is the known optimum since every
+    backend verifies a zero-loss network) from every built-in backend."""
+    import bnnmip
+
+    ok, reason = bnnmip.get_backend(backend).availability()
+    if not ok:
+        pytest.skip(reason)
+    code, out, _ = run(capsys, *TRAIN, "--backend", backend, "--json")
+    s = json.loads(out)
+    assert code == 0 and s["solve"]["backend"] == backend
+    assert s["solve"]["status"] == "optimal" and s["solve"]["objective"] == pytest.approx(0.0, abs=1e-6)
+    assert s["verification"]["ok"]

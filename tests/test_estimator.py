@@ -134,6 +134,9 @@ def test_get_params_set_params_round_trip():
         "warm_start": True,
         "verbose": True,
         "log_file": "solver.log",
+        "time_budget": 30.0,
+        "strategy_params": {"max_rounds": 3},
+        "validation_fraction": 0.25,
     }
     clf = BDNNClassifier(**params)
     assert clf.get_params() == params  # stored verbatim, nothing validated or converted
@@ -303,3 +306,27 @@ def test_predict_before_fit():
 
     with pytest.raises(NotFittedError):
         BDNNClassifier().predict(XOR_X)
+
+
+def test_validation_fraction_holds_out_points_for_the_strategy(monkeypatch):
+    import bnnmip.estimator as est
+
+    seen = {}
+    real_train = est.train
+
+    def spy(*args, **kwargs):
+        seen.update(kwargs)
+        seen["data"] = args[1]
+        return real_train(*args, **kwargs)
+
+    monkeypatch.setattr(est, "train", spy)
+    rng = np.random.default_rng(0)
+    X = rng.uniform(size=(40, 2))
+    y = (X[:, 0] > 0.5).astype(int)
+    BDNNClassifier(validation_fraction=0.25, time_budget=20, strategy_params={}).fit(X, y)
+    assert seen["validation"].n_points == 10 and seen["data"].n_points == 30
+    assert seen["time_budget"] == 20
+    with pytest.raises(bnnmip.InvalidInputError, match="validation_fraction"):
+        BDNNClassifier(validation_fraction=1.5).fit(X, y)
+    with pytest.raises(bnnmip.InvalidInputError, match="strategy_params"):
+        BDNNClassifier(strategy_params=[1]).fit(X, y)

@@ -35,6 +35,17 @@ def _split_size(text: str) -> float | int:
     return int(value) if value >= 1 and value.is_integer() else value
 
 
+def _param(text: str) -> tuple[str, object]:
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    return key.strip(), value
+
+
 def _model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("dataset", help="bundled data set name (see 'bnnmip datasets') or CSV path")
     p.add_argument("--label", help="label column of a CSV: name or index (default: last)")
@@ -62,8 +73,16 @@ def _solver_options(p: argparse.ArgumentParser) -> None:
                    help="solver time limit (default: 60)")
     p.add_argument("--gap", type=float, default=1e-4, help="relative MIP gap (default: 1e-4)")
     p.add_argument("--threads", type=_positive_int, default=1, help="solver threads (default: 1)")
+    p.add_argument("--time-budget", type=_positive_float, default=None, metavar="SECONDS",
+                   help="seconds for the whole training run, shared by all of a strategy's solves")
+    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", type=_param,
+                   help="strategy setting, e.g. --param max_splits=20 (repeatable)")
+    p.add_argument("--validation-size", type=float, default=0.0, metavar="FRACTION",
+                   help="fraction of the training points held out for model selection "
+                        "(strategies that use it, e.g. split)")
     p.add_argument("--log-file", type=Path, help="write the solver log here")
-    p.add_argument("--verbose", action="store_true", help="show the solver log")
+    p.add_argument("--verbose", action="store_true",
+                   help="show the solver log and one line per strategy iteration")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -149,6 +168,9 @@ def _estimator(args):
         robust_radius=args.robust_radius,
         verbose=args.verbose,
         log_file=args.log_file,
+        time_budget=args.time_budget,
+        strategy_params=dict(args.param) or None,
+        validation_fraction=args.validation_size,
     )
 
 
@@ -163,11 +185,21 @@ def cmd_train(args) -> int:
     """Train, print the summary, optionally save the network."""
     import warnings
 
+    from .plugins import get_plugin_manager
+    from .progress import ProgressReporter
+
     ds, X_train, X_test, y_train, y_test = _load_split(args)
     clf = _estimator(args)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the summary reports verification itself
-        clf.fit(X_train, y_train)
+    pm = get_plugin_manager()
+    reporter = ProgressReporter(verbose=args.verbose)
+    pm.register(reporter, name="bnnmip-cli-progress")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the summary reports verification itself
+            clf.fit(X_train, y_train)
+    finally:
+        reporter.close()
+        pm.unregister(reporter)
     res, net = clf.training_result_, clf.network_
     summary = {
         "dataset": ds.name,
@@ -199,6 +231,8 @@ def cmd_train(args) -> int:
             for rule in ("preactivation", "binary")
         },
         "seconds": round(res.seconds, 3),
+        "iterations": len(res.history),
+        "history": list(res.history),
         "model": None,
     }
     if args.output:
@@ -245,6 +279,8 @@ def _format_summary(s: dict, res) -> str:
         f"   (paper's binary-output rule: train {_num(binr['train'], '{:.3f}')}, "
         f"test {_num(binr['test'], '{:.3f}')})"
     )
+    if res.history:
+        lines.append(f"  iterations   {len(res.history)} ({s['strategy']}; --verbose shows each)")
     if s["model"]:
         lines.append(f"  saved        {s['model']}")
     return "\n".join(lines)

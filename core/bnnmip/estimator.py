@@ -91,6 +91,7 @@ class _Prepared:
     options: object
     robust: object
     backend: object
+    validation: TrainingSet | None = None
 
 
 class VerificationWarning(UserWarning):
@@ -147,6 +148,15 @@ class BDNNClassifier(ClassifierMixin, BaseEstimator):
         Echo the solver log.
     log_file : str or path or None, default None
         Write the solver log to this file.
+    time_budget : float or None, default None
+        Seconds for the whole training run, shared by all of the strategy's solves (each
+        solve's limit is cut to what is left); ``None`` for no budget.
+    strategy_params : dict or None, default None
+        Strategy-specific settings by name (e.g. ``{"max_splits": 20}`` for ``"split"``);
+        each strategy validates its own.
+    validation_fraction : float, default 0.0
+        Fraction of the training points held out (stratified, seeded by ``random_state``) as
+        validation data for strategies that select models (``"split"``); 0 for none.
 
     Attributes
     ----------
@@ -199,6 +209,9 @@ class BDNNClassifier(ClassifierMixin, BaseEstimator):
         warm_start=False,
         verbose=False,
         log_file=None,
+        time_budget=None,
+        strategy_params=None,
+        validation_fraction=0.0,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.weight_domain = weight_domain
@@ -216,6 +229,9 @@ class BDNNClassifier(ClassifierMixin, BaseEstimator):
         self.warm_start = warm_start
         self.verbose = verbose
         self.log_file = log_file
+        self.time_budget = time_budget
+        self.strategy_params = strategy_params
+        self.validation_fraction = validation_fraction
 
     # -- fit ---------------------------------------------------------------------------------
     def fit(self, X, y, sample_weight=None):
@@ -257,6 +273,9 @@ class BDNNClassifier(ClassifierMixin, BaseEstimator):
             robust=prep.robust,
             eps=self.eps,
             warm_start=start,
+            time_budget=self.time_budget,
+            validation=prep.validation,
+            params=self._strategy_params(),
         )
         if result.network is None:
             raise SolveFailedError(self._failure_message(result))
@@ -325,11 +344,41 @@ class BDNNClassifier(ClassifierMixin, BaseEstimator):
         if check_backend:
             get_strategy(self.strategy)  # unknown or unusable names fail here
 
+        X_fit, y_fit, weights, X_val, y_val = self._hold_out(X_fit, y_fit, weights)
         scaling = InputScaling.fit(X_fit)
         data = TrainingSet.from_arrays(
             scaling.transform(X_fit), y_fit, n_classes=len(classes), weights=weights
         )
-        return _Prepared(architecture, scaling, classes, rule, data, options, robust, backend)
+        validation = None
+        if X_val is not None:
+            validation = TrainingSet.from_arrays(
+                scaling.transform(X_val), y_val, n_classes=len(classes)
+            )
+        return _Prepared(
+            architecture, scaling, classes, rule, data, options, robust, backend, validation
+        )
+
+    def _hold_out(self, X, y, weights):
+        """Split off ``validation_fraction`` of the points as validation data."""
+        frac = self.validation_fraction
+        if not frac:
+            return X, y, weights, None, None
+        if not isinstance(frac, int | float) or not 0 < frac < 1:
+            raise InvalidInputError(
+                f"validation_fraction must be in [0, 1), got {frac!r}; e.g. 0.25"
+            )
+        from .datasets import split_dataset
+
+        idx = np.arange(X.shape[0])
+        fit_idx, val_idx, _, _ = split_dataset(idx[:, None], y, test_size=frac, seed=self._seed())
+        fit_idx, val_idx = fit_idx[:, 0], val_idx[:, 0]
+        if np.unique(y[fit_idx]).size < 2 or val_idx.size == 0:
+            raise InvalidInputError(
+                "too few points to hold out a validation set with two classes left for "
+                "training; lower validation_fraction or give more data"
+            )
+        w = None if weights is None else weights[fit_idx]
+        return X[fit_idx], y[fit_idx], w, X[val_idx], y[val_idx]
 
     def lowering(self, X, y, sample_weight=None):
         """The MILP that :meth:`fit` would solve for ``X``, ``y`` (no solve), as a Lowering.
@@ -343,6 +392,16 @@ class BDNNClassifier(ClassifierMixin, BaseEstimator):
             prep.architecture, prep.data, formulation=self.formulation, robust=prep.robust,
             eps=self.eps,
         )
+
+    def _strategy_params(self) -> dict:
+        params = self.strategy_params
+        if params is None:
+            return {}
+        if not isinstance(params, dict):
+            raise InvalidInputError(
+                f"strategy_params must be a dict of settings, got {type(params).__name__}"
+            )
+        return dict(params)
 
     def _check_params(self):
         """Validate the parameters that do not depend on the data."""
