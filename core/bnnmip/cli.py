@@ -1,4 +1,4 @@
-"""The ``bnnmip`` command line: train, predict, export, backends, plugins."""
+"""The ``bnnmip`` command line: train, predict, evaluate, export, backends, plugins, datasets."""
 
 from __future__ import annotations
 
@@ -107,6 +107,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="prediction rule (default: the one saved with the network)")
     p.add_argument("--output", "-o", type=Path, help="write predictions here (one per line)")
     p.set_defaults(func=cmd_predict)
+
+    from .cli_evaluate import add_parser as add_evaluate
+
+    add_evaluate(sub)
 
     p = sub.add_parser("export", help="write the training MILP as MPS and/or LP files")
     _model_options(p)
