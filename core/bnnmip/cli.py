@@ -217,6 +217,7 @@ def cmd_train(args) -> int:
         "bias": not args.no_bias,
         "formulation": args.formulation,
         "strategy": res.strategy,
+        "status": res.status.value,
         "problem": res.problem_size,
         "solve": {k: v for k, v in res.final.summary().items() if k != "message"},
         "verification": None if res.verification is None else {
@@ -234,6 +235,10 @@ def cmd_train(args) -> int:
             }
             for rule in ("preactivation", "binary")
         },
+        "loss": res.loss,
+        "solves": len(res.solves),
+        "build_seconds": round(sum(r.build_seconds for r in res.solves), 4),
+        "solve_seconds": round(sum(r.solve_seconds for r in res.solves), 4),
         "seconds": round(res.seconds, 3),
         "iterations": len(res.history),
         "history": list(res.history),
@@ -268,13 +273,17 @@ def _format_summary(s: dict, res) -> str:
         f"  MILP         {s['formulation']}: {size['variables']:,} variables "
         f"({size['binaries']:,} binary), {size['rows']:,} rows, {size['nonzeros']:,} nonzeros",
         f"  solve        {solve['backend']} {solve['solver_version']}, strategy {s['strategy']}: "
-        f"{solve['status'].upper()}",
-        f"  objective    {_num(solve['objective'])} (Hamming loss: wrong output bits)   "
+        f"{s['status'].upper()}"
+        + ("" if s["status"] == solve["status"] else f" (last solve: {solve['status']})"),
+        f"  {'objective' if s['solves'] == 1 else 'last solve':12} "
+        f"{_num(solve['objective'])} (Hamming loss: wrong output bits)   "
         f"bound {_num(solve['bound'])}   gap {_num(solve['gap'], '{:.2%}')}   "
         f"nodes {_num(solve['nodes'])}",
-        f"  time         build {solve['build_seconds']:.2f} s, solve {solve['solve_seconds']:.2f} s, "
-        f"total {s['seconds']:.2f} s",
+        f"  time         build {s['build_seconds']:.2f} s, solve {s['solve_seconds']:.2f} s "
+        f"({s['solves']} solve{'s' if s['solves'] != 1 else ''}), total {s['seconds']:.2f} s",
     ]
+    if s["loss"] is not None and s["loss"] != solve["objective"]:
+        lines.append(f"  loss         {s['loss']:g} (the returned network's, by its forward pass)")
     v = res.verification
     lines.append(f"  verification {v.describe() if v is not None else 'no solution to verify'}")
     pre, binr = acc["preactivation"], acc["binary"]

@@ -127,6 +127,13 @@ class TrainingResult:
         """The MILP objective of the final solve."""
         return self.final.objective
 
+    @property
+    def loss(self) -> float | None:
+        """The training loss of the returned network, from its plain forward pass."""
+        if self.network is None or self.verification is None:
+            return None
+        return self.verification.true_loss
+
 
 @runtime_checkable
 class Strategy(Protocol):
