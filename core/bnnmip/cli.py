@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -212,6 +213,7 @@ def cmd_train(args) -> int:
         "classes": [_plain(c) for c in clf.classes_],
         "train_points": int(len(y_train)),
         "test_points": int(len(y_test)),
+        "validation_points": math.ceil(args.validation_size * len(y_train)),
         "widths": list(net.widths),
         "weight_domain": str(net.weight_domain),
         "bias": not args.no_bias,
@@ -268,7 +270,9 @@ def _format_summary(s: dict, res) -> str:
     lines = [
         f"bnnmip train: {s['dataset']} ({s['points']} points x {s['features']} features, "
         f"{len(s['classes'])} classes)",
-        f"  split        {s['train_points']} train / {s['test_points']} test",
+        f"  split        {s['train_points']} train / {s['test_points']} test"
+        + (f" ({s['validation_points']} of the train points held out for validation)"
+           if s["validation_points"] else ""),
         f"  network      {widths}, {s['weight_domain']} weights, biases {'on' if s['bias'] else 'off'}",
         f"  MILP         {s['formulation']}: {size['variables']:,} variables "
         f"({size['binaries']:,} binary), {size['rows']:,} rows, {size['nonzeros']:,} nonzeros",

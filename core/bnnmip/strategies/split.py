@@ -279,7 +279,7 @@ def _split_labels(splitter, X, y, seed: int) -> np.ndarray:
 
 # -- parameters --------------------------------------------------------------------------------
 
-DEFAULTS = {"max_splits": 20, "splitter": "class_kmeans", "batch_size": None, "initial_clusters": 1}
+DEFAULTS = {"max_splits": 20, "splitter": "kmeans", "batch_size": None, "initial_clusters": 1}
 """The ``split`` strategy's parameters (keys of ``TrainingTask.params``) and their defaults."""
 
 
@@ -424,7 +424,7 @@ class SplitStrategy:
     ----------
     max_splits : int, default 20
         Number of splits after the first solve (``0``: one solve with the initial clusters).
-    splitter : str or splitter, default "class_kmeans"
+    splitter : str or splitter, default "kmeans"
         A registered splitter name (``"kmeans"``, ``"class_kmeans"`` or a plugin's) or a
         splitter object.
     batch_size : int or None, default None
