@@ -10,23 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ._argtypes import positive_float, positive_int
 from .errors import BnnmipError
 
 __all__ = ["main"]
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
 
 
 def _split_size(text: str) -> float | int:
@@ -70,11 +57,11 @@ def _model_options(p: argparse.ArgumentParser) -> None:
 def _solver_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", default="highs", help="MILP backend (see 'bnnmip backends')")
     p.add_argument("--strategy", default="exact", help="training strategy (default: exact)")
-    p.add_argument("--time-limit", type=_positive_float, default=60.0, metavar="SECONDS",
+    p.add_argument("--time-limit", type=positive_float, default=60.0, metavar="SECONDS",
                    help="solver time limit (default: 60)")
     p.add_argument("--gap", type=float, default=1e-4, help="relative MIP gap (default: 1e-4)")
-    p.add_argument("--threads", type=_positive_int, default=1, help="solver threads (default: 1)")
-    p.add_argument("--time-budget", type=_positive_float, default=None, metavar="SECONDS",
+    p.add_argument("--threads", type=positive_int, default=1, help="solver threads (default: 1)")
+    p.add_argument("--time-budget", type=positive_float, default=None, metavar="SECONDS",
                    help="seconds for the whole training run, shared by all of a strategy's solves")
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", type=_param,
                    help="strategy setting, e.g. --param max_splits=20 (repeatable)")

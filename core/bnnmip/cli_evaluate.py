@@ -14,52 +14,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from pathlib import Path
 
+from ._argtypes import non_negative_float, non_negative_int, positive_float, positive_int
 from .errors import InvalidInputError
 
 __all__ = ["add_parser", "cmd_evaluate"]
-
-
-def _radius(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number, got {text}") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text}")
-    return value
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -78,9 +38,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("model", type=Path, help="network file written by 'bnnmip train --output'")
     p.add_argument("data", help="bundled data set name or CSV path (with a label column)")
     p.add_argument("--label", help="label column of a CSV: name or index (default: last)")
-    p.add_argument("--radii", type=_radius, nargs="+", default=[0.0, 0.05, 0.1], metavar="R",
+    p.add_argument("--radii", type=non_negative_float, nargs="+", default=[0.0, 0.05, 0.1], metavar="R",
                    help="l-inf radii in scaled units (default: 0 0.05 0.1)")
-    p.add_argument("--noise-draws", type=_positive_int, default=10, metavar="N",
+    p.add_argument("--noise-draws", type=positive_int, default=10, metavar="N",
                    help="random sign draws averaged per radius (default: 10)")
     p.add_argument("--certify", action="store_true",
                    help="also compute the exact certified accuracy per radius")
@@ -88,10 +48,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="MILP backend for certificates that need one (default: highs)")
     p.add_argument("--rule", choices=["preactivation", "binary"], default=None,
                    help="prediction rule (default: the one saved with the network)")
-    p.add_argument("--time-limit", type=_positive_float, default=None, metavar="SECONDS",
+    p.add_argument("--time-limit", type=positive_float, default=None, metavar="SECONDS",
                    help="certification time limit per point (default: none); a point that "
                         "runs out counts as unknown")
-    p.add_argument("--max-enumerate", type=_non_negative_int, default=16, metavar="F",
+    p.add_argument("--max-enumerate", type=non_negative_int, default=16, metavar="F",
                    help="enumerate layer-1 patterns up to F flippable neurons, else solve a "
                         "MILP (default: 16)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random signs (default: 0)")
