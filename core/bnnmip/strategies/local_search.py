@@ -51,7 +51,7 @@ weight uniform on the weight domain (integers for integer domains), every bias a
 between the 25th and 75th percentile of the neuron's pre-activations on the training data
 (see :func:`random_network`), so that no neuron starts constant. A start whose margins are
 violated is repaired by :func:`repair_margins`; if that fails, the next candidate is tried
-(warm start, then up to 20 random draws, then :func:`~bnnmip.strategies.trivial_network`).
+(warm start, else the best of 20 random draws, else :func:`~bnnmip.strategies.trivial_network`).
 The trivial network is a fixed point of the search (all hidden neurons off, so no single
 layer can change the output), so it is only a last resort.
 
@@ -429,31 +429,35 @@ class LocalSearchStrategy:
     # -- pieces ----------------------------------------------------------------------------
     @staticmethod
     def _start(task: TrainingTask, lowering: Lowering):
-        """``(network, kind, x)``: the first candidate whose (repaired) encoding is feasible.
+        """``(network, kind, x)``: the start network and its feasible encoding.
 
-        Candidates: the warm start (if any), up to :data:`RANDOM_TRIES` random networks (a
-        random draw can break the margins beyond repair, or split a tie cluster), the trivial
-        network. ``x`` is ``None`` when none is feasible (then the warm start, or the first
-        random network, is returned as is).
+        The warm start, if any and feasible after :func:`repair_margins`, is used as is.
+        Otherwise :data:`RANDOM_TRIES` random networks are drawn and the feasible one with the
+        lowest loss is kept (a random draw can break the margins beyond repair, or split a
+        tie cluster; the loss of random networks varies a lot, and the forward passes are
+        cheap next to a block solve); the trivial network comes last. ``x`` is ``None`` when
+        no candidate is feasible (then the warm start, or the first random network, is
+        returned as is).
         """
         rng = np.random.default_rng(task.options.seed)
-
-        def candidates():
-            if task.warm_start is not None:
-                yield "warm_start", task.warm_start
-            for _ in range(RANDOM_TRIES):
-                yield "random", random_network(lowering, rng)
-            trivial = trivial_network(task.architecture, task.data)
-            if trivial is not None:
-                yield "trivial", trivial
-
         first = None
-        for kind, net in candidates():
+
+        def feasible(kind, net):
+            nonlocal first
             first = first or (kind, net)
             net = repair_margins(lowering, net)
             x, violation = _encode_feasible(lowering, net)
-            if violation <= _FEASIBLE_TOL:
-                return net, kind, x
+            return (net, kind, x) if violation <= _FEASIBLE_TOL else None
+
+        if task.warm_start is not None and (found := feasible("warm_start", task.warm_start)):
+            return found
+        draws = [feasible("random", random_network(lowering, rng)) for _ in range(RANDOM_TRIES)]
+        draws = [d for d in draws if d is not None]
+        if draws:
+            return min(draws, key=lambda d: lowering.problem.objective(d[2]))
+        trivial = trivial_network(task.architecture, task.data)
+        if trivial is not None and (found := feasible("trivial", trivial)):
+            return found
         kind, net = first
         return net, f"{kind} (infeasible)", None
 
