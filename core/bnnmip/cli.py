@@ -1,4 +1,4 @@
-"""The ``bnnmip`` command line: train, predict, evaluate, export, backends, plugins, datasets."""
+"""The ``bnnmip`` command line: train, predict, evaluate, compare, report, export, and listings."""
 
 from __future__ import annotations
 
@@ -99,6 +99,10 @@ def _parser() -> argparse.ArgumentParser:
     from .cli_evaluate import add_parser as add_evaluate
 
     add_evaluate(sub)
+
+    from .cli_compare import add_parser as add_compare
+
+    add_compare(sub)
 
     p = sub.add_parser("export", help="write the training MILP as MPS and/or LP files")
     _model_options(p)

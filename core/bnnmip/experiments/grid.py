@@ -1,0 +1,505 @@
+"""The experiment grid: which cells to run, each a plain configuration with a stable key.
+
+A :class:`Grid` is the cross product of its axes (data sets x formulations x strategies x
+backends x seeds x time limits x time budgets x hidden widths x weight domains x robust radii x
+strategy parameters), plus one baseline cell per data set, seed and hidden widths for each
+baseline model (``"mlp"``: a scikit-learn ReLU ``MLPClassifier`` of the same widths). Every
+cell is a JSON-serialisable dict (:meth:`Grid.cells`); its key (:func:`cell_key`) is a hash
+of that dict, so the same configuration has the same key in every run, on every executor.
+
+Grids come from TOML (:func:`load_grid`, see ``docs/experiments.md``) or from keyword
+arguments (``Grid(datasets=["iris"], backends=["highs", "scip"], seeds=[0, 1, 2])``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import math
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from ..errors import InvalidInputError
+
+__all__ = ["BASELINES", "SCHEMA", "Grid", "cell_key", "cell_label", "load_grid", "watchdog_limits"]
+
+SCHEMA = 1
+"""Version of the cell configuration layout (part of every key)."""
+
+BASELINES = ("mlp",)
+"""Baseline models a grid may add next to the BDNN cells."""
+
+MLP_DEFAULTS = {"max_iter": 2000}
+"""MLPClassifier settings of the ``mlp`` baseline (as in ``benchmarks/strategies.py``)."""
+
+MLP_ALLOWANCE = 600.0
+"""Seconds the watchdog allows an ``mlp`` baseline fit (it has no time limit of its own)."""
+
+STARTUP_ALLOWANCE = 120.0
+"""Seconds a worker process may take to start (imports) before the watchdog counts it hung."""
+
+_AXES = {
+    "datasets", "backends", "strategies", "formulations", "seeds", "time_limits", "time_budgets",
+    "hidden", "weight_domains", "robust_radii", "strategy_params", "baselines", "certify_radii",
+    "max_points", "mip_gap", "test_fraction", "validation_fraction", "validation_strategies",
+    "bdnn", "mlp_params",
+}
+
+
+def _canonical(config: Mapping[str, Any]) -> str:
+    return json.dumps(config, sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+def cell_key(config: Mapping[str, Any]) -> str:
+    """The stable key of a cell: the first 16 hex digits of the SHA-256 of its canonical JSON."""
+    return hashlib.sha256(_canonical(config).encode()).hexdigest()[:16]
+
+
+def cell_label(config: Mapping[str, Any]) -> str:
+    """A short human-readable name of a cell (for progress lines)."""
+    hidden = "x".join(str(w) for w in config["hidden"]) or "0"
+    parts = [config["dataset"], f"seed={config['seed']}", f"hidden={hidden}"]
+    if config["model"] == "bdnn":
+        parts[1:1] = [config["backend"], config["strategy"]]
+        if config["formulation"] != "paper":
+            parts.append(config["formulation"])
+        parts.append(f"limit={config['time_limit']:g}s")
+        if config["robust_radius"]:
+            parts.append(f"r={config['robust_radius']:g}")
+    else:
+        parts.insert(1, config["model"])
+    return " ".join(parts)
+
+
+def watchdog_limits(config: Mapping[str, Any]) -> dict[str, float | None]:
+    """Seconds each phase of a cell may take before the grace period starts.
+
+    ``fit``: the time budget plus one solve's limit (no run overshoots its budget by more than
+    one solve's limit), or, without a budget, one solve's limit counted from the start of the
+    fit and again from every strategy iteration (``rolling``). ``evaluate``: one time limit per
+    certified radius (certification's per-point limit is the cell's time limit).
+    """
+    if config["model"] != "bdnn":
+        return {"fit": MLP_ALLOWANCE, "rolling": None, "evaluate": 0.0}
+    limit = float(config["time_limit"])
+    budget = config["time_budget"]
+    fit = limit + float(budget) if budget is not None else limit
+    return {
+        "fit": fit,
+        "rolling": None if budget is not None else limit,
+        "evaluate": limit * len(config["certify_radii"]),
+    }
+
+
+# -- normalisation ------------------------------------------------------------------------------
+
+
+def _as_list(name: str, value) -> list:
+    if value is None:
+        return []
+    if isinstance(value, str | int | float | Mapping):
+        return [value]
+    try:
+        return list(value)
+    except TypeError:
+        raise InvalidInputError(f"grid: {name} must be a list, got {value!r}") from None
+
+
+def _floats(name: str, value, *, positive: bool = False, allow_none: bool = False) -> list:
+    out = []
+    for v in _as_list(name, value):
+        if v is None or (isinstance(v, str) and v.strip().lower() in ("none", "null", "")):
+            if not allow_none:
+                raise InvalidInputError(f"grid: {name} may not contain None")
+            out.append(None)
+            continue
+        if isinstance(v, bool):
+            raise InvalidInputError(f"grid: {name} must hold numbers, got {v!r}")
+        try:
+            f = float(v)
+        except (TypeError, ValueError):
+            raise InvalidInputError(f"grid: {name} must hold numbers, got {v!r}") from None
+        if not math.isfinite(f) or f < 0 or (positive and f <= 0):
+            kind = "positive" if positive else "non-negative"
+            raise InvalidInputError(f"grid: {name} must hold finite {kind} numbers, got {v!r}")
+        out.append(f)
+    return out
+
+
+def _seeds(value) -> list[int]:
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value < 1:
+            raise InvalidInputError(f"grid: seeds = N means seeds 0..N-1; N must be >= 1, got {value}")
+        return list(range(value))
+    out = []
+    for v in _as_list("seeds", value):
+        if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < 2**31:
+            raise InvalidInputError(f"grid: seeds must be integers in [0, 2**31), got {v!r}")
+        out.append(int(v))
+    return out
+
+
+def parse_hidden(value) -> tuple[int, ...]:
+    """One architecture's hidden widths from ``[4, 2]``, ``4``, ``"4,2"``, ``"4x2"`` or ``"0"``."""
+    if isinstance(value, bool):
+        raise InvalidInputError(f"grid: hidden widths must be integers, got {value!r}")
+    if isinstance(value, int):
+        widths = [value] if value else []
+    elif isinstance(value, str):
+        text = value.strip().lower().replace("x", ",")
+        if text in ("", "0", "none", "()"):
+            widths = []
+        else:
+            try:
+                widths = [int(part) for part in text.split(",") if part.strip()]
+            except ValueError:
+                raise InvalidInputError(
+                    f"grid: hidden widths {value!r} are not integers; write e.g. 4 or 4,2"
+                ) from None
+    else:
+        widths = list(value)
+    for w in widths:
+        if isinstance(w, bool) or not isinstance(w, int) or w < 1:
+            raise InvalidInputError(f"grid: hidden widths must be positive integers, got {value!r}")
+    return tuple(int(w) for w in widths)
+
+
+def _hidden_axis(value) -> list[tuple[int, ...]]:
+    if isinstance(value, int | str):
+        return [parse_hidden(value)]
+    # [2, 4] is two one-layer architectures; [[4, 2]] is one with two hidden layers
+    return _dedupe([parse_hidden(v) for v in _as_list("hidden", value)])
+
+
+def _params_axis(strategy_params) -> dict[str, list[dict]]:
+    if strategy_params is None:
+        return {}
+    if not isinstance(strategy_params, Mapping):
+        raise InvalidInputError(
+            "grid: strategy_params must map strategy names to a table of settings (or a list "
+            "of tables, one per grid value), e.g. {split = {max_splits = 20}}"
+        )
+    out = {}
+    for name, value in strategy_params.items():
+        options = [value] if isinstance(value, Mapping) else _as_list(f"strategy_params.{name}", value)
+        for opt in options:
+            if not isinstance(opt, Mapping):
+                raise InvalidInputError(f"grid: strategy_params.{name} must be a table, got {opt!r}")
+        out[str(name)] = [json.loads(json.dumps(dict(opt), sort_keys=True)) for opt in options] or [{}]
+    return out
+
+
+def _datasets(value) -> list[dict]:
+    out = []
+    for v in _as_list("datasets", value):
+        if isinstance(v, str):
+            if not v.strip():
+                raise InvalidInputError("grid: a data set name is empty")
+            out.append({"name": v.strip(), "max_points": None, "label": None, "hidden": None})
+        elif isinstance(v, Mapping):
+            unknown = set(v) - {"name", "max_points", "label", "hidden"}
+            if "name" not in v or unknown:
+                raise InvalidInputError(
+                    "grid: a data set table needs 'name' and may have 'max_points', 'label' and "
+                    f"'hidden'; got {dict(v)!r}"
+                )
+            hidden = _hidden_axis(v["hidden"]) if v.get("hidden") is not None else None
+            out.append({"name": str(v["name"]), "max_points": v.get("max_points"),
+                        "label": v.get("label"), "hidden": hidden})
+        else:
+            raise InvalidInputError(f"grid: data sets are names, paths or tables; got {v!r}")
+    return out
+
+
+def _strings(name: str, value) -> list[str]:
+    out = []
+    for v in _as_list(name, value):
+        if not isinstance(v, str) or not v.strip():
+            raise InvalidInputError(f"grid: {name} must hold names, got {v!r}")
+        out.append(v.strip())
+    return out
+
+
+def _dedupe(items: list) -> list:
+    seen, out = set(), []
+    for item in items:
+        marker = json.dumps(item, sort_keys=True)
+        if marker not in seen:
+            seen.add(marker)
+            out.append(item)
+    return out
+
+
+# -- the grid ---------------------------------------------------------------------------------
+
+
+@attrs.define(kw_only=True)
+class Grid:
+    """An experiment grid. Every list is an axis of the cross product.
+
+    Parameters
+    ----------
+    datasets : list
+        Bundled data set names or CSV paths, or tables ``{name, max_points, label, hidden}``
+        (``hidden`` there replaces the grid's hidden widths for that data set).
+    backends, strategies, formulations : list of str
+        Defaults ``["highs"]``, ``["exact"]``, ``["paper"]``.
+    seeds : list of int or int
+        Seeds of the split and the solver; an int ``N`` means ``0..N-1``. Default ``[0]``.
+    time_limits : list of float
+        Seconds per solve. Default ``[60]``.
+    time_budgets : list of float or None
+        Seconds per training run, shared by all of a strategy's solves (``None``: no budget).
+    hidden : list
+        Hidden widths, one architecture per entry (``[[2], [4, 2]]``, ``["2", "4,2"]``).
+    weight_domains : list of str
+        ``continuous``, ``ternary``, ``integer:P``.
+    robust_radii : list of float
+        Robust training radii (scaled units); ``0`` for plain training.
+    strategy_params : dict
+        Per strategy name, a table of settings or a list of tables (an axis).
+    baselines : list of str
+        Baseline models added per data set, seed and widths: ``"mlp"``.
+    certify_radii : list of float
+        Radii at which to certify the test accuracy of every BDNN cell; empty means the cell's
+        robust radius when it is positive, else no certification.
+    max_points : int or None
+        Draw this many points (stratified, by the cell's seed) before the protocol's split.
+    mip_gap : float
+        Relative MIP gap.
+    test_fraction, validation_fraction : float
+        The protocol's split (default 0.25 and 0.25: 50/25/25).
+    validation_strategies : list of str
+        Strategies that get the validation part for model selection (default ``["split"]``):
+        they train on train + validation and hold the validation part out themselves.
+    bdnn : bool
+        Whether to include the BDNN cells (``False``: baselines only).
+    mlp_params : dict
+        ``MLPClassifier`` settings of the ``mlp`` baseline (default ``{"max_iter": 2000}``;
+        ``hidden_layer_sizes`` and ``random_state`` come from the cell).
+    """
+
+    datasets: list = attrs.field(converter=_datasets)
+    backends: list = attrs.field(factory=lambda: ["highs"], converter=lambda v: _strings("backends", v))
+    strategies: list = attrs.field(
+        factory=lambda: ["exact"], converter=lambda v: _strings("strategies", v)
+    )
+    formulations: list = attrs.field(
+        factory=lambda: ["paper"], converter=lambda v: _strings("formulations", v)
+    )
+    seeds: list = attrs.field(factory=lambda: [0], converter=_seeds)
+    time_limits: list = attrs.field(
+        factory=lambda: [60.0], converter=lambda v: _floats("time_limits", v, positive=True)
+    )
+    time_budgets: list = attrs.field(
+        factory=lambda: [None],
+        converter=lambda v: _floats("time_budgets", v, positive=True, allow_none=True) or [None],
+    )
+    hidden: list = attrs.field(factory=lambda: [(2,)], converter=_hidden_axis)
+    weight_domains: list = attrs.field(
+        factory=lambda: ["continuous"], converter=lambda v: _strings("weight_domains", v)
+    )
+    robust_radii: list = attrs.field(
+        factory=lambda: [0.0], converter=lambda v: _floats("robust_radii", v) or [0.0]
+    )
+    strategy_params: dict = attrs.field(factory=dict, converter=_params_axis)
+    baselines: list = attrs.field(factory=list, converter=lambda v: _strings("baselines", v))
+    certify_radii: list = attrs.field(factory=list, converter=lambda v: _floats("certify_radii", v))
+    max_points: int | None = None
+    mip_gap: float = attrs.field(default=1e-4, converter=float)
+    test_fraction: float = attrs.field(default=0.25, converter=float)
+    validation_fraction: float = attrs.field(default=0.25, converter=float)
+    validation_strategies: list = attrs.field(
+        factory=lambda: ["split"], converter=lambda v: _strings("validation_strategies", v)
+    )
+    bdnn: bool = True
+    mlp_params: dict = attrs.field(factory=lambda: dict(MLP_DEFAULTS))
+
+    def __attrs_post_init__(self) -> None:
+        for name in ("datasets", "backends", "strategies", "formulations", "seeds", "time_limits",
+                     "hidden", "weight_domains"):
+            if self.bdnn or name in ("datasets", "seeds", "hidden"):
+                if not getattr(self, name):
+                    raise InvalidInputError(f"grid: {name} is empty; give at least one value")
+        for b in self.baselines:
+            if b not in BASELINES:
+                raise InvalidInputError(
+                    f"grid: unknown baseline {b!r}; available: {', '.join(BASELINES)}"
+                )
+        if not self.bdnn and not self.baselines:
+            raise InvalidInputError("grid: bdnn = false and no baselines: the grid has no cells")
+        if not (0 < self.test_fraction < 1 and 0 < self.validation_fraction < 1
+                and self.test_fraction + self.validation_fraction < 1):
+            raise InvalidInputError(
+                "grid: test_fraction and validation_fraction must be in (0, 1) with a sum below 1 "
+                f"(got {self.test_fraction} and {self.validation_fraction})"
+            )
+        if not (math.isfinite(self.mip_gap) and self.mip_gap >= 0):
+            raise InvalidInputError(f"grid: mip_gap must be >= 0, got {self.mip_gap}")
+        self.max_points = _max_points(self.max_points)
+        for ds in self.datasets:
+            ds["max_points"] = _max_points(ds["max_points"]) if ds["max_points"] is not None else None
+        from ..ir import WeightDomain
+
+        self.weight_domains = [str(WeightDomain.parse(w)) for w in self.weight_domains]
+        if not isinstance(self.mlp_params, Mapping) or {"hidden_layer_sizes", "random_state"} & set(
+            self.mlp_params
+        ):
+            raise InvalidInputError(
+                "grid: mlp_params must be a table of MLPClassifier settings other than "
+                "hidden_layer_sizes and random_state (they come from the cell)"
+            )
+        self.mlp_params = json.loads(json.dumps(dict(self.mlp_params), sort_keys=True))
+        unknown = set(self.strategy_params) - set(self.strategies)
+        if unknown:
+            raise InvalidInputError(
+                f"grid: strategy_params for {', '.join(sorted(unknown))}, which is not among the "
+                f"strategies ({', '.join(self.strategies)})"
+            )
+
+    # -- construction ---------------------------------------------------------------------------
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> Grid:
+        """A grid from a plain mapping (the ``[grid]`` table of a TOML file, or the file itself)."""
+        data = dict(data.get("grid", data))
+        unknown = set(data) - _AXES
+        if unknown:
+            raise InvalidInputError(
+                f"grid: unknown setting(s) {', '.join(sorted(unknown))}; known: "
+                f"{', '.join(sorted(_AXES))}"
+            )
+        if "datasets" not in data:
+            raise InvalidInputError("grid: datasets is missing; give at least one data set")
+        return cls(**data)
+
+    def validate_names(self) -> None:
+        """Check backends, strategies, formulations, data sets and baselines exist here.
+
+        Raises :class:`bnnmip.UnknownNameError` / :class:`bnnmip.InvalidInputError` before any
+        cell runs (a typo should not cost a grid's worth of crashed cells).
+        """
+        from ..datasets import list_datasets
+        from ..errors import UnknownNameError
+        from ..formulation import FORMULATIONS
+        from ..registry import list_backends, list_strategies
+
+        if self.bdnn:
+            for kind, names, known in (
+                ("backend", self.backends, list_backends()),
+                ("strategy", self.strategies, list_strategies()),
+                ("formulation", self.formulations, FORMULATIONS),
+            ):
+                for name in names:
+                    if name not in known:
+                        raise UnknownNameError(
+                            f"grid: unknown {kind} {name!r}; available: {', '.join(known) or 'none'}"
+                        )
+        bundled = {n.replace("_", "-").lower() for n in list_datasets()}
+        for ds in self.datasets:
+            name = ds["name"]
+            known = name.strip().lower().replace("_", "-") in bundled
+            if not known and not Path(name).expanduser().is_file():
+                raise InvalidInputError(
+                    f"grid: data set {name!r} is neither a bundled name ({', '.join(sorted(bundled))}) "
+                    "nor a CSV file"
+                )
+
+    # -- the cells ------------------------------------------------------------------------------
+    def cells(self) -> list[dict]:
+        """Every cell's configuration, in a deterministic order, without duplicates."""
+        out = []
+        per_dataset = [(ds, hidden) for ds in self.datasets for hidden in (ds["hidden"] or self.hidden)]
+        for (ds, hidden), seed in itertools.product(per_dataset, self.seeds):
+            common = {
+                "schema": SCHEMA,
+                "dataset": ds["name"],
+                "label": ds["label"],
+                "max_points": ds["max_points"] if ds["max_points"] is not None else self.max_points,
+                "seed": seed,
+                "test_fraction": self.test_fraction,
+                "validation_fraction": self.validation_fraction,
+                "hidden": list(hidden),
+                "threads": 1,
+            }
+            if self.bdnn:
+                for (fmt, strategy, backend, limit, budget, domain, radius) in itertools.product(
+                    self.formulations, self.strategies, self.backends, self.time_limits,
+                    self.time_budgets, self.weight_domains, self.robust_radii,
+                ):
+                    for params in self.strategy_params.get(strategy, [{}]):
+                        certify = self.certify_radii or ([radius] if radius > 0 else [])
+                        out.append({
+                            **common,
+                            "model": "bdnn",
+                            "backend": backend,
+                            "strategy": strategy,
+                            "formulation": fmt,
+                            "time_limit": limit,
+                            "time_budget": budget,
+                            "mip_gap": self.mip_gap,
+                            "weight_domain": domain,
+                            "robust_radius": radius,
+                            "params": params,
+                            "uses_validation": strategy in self.validation_strategies,
+                            "certify_radii": sorted(set(certify)),
+                        })
+            for baseline in self.baselines:
+                out.append({
+                    **common,
+                    "model": baseline,
+                    "backend": None,
+                    "strategy": None,
+                    "formulation": None,
+                    "time_limit": None,
+                    "time_budget": None,
+                    "mip_gap": None,
+                    "weight_domain": None,
+                    "robust_radius": None,
+                    "params": dict(self.mlp_params),
+                    "uses_validation": False,
+                    "certify_radii": [],
+                })
+        return _dedupe(out)
+
+    def keyed_cells(self) -> list[tuple[str, dict]]:
+        """``(key, config)`` for every cell."""
+        return [(cell_key(c), c) for c in self.cells()]
+
+    def to_dict(self) -> dict:
+        """The grid as plain data (TOML-like; ``None`` budgets kept as ``None``)."""
+        d = attrs.asdict(self)
+        d["hidden"] = [list(h) for h in self.hidden]
+        return d
+
+
+def _max_points(value) -> int | None:
+    if value is None or value == 0:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 4:
+        raise InvalidInputError(f"grid: max_points must be an integer >= 4 (or 0 for all), got {value!r}")
+    return int(value)
+
+
+def load_config(path: str | Path) -> dict:
+    """The parsed TOML file (``[grid]`` and optional ``[run]`` tables)."""
+    path = Path(path)
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise InvalidInputError(f"config file {path} was not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidInputError(f"config file {path} is not valid TOML: {exc}") from None
+
+
+def load_grid(path: str | Path) -> Grid:
+    """The grid of a TOML config file (its ``[grid]`` table)."""
+    data = load_config(path)
+    if "grid" not in data:
+        raise InvalidInputError(f"config file {path} has no [grid] table")
+    return Grid.from_mapping(data["grid"])

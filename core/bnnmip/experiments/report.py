@@ -1,0 +1,566 @@
+"""Tables and plots from a results store: ``bnnmip report STORE --output DIR``.
+
+Written to ``DIR`` (default: next to the store, ``<store stem>-report/``):
+
+- ``report.md``: the tables below, the machines, versions and executors the cells ran on, the
+  failed cells, and the plots;
+- ``cells.csv``: one row per cell (its last record), every configuration field and result;
+- ``backends.csv``: per strategy, formulation and backend (BDNN cells): cells, solved to
+  optimality, feasible, failed, crashed, hung, shifted geometric mean of solve times (shift
+  1 s; a cell not solved to optimality counts at its time limit, or its time budget for
+  multi-solve strategies), mean gap, mean objective, and on how many instances (the same cell
+  on every backend) the backend found the best objective;
+- ``accuracy.csv``: per data set and variant (all configuration fields but the seed): train,
+  validation and test accuracy, mean and standard deviation over seeds, for every BDNN
+  variant and the MLP baseline;
+- ``performance_profile.png``: Dolan-More performance profile of solve times across backends;
+- ``accuracy_vs_splits.png``: training and validation accuracy against the number of splits,
+  for ``split`` cells (mean over seeds, from each cell's recorded history);
+- ``certified_accuracy.png``: certified test accuracy against the radius, for cells with
+  certificates.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import statistics
+from collections import Counter, defaultdict
+from pathlib import Path
+
+from ..errors import InvalidInputError
+from .store import ResultStore
+
+__all__ = ["ReportFiles", "accuracy_rows", "backend_rows", "flatten", "report",
+           "shifted_geometric_mean"]
+
+SHIFT = 1.0
+"""Shift of the shifted geometric mean of solve times, in seconds."""
+
+MIN_TIME = 0.01
+"""Solve times are floored at this (seconds) in the performance profile's ratios."""
+
+_VARIANT_FIELDS = ("model", "strategy", "formulation", "backend", "hidden", "weight_domain",
+                   "robust_radius", "time_limit", "time_budget", "params", "max_points")
+_ALWAYS = ("model", "strategy", "formulation", "backend")
+
+
+def shifted_geometric_mean(values, shift: float = SHIFT) -> float | None:
+    """``exp(mean(log(t + shift))) - shift``; None for no values."""
+    values = [float(v) for v in values]
+    if not values:
+        return None
+    return math.exp(statistics.fmean(math.log(v + shift) for v in values)) - shift
+
+
+def _hidden(config) -> str:
+    return "x".join(str(w) for w in config.get("hidden") or []) or "0"
+
+
+def _cfg_value(config: dict, field: str):
+    if field == "hidden":
+        return _hidden(config)
+    if field == "params":
+        params = config.get("params")
+        return json.dumps(params, sort_keys=True) if params else ""
+    value = config.get(field)
+    return "" if value is None else value
+
+
+def flatten(record: dict) -> dict:
+    """One CSV row of a record."""
+    c = record.get("config", {})
+    acc = record.get("accuracy") or {}
+    pts = record.get("points") or {}
+    machine = record.get("machine") or {}
+    solver = record.get("solver") or {}
+    cert = record.get("certified") or []
+    return {
+        "key": record.get("key"),
+        "dataset": c.get("dataset"),
+        "model": c.get("model"),
+        "strategy": c.get("strategy"),
+        "formulation": c.get("formulation"),
+        "backend": c.get("backend"),
+        "seed": c.get("seed"),
+        "hidden": _hidden(c),
+        "weight_domain": c.get("weight_domain"),
+        "robust_radius": c.get("robust_radius"),
+        "time_limit": c.get("time_limit"),
+        "time_budget": c.get("time_budget"),
+        "mip_gap": c.get("mip_gap"),
+        "params": _cfg_value(c, "params"),
+        "max_points": c.get("max_points"),
+        "uses_validation": c.get("uses_validation"),
+        "status": record.get("status"),
+        "objective": record.get("objective"),
+        "bound": record.get("bound"),
+        "gap": record.get("gap"),
+        "nodes": record.get("nodes"),
+        "loss": record.get("loss"),
+        "solves": record.get("solves"),
+        "build_seconds": record.get("build_seconds"),
+        "solve_seconds": record.get("solve_seconds"),
+        "wall_seconds": record.get("wall_seconds"),
+        "process_seconds": record.get("process_seconds"),
+        "train_accuracy": acc.get("train"),
+        "validation_accuracy": acc.get("validation"),
+        "test_accuracy": acc.get("test"),
+        "train_points": pts.get("train"),
+        "validation_points": pts.get("validation"),
+        "test_points": pts.get("test"),
+        "mismatches": record.get("mismatches"),
+        "verified": record.get("verified"),
+        "certified": ";".join(f"{e['radius']:g}:{e['accuracy']:.4f}" for e in cert),
+        "iterations": len(record.get("history") or []),
+        "solver": solver.get("name"),
+        "solver_version": solver.get("version"),
+        "bnnmip_version": (record.get("versions") or {}).get("bnnmip"),
+        "node": machine.get("node"),
+        "processor": machine.get("processor"),
+        "cpu_count": machine.get("cpu_count"),
+        "executor": record.get("executor"),
+        "started": record.get("started"),
+        "finished": record.get("finished"),
+        "message": (record.get("message") or "").splitlines()[0][:300] if record.get("message") else "",
+    }
+
+
+def _time_cap(config: dict, record: dict) -> float:
+    """The time an unsolved cell counts at: its time limit (its budget for multi-solve runs)."""
+    limit, budget = config.get("time_limit"), config.get("time_budget")
+    if budget is None:
+        cap = limit
+    elif config.get("strategy") == "exact":
+        cap = min(limit, budget)
+    else:
+        cap = budget
+    return max(float(cap or 0.0), float(record.get("solve_seconds") or 0.0))
+
+
+def _solve_time(record: dict) -> float:
+    """Seconds to optimality, or the time cap for a cell not solved to optimality."""
+    if record.get("status") == "optimal" and record.get("solve_seconds") is not None:
+        return float(record["solve_seconds"])
+    return _time_cap(record["config"], record)
+
+
+def _instance(config: dict) -> str:
+    """The cell minus its backend: the same instance on every backend."""
+    return json.dumps({k: v for k, v in config.items() if k != "backend"}, sort_keys=True)
+
+
+def _bdnn(records):
+    return [r for r in records if r["config"].get("model") == "bdnn"]
+
+
+def backend_rows(records: list[dict]) -> list[dict]:
+    """The per-backend table (one row per strategy, formulation and backend)."""
+    bdnn = _bdnn(records)
+    best: dict[str, float] = {}
+    for r in bdnn:
+        if r.get("objective") is not None:
+            inst = _instance(r["config"])
+            best[inst] = min(best.get(inst, math.inf), r["objective"])
+    groups = defaultdict(list)
+    for r in bdnn:
+        c = r["config"]
+        groups[(c["strategy"], c["formulation"], c["backend"])].append(r)
+    rows = []
+    for (strategy, formulation, backend), rs in sorted(groups.items()):
+        status = Counter(r.get("status") for r in rs)
+        gaps = [r["gap"] for r in rs if r.get("gap") is not None]
+        objs = [r["objective"] for r in rs if r.get("objective") is not None]
+        wins = sum(1 for r in rs if r.get("objective") is not None
+                   and r["objective"] <= best[_instance(r["config"])] + 1e-9)
+        versions = sorted({(r.get("solver") or {}).get("version") or "" for r in rs} - {""})
+        rows.append({
+            "strategy": strategy,
+            "formulation": formulation,
+            "backend": backend,
+            "solver_version": ", ".join(versions),
+            "cells": len(rs),
+            "optimal": status["optimal"],
+            "feasible": status["feasible"],
+            "failed": status["failed"],
+            "crashed": status["crashed"],
+            "hung": status["hung"],
+            "sgm_solve_seconds": shifted_geometric_mean(_solve_time(r) for r in rs),
+            "mean_gap": statistics.fmean(gaps) if gaps else None,
+            "mean_objective": statistics.fmean(objs) if objs else None,
+            "best_objective_instances": wins,
+            "instances_with_objective": len(objs),
+        })
+    return rows
+
+
+def _mean_sd(values) -> tuple[float | None, float | None]:
+    values = [float(v) for v in values if v is not None]
+    if not values:
+        return None, None
+    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
+
+
+def accuracy_rows(records: list[dict]) -> list[dict]:
+    """The per-data-set accuracy table: one row per data set and variant (all seeds pooled)."""
+    groups = defaultdict(list)
+    for r in records:
+        c = r["config"]
+        variant = tuple(_cfg_value(c, f) for f in _VARIANT_FIELDS)
+        groups[(c["dataset"], variant)].append(r)
+    rows = []
+    order = sorted(groups.items(), key=lambda kv: (kv[0][0], [str(v) for v in kv[0][1]]))
+    for (dataset, variant), rs in order:
+        ok = [r for r in rs if (r.get("accuracy") or {}).get("test") is not None]
+        row = {"dataset": dataset, **dict(zip(_VARIANT_FIELDS, variant, strict=True)),
+               "cells": len(rs), "evaluated": len(ok)}
+        for part in ("train", "validation", "test"):
+            mean, sd = _mean_sd(r["accuracy"][part] for r in ok)
+            row[f"{part}_mean"], row[f"{part}_sd"] = mean, sd
+        row["mean_wall_seconds"] = _mean_sd(r.get("wall_seconds") for r in rs)[0]
+        row["seeds"] = " ".join(str(s) for s in sorted({r["config"]["seed"] for r in rs}))
+        rows.append(row)
+    return rows
+
+
+# -- output helpers --------------------------------------------------------------------------------
+
+
+def _fmt(value, spec: str = "{:.3g}") -> str:
+    if value is None or value == "":
+        return "-"
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float):
+        return spec.format(value)
+    return str(value)
+
+
+def _md_table(header: list[str], rows: list[list]) -> list[str]:
+    def cell(v):
+        return str(v).replace("|", "\\|")
+
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return out
+
+
+def _write_csv(path: Path, rows: list[dict], fields: list[str] | None = None) -> None:
+    fields = fields or (list(rows[0]) if rows else [])
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=fields)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in fields})
+
+
+# -- plots ------------------------------------------------------------------------------------------
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_performance_profile(records: list[dict], path: Path) -> bool:
+    """Performance profile of solve times across backends; False if there are no BDNN cells."""
+    bdnn = _bdnn(records)
+    if not bdnn:
+        return False
+    backends = sorted({r["config"]["backend"] for r in bdnn})
+    instances = defaultdict(dict)
+    for r in bdnn:
+        solved = r.get("status") == "optimal" and r.get("solve_seconds") is not None
+        t = max(float(r["solve_seconds"]), MIN_TIME) if solved else math.inf
+        instances[_instance(r["config"])][r["config"]["backend"]] = t
+    ratios = {b: [] for b in backends}
+    for times in instances.values():
+        best = min(times.values(), default=math.inf)
+        for b in backends:
+            t = times.get(b, math.inf)
+            ratios[b].append(t / best if math.isfinite(best) and math.isfinite(t) else math.inf)
+    finite = [x for rs in ratios.values() for x in rs if math.isfinite(x)]
+    tau_max = max(2.0, max(finite, default=1.0) * 1.5)
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    n = len(instances)
+    for b in backends:
+        xs = sorted(x for x in ratios[b] if math.isfinite(x))
+        steps_x = [1.0] + xs + [tau_max]
+        steps_y = [0.0] + [(i + 1) / n for i in range(len(xs))] + [len(xs) / n]
+        ax.step(steps_x, steps_y, where="post", label=f"{b} ({len(xs)}/{n} solved)")
+    ax.set_xscale("log")
+    ax.set_xlim(1.0, tau_max)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("solve time / fastest backend's solve time on the instance (ratio, log scale)")
+    ax.set_ylabel("fraction of instances solved to optimality")
+    ax.set_title(f"Performance profile of solve times ({n} instances)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(loc="lower right")
+    if not finite:
+        ax.text(0.5, 0.5, "no instance solved to optimality", transform=ax.transAxes, ha="center")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
+def _variant_label(config: dict, varying: set[str]) -> str:
+    parts = [config["dataset"]]
+    for f in ("strategy", "backend", "formulation", "hidden", "weight_domain", "time_limit",
+              "time_budget", "params", "robust_radius", "max_points"):
+        if f not in varying and f not in ("strategy", "backend"):
+            continue
+        v = _cfg_value(config, f)
+        if v == "" or v is None:
+            continue
+        if f == "robust_radius":
+            v = f"r={v:g}"
+        elif f == "hidden":
+            v = f"hidden={v}"
+        elif f in ("time_limit", "time_budget"):
+            v = f"{'limit' if f == 'time_limit' else 'budget'}={v:g}s"
+        elif f == "max_points":
+            v = f"points={v}"
+        parts.append(str(v))
+    return " ".join(parts)
+
+
+def _varying(records: list[dict]) -> set[str]:
+    out = set()
+    for f in _VARIANT_FIELDS:
+        if len({json.dumps(_cfg_value(r["config"], f)) for r in records}) > 1:
+            out.add(f)
+    return out
+
+
+def plot_accuracy_vs_splits(records: list[dict], path: Path) -> bool:
+    """Training and validation accuracy against splits (``split`` cells with a history)."""
+    runs = [r for r in _bdnn(records) if r["config"].get("strategy") == "split"
+            and any("split" in h for h in r.get("history") or [])]
+    if not runs:
+        return False
+    varying = _varying(runs)
+    groups = defaultdict(list)
+    for r in runs:
+        groups[_variant_label(r["config"], varying)].append(r["history"])
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for i, (label, histories) in enumerate(sorted(groups.items())):
+        color = f"C{i % 10}"
+        for field, style, name in (("validation_accuracy", "-", "validation"),
+                                   ("train_accuracy", "--", "train")):
+            by_k = defaultdict(list)
+            for hist in histories:
+                for h in hist:
+                    if h.get(field) is not None and h.get("split") is not None:
+                        by_k[int(h["split"])].append(float(h[field]))
+            if by_k:
+                ks = sorted(by_k)
+                ax.plot(ks, [statistics.fmean(by_k[k]) for k in ks], style, color=color,
+                        marker="o" if style == "-" else None, markersize=3,
+                        label=f"{label}: {name} (mean of {len(histories)})")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("number of splits done (clusters - 1)")
+    ax.set_ylabel("accuracy (fraction of points correct)")
+    ax.set_title("Data splitting: accuracy against splits")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
+def plot_certified(records: list[dict], path: Path) -> bool:
+    """Certified test accuracy against the radius, per variant (mean over seeds)."""
+    runs = [r for r in _bdnn(records) if r.get("certified")]
+    if not runs:
+        return False
+    varying = _varying(runs) | {"robust_radius"}
+    groups = defaultdict(lambda: defaultdict(list))
+    for r in runs:
+        label = _variant_label(r["config"], varying)
+        for e in r["certified"]:
+            if e.get("accuracy") is not None:
+                groups[label][float(e["radius"])].append(float(e["accuracy"]))
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for label, by_r in sorted(groups.items()):
+        rs = sorted(by_r)
+        ax.plot(rs, [statistics.fmean(by_r[x]) for x in rs], marker="o", label=f"trained {label}")
+    ax.set_xlabel("l-inf radius (scaled units: fraction of each feature's training range)")
+    ax.set_ylabel("certified test accuracy (fraction of test points)")
+    ax.set_title("Certified accuracy against radius (exact certificates)")
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
+# -- the report -------------------------------------------------------------------------------------
+
+
+class ReportFiles(dict):
+    """The files a report wrote, by name (``markdown``, ``cells_csv``, ``performance_profile``...)."""
+
+
+def report(store, out_dir=None, *, title: str | None = None) -> ReportFiles:
+    """Write the Markdown and CSV tables and the PNG plots of ``store`` into ``out_dir``.
+
+    Parameters
+    ----------
+    store : ResultStore or path
+        The JSON-lines results store.
+    out_dir : path, optional
+        Output folder (created); default ``<store stem>-report`` next to the store.
+    title : str, optional
+        The Markdown title.
+
+    Returns
+    -------
+    ReportFiles
+        Paths written, by name.
+    """
+    store = store if isinstance(store, ResultStore) else ResultStore(store)
+    if not store.path.is_file():
+        raise InvalidInputError(f"results store {store.path} was not found; run 'bnnmip compare' first")
+    records = list(store.latest().values())
+    if not records:
+        raise InvalidInputError(f"results store {store.path} holds no complete record")
+    out = Path(out_dir) if out_dir is not None else store.path.with_name(store.path.stem + "-report")
+    out.mkdir(parents=True, exist_ok=True)
+    files = ReportFiles()
+
+    cells = [flatten(r) for r in records]
+    files["cells_csv"] = out / "cells.csv"
+    _write_csv(files["cells_csv"], cells)
+    brows = backend_rows(records)
+    files["backends_csv"] = out / "backends.csv"
+    _write_csv(files["backends_csv"], brows, list(brows[0]) if brows else [
+        "strategy", "formulation", "backend", "solver_version", "cells", "optimal", "feasible",
+        "failed", "crashed", "hung", "sgm_solve_seconds", "mean_gap", "mean_objective",
+        "best_objective_instances", "instances_with_objective"])
+    arows = accuracy_rows(records)
+    files["accuracy_csv"] = out / "accuracy.csv"
+    _write_csv(files["accuracy_csv"], arows)
+
+    plots, plot_note = {}, None
+    try:
+        _pyplot()
+    except ImportError:
+        plot_note = "plots skipped: matplotlib is not installed (pip install matplotlib)"
+    else:
+        for name, fn in (("performance_profile", plot_performance_profile),
+                         ("accuracy_vs_splits", plot_accuracy_vs_splits),
+                         ("certified_accuracy", plot_certified)):
+            path = out / f"{name}.png"
+            if fn(records, path):
+                plots[name] = path
+    files.update(plots)
+
+    lines = _markdown(store, records, brows, arows, plots, plot_note, title)
+    files["markdown"] = out / "report.md"
+    files["markdown"].write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return files
+
+
+def _markdown(store, records, brows, arows, plots, plot_note, title) -> list[str]:
+    status = Counter(r.get("status") for r in records)
+    machines = Counter(
+        (m.get("node"), m.get("processor"), m.get("cpu_count"), m.get("platform"))
+        for m in (r.get("machine") or {} for r in records)
+    )
+    bnnmip_versions = sorted({(r.get("versions") or {}).get("bnnmip") or "?" for r in records})
+    executors = Counter(r.get("executor") or "?" for r in records)
+    started = sorted(r["started"] for r in records if r.get("started"))
+    finished = sorted(r["finished"] for r in records if r.get("finished"))
+    lines = [
+        f"# {title or 'bnnmip experiment report'}",
+        "",
+        f"Store: `{store.path}`, {len(records)} cell(s): "
+        + ", ".join(f"{v} {k}" for k, v in sorted(status.items(), key=lambda kv: str(kv[0]))) + ".",
+        f"bnnmip {', '.join(bnnmip_versions)}; executors: "
+        + ", ".join(f"{k} ({v})" for k, v in sorted(executors.items())) + "."
+        + (f" Cells ran from {started[0]} to {finished[-1]}." if started and finished else ""),
+        "",
+        "Machines: " + "; ".join(
+            f"{node} ({proc}, {cpus} CPUs, {plat}): {n} cell(s)"
+            for (node, proc, cpus, plat), n in sorted(machines.items(), key=lambda kv: str(kv[0]))
+        ) + ".",
+        "",
+        "Protocol: min-max scaling fitted on the training points; train/validation/test "
+        "split stratified by seed (default 50/25/25); `split` trains on train + validation and "
+        "selects on validation, the other strategies and the MLP baseline train on the training "
+        "part; one solver thread per cell, one cell per worker process.",
+        "",
+    ]
+    if brows:
+        lines += [
+            "## Backends",
+            "",
+            "Solve time: shifted geometric mean (shift 1 s) of the summed solve seconds; a cell "
+            "not solved to optimality counts at its time limit (its time budget for multi-solve "
+            "strategies). Best objective: instances (the same cell on every backend) where the "
+            "backend's objective is the lowest found.",
+            "",
+        ]
+        header = ["strategy", "formulation", "backend", "solver", "cells", "optimal", "feasible",
+                  "failed", "crashed", "hung", "time (sgm, s)", "mean gap", "mean objective",
+                  "best objective"]
+        rows = [[b["strategy"], b["formulation"], b["backend"], b["solver_version"] or "-",
+                 b["cells"], b["optimal"], b["feasible"], b["failed"], b["crashed"], b["hung"],
+                 _fmt(b["sgm_solve_seconds"], "{:.2f}"), _fmt(b["mean_gap"], "{:.2%}"),
+                 _fmt(b["mean_objective"], "{:.4g}"),
+                 f"{b['best_objective_instances']}/{b['instances_with_objective']}"]
+                for b in brows]
+        lines += _md_table(header, rows) + [""]
+    lines += ["## Accuracy per data set", "",
+              "Mean ± standard deviation over seeds of the cells that produced a model.", ""]
+    varying = {f for f in _VARIANT_FIELDS if len({str(r[f]) for r in arows}) > 1}
+    shown = [f for f in _VARIANT_FIELDS if f in _ALWAYS or f in varying]
+    for dataset in sorted({r["dataset"] for r in arows}):
+        lines += [f"### {dataset}", ""]
+        header = [*shown, "cells", "train", "validation", "test", "wall s (mean)"]
+        rows = []
+        for r in (r for r in arows if r["dataset"] == dataset):
+            label = [r[f] if r[f] != "" else "-" for f in shown]
+            if r["model"] == "mlp":
+                label[0] = "mlp (ReLU, sklearn)"
+            accs = [f"{_fmt(r[f'{p}_mean'], '{:.3f}')} ± {_fmt(r[f'{p}_sd'], '{:.3f}')}"
+                    if r[f"{p}_mean"] is not None else "-" for p in ("train", "validation", "test")]
+            rows.append([*label, f"{r['evaluated']}/{r['cells']}", *accs,
+                         _fmt(r["mean_wall_seconds"], "{:.1f}")])
+        lines += _md_table(header, rows) + [""]
+    failed = [r for r in records if r.get("status") in ("crashed", "hung", "failed")]
+    if failed:
+        lines += ["## Cells without a model", ""]
+        rows = [[r["key"], r["config"].get("dataset"), r["config"].get("backend") or "-",
+                 r["config"].get("strategy") or r["config"].get("model"), r["config"].get("seed"),
+                 r.get("status"), (r.get("message") or "").splitlines()[0][:160] if r.get("message") else ""]
+                for r in failed]
+        lines += _md_table(["key", "dataset", "backend", "strategy", "seed", "status", "message"], rows)
+        lines.append("")
+    if plots or plot_note:
+        lines += ["## Plots", ""]
+        captions = {
+            "performance_profile": "Performance profile of solve times across backends",
+            "accuracy_vs_splits": "Accuracy against the number of splits (`split` cells)",
+            "certified_accuracy": "Certified test accuracy against the radius",
+        }
+        for name, path in plots.items():
+            lines += [f"![{captions[name]}]({path.name})", ""]
+        if plot_note:
+            lines += [plot_note, ""]
+    lines += ["Tables as CSV: `cells.csv` (one row per cell), `backends.csv`, `accuracy.csv`."]
+    return lines
