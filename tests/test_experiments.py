@@ -20,6 +20,7 @@ from bnnmip.experiments import DaskExecutor, Grid, LocalExecutor, ResultStore, c
 from bnnmip.experiments.__main__ import main as experiments_main
 from bnnmip.experiments.grid import load_grid
 from bnnmip.experiments.runner import Progress
+from bnnmip.testing import fake_distribution
 
 GRID = dict(datasets=["iris", "wine"], backends=["highs", "scip", "cbc"], seeds=[0, 1, 2],
             time_limits=[5], hidden=[[2]], max_points=12)
@@ -244,21 +245,11 @@ MISBEHAVING = """
 """
 
 
-def _fake_distribution(root: Path, name: str, entry_points: dict[str, str], modules: dict[str, str]):
-    info = root / f"{name}-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
-    eps = "\n".join(f"{k} = {v}" for k, v in entry_points.items())
-    (info / "entry_points.txt").write_text(f"[bnnmip]\n{eps}\n")
-    for mod, source in modules.items():
-        (root / f"{mod}.py").write_text(textwrap.dedent(source))
-
-
 @pytest.fixture
 def misbehaving(fresh_plugins, tmp_path):
     plugins = tmp_path / "plugins"
     plugins.mkdir()
-    _fake_distribution(plugins, "misbehaving", {"misbehaving": "misbehaving_plugin"},
+    fake_distribution(plugins, "misbehaving", {"misbehaving": "misbehaving_plugin"},
                        {"misbehaving_plugin": MISBEHAVING})
     fresh_plugins.syspath_prepend(str(plugins))  # worker processes get sys.path from here
     fresh_plugins.setenv("PYTHONPATH", os.pathsep.join(

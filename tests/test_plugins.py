@@ -1,5 +1,4 @@
 import re
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -8,18 +7,9 @@ import bnnmip
 import bnnmip.testing
 from bnnmip import hookspecs
 from bnnmip.plugins import get_plugin_manager, plugin_records
+from bnnmip.testing import fake_distribution
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "plugins.md"
-
-
-def _fake_distribution(root: Path, name: str, entry_points: dict[str, str], modules: dict[str, str]):
-    info = root / f"{name}-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
-    eps = "\n".join(f"{k} = {v}" for k, v in entry_points.items())
-    (info / "entry_points.txt").write_text(f"[bnnmip]\n{eps}\n")
-    for mod, source in modules.items():
-        (root / f"{mod}.py").write_text(textwrap.dedent(source))
 
 
 TOY_PLUGIN = """
@@ -54,7 +44,7 @@ def test_builtin_plugins_come_through_entry_points(fresh_plugins):
 
 
 def test_third_party_plugin_and_broken_plugin(fresh_plugins, tmp_path):
-    _fake_distribution(
+    fake_distribution(
         tmp_path, "toyplug", {"toy": "toy_plugin", "broken": "broken_plugin"},
         {"toy_plugin": TOY_PLUGIN, "broken_plugin": "raise ImportError('needs libfoo')\n"},
     )
@@ -79,7 +69,7 @@ def test_env_var_restricts_plugins(fresh_plugins):
 
 
 def test_duplicate_and_bad_names_are_rejected(fresh_plugins, tmp_path):
-    _fake_distribution(tmp_path, "dupplug", {"dup": "dup_plugin"}, {"dup_plugin": """
+    fake_distribution(tmp_path, "dupplug", {"dup": "dup_plugin"}, {"dup_plugin": """
         import bnnmip
         from bnnmip_highs import HighsBackend
 
@@ -98,7 +88,7 @@ def test_unknown_backend_lists_the_available_ones():
 
 
 def test_misspelt_hook_fails_loudly(fresh_plugins, tmp_path):
-    _fake_distribution(tmp_path, "typo", {"typo": "typo_plugin"}, {"typo_plugin": """
+    fake_distribution(tmp_path, "typo", {"typo": "typo_plugin"}, {"typo_plugin": """
         import bnnmip
 
         @bnnmip.hookimpl

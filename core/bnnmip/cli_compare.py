@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from pathlib import Path
 
+from ._argtypes import non_negative_float, non_negative_int, positive_float, positive_int
 from .errors import InvalidInputError
 
 __all__ = ["add_parser", "cmd_compare", "cmd_report"]
@@ -30,47 +30,8 @@ DEFAULT_STORE = "bnnmip-results.jsonl"
 _RUN_KEYS = {"store", "workers", "grace", "dask_local", "scheduler"}
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text}")
-    return value
-
-
-def _number(text: str, *, positive: bool) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number, got {text}") from None
-    if not math.isfinite(value) or value < 0 or (positive and value == 0):
-        raise argparse.ArgumentTypeError(
-            f"must be a {'positive' if positive else 'non-negative'} number, got {text}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    return _number(text, positive=True)
-
-
-def _non_negative_float(text: str) -> float:
-    return _number(text, positive=False)
-
-
 def _budget(text: str):
-    return None if text.strip().lower() in ("none", "null", "-") else _positive_float(text)
+    return None if text.strip().lower() in ("none", "null", "-") else positive_float(text)
 
 
 def _param(text: str) -> tuple[str | None, str, object]:
@@ -108,11 +69,11 @@ def add_parser(subparsers) -> None:
     g.add_argument("--backends", nargs="+", metavar="NAME", help="MILP backends (default: highs)")
     g.add_argument("--strategies", nargs="+", metavar="NAME", help="strategies (default: exact)")
     g.add_argument("--formulations", nargs="+", metavar="NAME", help="formulations (default: paper)")
-    g.add_argument("--seeds", nargs="+", type=_non_negative_int, metavar="S",
+    g.add_argument("--seeds", nargs="+", type=non_negative_int, metavar="S",
                    help="seeds of the split and the solver (default: 0)")
-    g.add_argument("--repetitions", type=_positive_int, metavar="N",
+    g.add_argument("--repetitions", type=positive_int, metavar="N",
                    help="seeds 0..N-1 (instead of --seeds)")
-    g.add_argument("--time-limits", nargs="+", type=_positive_float, metavar="SECONDS",
+    g.add_argument("--time-limits", nargs="+", type=positive_float, metavar="SECONDS",
                    help="seconds per solve (default: 60)")
     g.add_argument("--time-budgets", nargs="+", type=_budget, metavar="SECONDS",
                    help="seconds per training run shared by its solves; 'none' for no budget")
@@ -120,28 +81,28 @@ def add_parser(subparsers) -> None:
                    help="one architecture per value: 2, 4,2 (two layers), 0 (none); default 2")
     g.add_argument("--weights", nargs="+", metavar="DOMAIN",
                    help="weight domains: continuous, ternary, integer:P (default: continuous)")
-    g.add_argument("--robust-radii", nargs="+", type=_non_negative_float, metavar="R",
+    g.add_argument("--robust-radii", nargs="+", type=non_negative_float, metavar="R",
                    help="robust training radii in scaled units (default: 0)")
-    g.add_argument("--certify-radii", nargs="+", type=_non_negative_float, metavar="R",
+    g.add_argument("--certify-radii", nargs="+", type=non_negative_float, metavar="R",
                    help="certify test accuracy at these radii (default: the robust radius if > 0)")
     g.add_argument("--param", action="append", type=_param, metavar="STRATEGY.KEY=VALUE",
                    help="strategy setting, e.g. --param split.max_splits=20 (repeatable; KEY=VALUE "
                         "alone when the grid has one strategy)")
     g.add_argument("--baselines", nargs="*", metavar="MODEL",
                    help="baseline models per data set, seed and widths: mlp (same-width ReLU MLP)")
-    g.add_argument("--max-points", type=_non_negative_int, metavar="N",
+    g.add_argument("--max-points", type=non_negative_int, metavar="N",
                    help="draw N points of each data set (stratified, by seed) before splitting")
-    g.add_argument("--mip-gap", type=_non_negative_float, metavar="GAP",
+    g.add_argument("--mip-gap", type=non_negative_float, metavar="GAP",
                    help="relative MIP gap (default: 1e-4)")
     r = p.add_argument_group("run")
     r.add_argument("--store", type=Path, metavar="FILE.jsonl",
                    help=f"results store, JSON lines (default: {DEFAULT_STORE})")
-    r.add_argument("--workers", type=_positive_int, metavar="N",
+    r.add_argument("--workers", type=positive_int, metavar="N",
                    help="local worker processes, one cell each (default: 1)")
-    r.add_argument("--dask-local", type=_positive_int, metavar="N",
+    r.add_argument("--dask-local", type=positive_int, metavar="N",
                    help="run on a Dask LocalCluster of N single-threaded worker processes")
     r.add_argument("--scheduler", metavar="ADDR", help="run on a Dask scheduler, e.g. tcp://host:8786")
-    r.add_argument("--grace", type=_non_negative_float, metavar="SECONDS",
+    r.add_argument("--grace", type=non_negative_float, metavar="SECONDS",
                    help="seconds a cell may run past its time limit (or budget) before the "
                         "watchdog kills it and records it as hung (default: 30)")
     r.add_argument("--retry-failed", action="store_true",

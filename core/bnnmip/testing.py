@@ -15,6 +15,7 @@ from .network import BinarizedNetwork
 
 __all__ = [
     "CONFORMANCE_CHECKS",
+    "fake_distribution",
     "ReferenceInstance",
     "hard_instance",
     "infeasible_problem",
@@ -127,6 +128,26 @@ def reference_instances() -> list[ReferenceInstance]:
     out.append(ReferenceInstance("line-robust-0.3", arch, line, 0.0, robust=RobustnessSet(0.3)))
     out.append(ReferenceInstance("line-robust-0.6", arch, line, 2.0, robust=RobustnessSet(0.6)))
     return out
+
+
+def fake_distribution(root, name: str, entry_points: dict[str, str], modules: dict[str, str]) -> None:
+    """Write an installed-looking distribution with ``bnnmip`` entry points into ``root``.
+
+    Put ``root`` on ``sys.path`` (and ``PYTHONPATH`` for child processes) and rebuild the
+    plugin manager: the entry points then load exactly as a pip-installed plugin's would.
+    ``modules`` maps module names to their (dedented) source.
+    """
+    import textwrap
+    from pathlib import Path
+
+    root = Path(root)
+    info = root / f"{name}-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+    eps = "\n".join(f"{k} = {v}" for k, v in entry_points.items())
+    (info / "entry_points.txt").write_text(f"[bnnmip]\n{eps}\n")
+    for mod, source in modules.items():
+        (root / f"{mod}.py").write_text(textwrap.dedent(source))
 
 
 # ---------------------------------------------------------------------------------------------
