@@ -13,7 +13,7 @@ import scipy.sparse as sp
 import bnnmip
 from bnnmip.milp import MilpProblem
 from bnnmip.strategies import trivial_network
-from bnnmip.testing import random_teacher
+from bnnmip.testing import random_teacher, xor
 
 OPTS = bnnmip.SolveOptions(threads=1, seed=0, time_limit=60)
 S = bnnmip.SolveStatus
@@ -41,8 +41,7 @@ def private_tmp(tmp_path, monkeypatch):
 
 
 def xor_lowering(hidden):
-    arch = bnnmip.Architecture(n_inputs=2, hidden=hidden, n_classes=2)
-    return bnnmip.lower(arch, bnnmip.TrainingSet.from_arrays(XOR_X, XOR_Y))
+    return xor(hidden).lower()
 
 
 def teacher_lowering(seed=3):

@@ -37,6 +37,13 @@ class ReferenceInstance:
     ties: ActivationTies | None = None
     teacher: BinarizedNetwork | None = None
 
+    def lower(self, formulation: str = "paper"):
+        """The instance's MILP (a :class:`~bnnmip.formulation.Lowering`)."""
+        from .formulation import lower
+
+        return lower(self.architecture, self.data, formulation=formulation,
+                     robust=self.robust, ties=self.ties)
+
 
 def xor(hidden: tuple[int, ...] = (2,)) -> ReferenceInstance:
     """XOR on the four corners of the unit square.
@@ -210,9 +217,7 @@ def check_reference_optima(backend) -> None:
     from .verify import verify
 
     for inst in reference_instances():
-        from .formulation import lower
-
-        low = lower(inst.architecture, inst.data, robust=inst.robust, ties=inst.ties)
+        low = inst.lower()
         res = solve(backend, low.problem, _options())
         assert res.status is SolveStatus.OPTIMAL, f"{inst.name}: {res.status} {res.message}"
         assert abs(res.objective - inst.optimum) <= 1e-6, f"{inst.name}: {res.objective}"
@@ -301,10 +306,7 @@ def check_log_file(backend) -> None:
 
     if BackendFeature.LOG_FILE not in backend.features:
         return
-    inst = xor()
-    from .formulation import lower
-
-    low = lower(inst.architecture, inst.data)
+    low = xor().lower()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "solver.log"
         solve(backend, low.problem, _options(log_file=path))
