@@ -26,7 +26,10 @@ class Verification:
     training objective recomputed from the forward pass, ``milp_objective`` what the solver
     reported, ``robust_violations`` the number of points whose first-layer pattern is not
     constant on the l-inf ball (robust models only). ``min_margin`` is the smallest
-    ``|t|`` of any pre-activation on the training points.
+    ``|t|`` of any pre-activation on the training points. ``repaired`` is set when the
+    solver's own weights failed this check and the network was replaced by weights fitted to
+    the activation pattern the MILP claims (:func:`bnnmip.pattern_fit.repair_network`); the
+    numbers then describe the repaired network.
     """
 
     mismatches: int
@@ -35,6 +38,7 @@ class Verification:
     milp_objective: float | None
     min_margin: float
     robust_violations: int = 0
+    repaired: bool = False
 
     @property
     def ok(self) -> bool:
@@ -47,7 +51,8 @@ class Verification:
     def describe(self) -> str:
         """One line for humans."""
         if self.ok:
-            return f"verified: forward pass agrees with the MILP (min |pre-activation| {self.min_margin:.3g})"
+            how = "repaired weights agree" if self.repaired else "forward pass agrees"
+            return f"verified: {how} with the MILP (min |pre-activation| {self.min_margin:.3g})"
         return (
             f"NOT VERIFIED: {self.mismatches} activation mismatch(es) per layer {list(self.per_layer)}, "
             f"forward-pass loss {self.true_loss:g} vs MILP objective {self.milp_objective}, "

@@ -11,7 +11,10 @@ from ..network import BinarizedNetwork
 from ..strategy import TrainingTask
 from ..verify import verify
 
-__all__ = ["mip_start", "solve_lowering", "sound_integrality_tolerance", "trivial_network"]
+__all__ = [
+    "mip_start", "solve_lowering", "sound_feasibility_tolerance", "sound_integrality_tolerance",
+    "trivial_network",
+]
 
 
 def trivial_network(arch: Architecture, data: TrainingSet) -> BinarizedNetwork | None:
@@ -55,18 +58,33 @@ def sound_integrality_tolerance(lowering: Lowering) -> float:
     return float(np.clip(lowering.eps / (10.0 * big_m), 1e-9, 1e-6))
 
 
+def sound_feasibility_tolerance(lowering: Lowering) -> float:
+    """A row feasibility tolerance a tenth of eps (at most 1e-6, at least 1e-9)."""
+    return float(np.clip(lowering.eps / 10.0, 1e-9, 1e-6))
+
+
 def solve_lowering(lowering: Lowering, task: TrainingTask, start=None, budget=None):
     """Solve one lowering and decode and verify its solution.
 
-    Unless the task sets one, the integrality tolerance is derived from eps and the big-M
-    constants (:func:`sound_integrality_tolerance`). With a :class:`~bnnmip.strategy.Budget`,
-    the solve's time limit is cut to what is left of it.
+    Unless the task sets them, the integrality and feasibility tolerances are derived from
+    eps and the big-M constants (:func:`sound_integrality_tolerance`,
+    :func:`sound_feasibility_tolerance`). With a :class:`~bnnmip.strategy.Budget`, the
+    solve's time limit is cut to what is left of it.
+
+    If the decoded network's forward pass disagrees with the solution, weights are fitted to
+    the activation pattern the MILP claims (:func:`~bnnmip.pattern_fit.repair_network`); when
+    that succeeds the repaired network is returned (``verification.repaired``), otherwise the
+    solver's network with a failed verification: never a silently wrong one.
     """
     import attrs
+
+    from ..pattern_fit import repair_network
 
     options = task.options
     if options.integrality_tolerance is None:
         options = attrs.evolve(options, integrality_tolerance=sound_integrality_tolerance(lowering))
+    if options.feasibility_tolerance is None:
+        options = attrs.evolve(options, feasibility_tolerance=sound_feasibility_tolerance(lowering))
     if start is not None:
         options = attrs.evolve(options, mip_start=start)
     if budget is not None:
@@ -76,4 +94,10 @@ def solve_lowering(lowering: Lowering, task: TrainingTask, start=None, budget=No
     if result.status.has_solution:
         network = lowering.decode(result.x)
         verification = verify(lowering, network, result.x, result.objective)
+        if not verification.ok:
+            fit = repair_network(lowering, result.x, time_limit=10.0)
+            if fit.realized:
+                fixed = verify(lowering, fit.network, result.x, result.objective)
+                if fixed.ok:
+                    network, verification = fit.network, attrs.evolve(fixed, repaired=True)
     return result, network, verification

@@ -1,0 +1,218 @@
+r"""Weights for a given activation pattern, with the largest margins (one LP per neuron).
+
+Once every neuron's activation on every training point is fixed, the training problem falls
+apart: layer :math:`l` sees fixed inputs :math:`h_i` (the scaled point for :math:`l = 1`, the
+previous layer's binary pattern after that), and each neuron :math:`j` only has to put the
+points it should fire on (:math:`\sigma_i = +1`) and the others (:math:`\sigma_i = -1`) on
+the right side of one hyperplane. The largest margin it can do so with, inside the weight box,
+is a linear program:
+
+.. math::
+
+    \max_{w, b, \delta} \ \delta \quad \text{s.t.} \quad
+    \sigma_i (w \cdot h_i + b) - r \|w\|_1 \ge \delta \ \ \forall i, \qquad
+    |w_k| \le P, \ |b| \le B_l
+
+(:math:`r > 0` only for the first layer of a robust model, with :math:`\|w\|_1` linearized).
+The pattern is realizable with margin :math:`\varepsilon` iff :math:`\delta^* \ge \varepsilon`.
+With an integer weight domain the same model is solved with integer :math:`w` (a small MILP
+per neuron, scipy's HiGHS).
+
+Three uses (see :func:`fit_pattern`, :func:`polish`, :func:`repair_network`):
+
+- **margin polishing**: keep a trained network's activation pattern on the training data
+  (hence its loss, exactly) and replace its weights by the largest-margin ones;
+- **repair**: when a solver's "optimal" solution does not survive the plain forward pass,
+  fit weights to the pattern the MILP claims; if that works the claim becomes true;
+- **MIP starts**: turn a heuristic network (gradient-trained, say) into one that meets the
+  formulation's margins and boxes.
+
+The LPs are solved with :func:`scipy.optimize.linprog` (HiGHS inside scipy): they are small
+(one per neuron, one row per distinct input/target pair) and must not depend on which MILP
+backend a run uses.
+"""
+
+from __future__ import annotations
+
+import time
+
+import attrs
+import numpy as np
+from scipy.optimize import Bounds, LinearConstraint, linprog, milp
+
+from .errors import InvalidInputError
+from .ir import Architecture
+from .network import BinarizedNetwork
+
+__all__ = ["PatternFit", "fit_pattern", "polish", "repair_network"]
+
+
+@attrs.frozen(eq=False)
+class PatternFit:
+    """The outcome of :func:`fit_pattern`.
+
+    ``margins[l][j]`` is the largest margin neuron ``j`` of layer ``l + 1`` realizes its
+    targets with (``<= 0``: not realizable at all); ``network`` is ``None`` unless every
+    neuron reaches ``eps``.
+    """
+
+    network: BinarizedNetwork | None
+    margins: tuple[np.ndarray, ...]
+    eps: float
+    seconds: float
+
+    @property
+    def realized(self) -> bool:
+        """Every neuron reaches the margin ``eps``."""
+        return self.network is not None
+
+    @property
+    def min_margin(self) -> float:
+        """The smallest margin over all neurons."""
+        return float(min(m.min() for m in self.margins))
+
+
+def _neuron_lp(H, sigma, P, B, r, integer, time_limit):
+    """Largest margin for one neuron: returns ``(delta, w, b)``."""
+    m, d = H.shape
+    nb = 1 if B > 0 else 0
+    nxi = d if r > 0 else 0
+    nvar = d + nb + 1 + nxi  # [w, b?, delta, xi?]
+    A = np.zeros((m + 2 * nxi, nvar))
+    A[:m, :d] = -sigma[:, None] * H
+    if nb:
+        A[:m, d] = -sigma
+    A[:m, d + nb] = 1.0
+    if nxi:
+        A[:m, d + nb + 1 :] = r
+        eye = np.eye(d)
+        A[m : m + d, :d], A[m : m + d, d + nb + 1 :] = eye, -eye
+        A[m + d :, :d], A[m + d :, d + nb + 1 :] = -eye, -eye
+    ub = np.zeros(A.shape[0])
+    reach = P * np.abs(H).sum(axis=1).max(initial=0.0) + B + 1.0
+    lo = np.r_[np.full(d, -P), np.full(nb, -B), -reach, np.zeros(nxi)]
+    hi = np.r_[np.full(d, P), np.full(nb, B), reach, np.full(nxi, P)]
+    c = np.zeros(nvar)
+    c[d + nb] = -1.0
+    if integer:
+        integrality = np.r_[np.ones(d), np.zeros(nb + 1 + nxi)]
+        options = {"disp": False}
+        if time_limit is not None:
+            options["time_limit"] = max(time_limit, 0.01)
+        res = milp(c, constraints=LinearConstraint(A, -np.inf, ub), integrality=integrality,
+                   bounds=Bounds(lo, hi), options=options)
+    else:
+        res = linprog(c, A_ub=A, b_ub=ub, bounds=np.c_[lo, hi], method="highs")
+    if res.x is None:
+        return -np.inf, None, None
+    x = res.x
+    w = np.round(x[:d]) if integer else x[:d]
+    b = float(x[d]) if nb else 0.0
+    # the margin actually achieved in plain arithmetic (not the solver's claim)
+    t = sigma * (H @ w + b) - r * np.abs(w).sum()
+    return float(t.min(initial=np.inf)), np.clip(w, -P, P), float(np.clip(b, -B, B))
+
+
+def fit_pattern(
+    arch: Architecture,
+    X: np.ndarray,
+    patterns,
+    *,
+    eps: float,
+    bias_bounds,
+    robust_radius: float = 0.0,
+    time_limit: float | None = None,
+) -> PatternFit:
+    """Largest-margin weights for which every layer produces ``patterns`` on ``X``.
+
+    Parameters
+    ----------
+    arch : Architecture
+        The network's shape and weight domain.
+    X : ndarray of shape (m, n)
+        Scaled training points.
+    patterns : sequence of ndarray
+        ``patterns[l]`` of shape ``(m, d_{l+1})`` with entries 0/1: the activations layer
+        ``l + 1`` must produce (the last one is the output layer).
+    eps : float
+        The margin every pre-activation must keep from 0.
+    bias_bounds : sequence of float
+        The bias box of each layer (ignored without biases).
+    robust_radius : float
+        Keep the first layer's pattern constant on the l-inf ball of this radius.
+    time_limit : float, optional
+        Seconds for all neurons together (matters for integer weights only).
+    """
+    t0 = time.perf_counter()
+    X = np.asarray(X, dtype=float)
+    widths = arch.widths
+    patterns = [np.asarray(p, dtype=float) for p in patterns]
+    if len(patterns) != arch.n_layers:
+        raise InvalidInputError(f"need one pattern per layer ({arch.n_layers}), got {len(patterns)}")
+    for l, p in enumerate(patterns):
+        if p.shape != (X.shape[0], widths[l + 1]):
+            raise InvalidInputError(
+                f"pattern of layer {l + 1} has shape {p.shape}, expected {(X.shape[0], widths[l + 1])}"
+            )
+    P = arch.weight_domain.bound
+    integer = arch.weight_domain.is_integer
+    weights, biases, margins = [], [], []
+    h = X
+    for l in range(arch.n_layers):
+        B = float(bias_bounds[l]) if arch.bias else 0.0
+        r = robust_radius if l == 0 else 0.0
+        target = patterns[l]
+        W = np.zeros((widths[l + 1], widths[l]))
+        b = np.zeros(widths[l + 1])
+        mar = np.zeros(widths[l + 1])
+        # one row per distinct (input, target) pair
+        rows, inverse = np.unique(np.c_[h, target], axis=0, return_inverse=True)
+        del inverse
+        H, T = rows[:, : widths[l]], rows[:, widths[l] :]
+        for j in range(widths[l + 1]):
+            left = None if time_limit is None else time_limit - (time.perf_counter() - t0)
+            delta, w, bj = _neuron_lp(H, 2.0 * T[:, j] - 1.0, P, B, r, integer, left)
+            mar[j] = delta
+            if w is not None:
+                W[j], b[j] = w, bj
+        weights.append(W)
+        biases.append(b)
+        margins.append(mar)
+        h = target
+    ok = all(m.min() >= eps for m in margins)
+    net = (
+        BinarizedNetwork.from_arrays(weights, biases, weight_domain=arch.weight_domain,
+                                     metadata={"bias": arch.bias})
+        if ok else None
+    )
+    return PatternFit(net, tuple(margins), eps, time.perf_counter() - t0)
+
+
+def polish(network: BinarizedNetwork, arch: Architecture, X: np.ndarray, *, eps: float,
+           bias_bounds, robust_radius: float = 0.0, time_limit: float | None = None) -> PatternFit:
+    """The largest-margin network with ``network``'s activation pattern on ``X``.
+
+    The pattern (and so every training prediction and the training loss) is unchanged;
+    scaling, classes and prediction rule are carried over. Points exactly on a step
+    (pre-activation 0) count as off, as in the forward pass.
+    """
+    fw = network.forward(X, scaled=True)
+    fit = fit_pattern(arch, X, fw.act, eps=eps, bias_bounds=bias_bounds,
+                      robust_radius=robust_radius, time_limit=time_limit)
+    if fit.network is None:
+        return fit
+    net = attrs.evolve(fit.network, scaling=network.scaling, classes=network.classes,
+                       prediction_rule=network.prediction_rule,
+                       metadata={**network.metadata, "margin_polished": True})
+    return attrs.evolve(fit, network=net)
+
+
+def repair_network(lowering, x: np.ndarray, time_limit: float | None = None) -> PatternFit:
+    """Weights realizing the activations a MILP solution ``x`` claims (see module docs)."""
+    claimed = lowering.activations_from(x)
+    cluster = lowering.ties.cluster
+    patterns = [u[cluster] for u in claimed]
+    radius = 0.0 if lowering.robust is None else lowering.robust.radius
+    return fit_pattern(lowering.architecture, lowering.data.X, patterns, eps=lowering.eps,
+                       bias_bounds=lowering.bias_bounds(), robust_radius=radius,
+                       time_limit=time_limit)
