@@ -3,7 +3,12 @@
 :func:`lower` returns a :class:`Lowering`, which holds the MILP and knows how to go back and
 forth between a solution vector and a :class:`~bnnmip.network.BinarizedNetwork`
 (:meth:`Lowering.decode`, :meth:`Lowering.encode`). Formulations are chosen by name; the
-paper's model is ``"paper"`` (see :mod:`bnnmip.formulation.paper` for the math).
+paper's model is ``"paper"`` (see :mod:`bnnmip.formulation.paper` for the math), a tighter
+model of the same problem ``"tight"`` (:mod:`bnnmip.formulation.tight`).
+
+A formulation is a module with ``NAME``, ``DEFAULT_EPS`` and ``build(arch, data, cluster,
+n_clusters, robust, eps) -> (problem, big_m)``; ``MERGE_DUPLICATES = True`` asks
+:func:`lower` to give points with identical inputs one cluster first.
 """
 
 from __future__ import annotations
@@ -15,11 +20,11 @@ from ..errors import InvalidInputError, UnknownNameError
 from ..ir import ActivationTies, Architecture, RobustnessSet, TrainingSet
 from ..milp import MilpProblem
 from ..network import BinarizedNetwork
-from . import paper
+from . import paper, tight
 
-__all__ = ["FORMULATIONS", "Lowering", "lower"]
+__all__ = ["FORMULATIONS", "Lowering", "lower", "merge_duplicate_points"]
 
-FORMULATIONS = {paper.NAME: paper}
+FORMULATIONS = {paper.NAME: paper, tight.NAME: tight}
 
 
 @attrs.frozen(eq=False)
@@ -34,6 +39,15 @@ class Lowering:
     eps: float
     formulation: str
     big_m: dict
+
+    def bias_bounds(self) -> list[float]:
+        """The bias box of each layer in this MILP (0 without biases)."""
+        cols, p = self.problem.columns, self.problem
+        return [
+            float(p.col_upper[cols[f"b{l}"].start : cols[f"b{l}"].stop].max()) if self.architecture.bias
+            else 0.0
+            for l in range(1, self.architecture.n_layers + 1)
+        ]
 
     # -- solution -> network --------------------------------------------------------------
     def weights_from(self, x: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -74,12 +88,17 @@ class Lowering:
         columns. With ``partial=True`` only weights and biases are set; the rest is NaN for a
         backend that completes partial starts. Whether the assignment is feasible (margins of
         at least ``eps``, cluster-consistent patterns) is for ``problem.violation`` to say.
+        A formulation with symmetry-breaking rows first turns the network into the equivalent
+        one those rows admit (its module's ``canonicalize``).
         """
         arch = self.architecture
         if tuple(network.widths) != tuple(arch.widths):
             raise InvalidInputError(
                 f"the start network has widths {network.widths}, the problem {arch.widths}"
             )
+        canonical = getattr(FORMULATIONS[self.formulation], "canonicalize", None)
+        if canonical is not None:
+            network = canonical(self, network)
         x = np.full(self.problem.n_cols, np.nan)
         cols = self.problem.columns
         for l in range(1, arch.n_layers + 1):
@@ -130,5 +149,28 @@ def lower(
     eps = module.DEFAULT_EPS if eps is None else float(eps)
     if not 0 < eps < 1:
         raise InvalidInputError(f"eps must be in (0, 1), got {eps}")
+    if getattr(module, "MERGE_DUPLICATES", False):
+        ties = merge_duplicate_points(ties, data.X)
     problem, big_m = module.build(architecture, data, ties.cluster, ties.n_clusters, robust, eps)
     return Lowering(problem, architecture, data, ties, robust, eps, formulation, big_m)
+
+
+def merge_duplicate_points(ties: ActivationTies, X: np.ndarray) -> ActivationTies:
+    """``ties`` with every two clusters that hold the same input point merged into one.
+
+    Identical inputs have identical activations in every layer, so the merge loses no
+    network; cluster ids are renumbered in order of first appearance.
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    _, point_key = np.unique(X, axis=0, return_inverse=True)
+    point_key = point_key.ravel()
+    C = ties.n_clusters
+    # bipartite graph: cluster c -- distinct input k
+    graph = coo_matrix(
+        (np.ones(len(point_key)), (ties.cluster, C + point_key)),
+        shape=(C + point_key.max() + 1,) * 2,
+    )
+    _, comp = connected_components(graph, directed=False)
+    return ActivationTies.from_labels(comp[ties.cluster])

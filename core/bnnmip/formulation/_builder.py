@@ -22,6 +22,7 @@ class ProblemBuilder:
         self._row_lo: list[np.ndarray] = []
         self._row_hi: list[np.ndarray] = []
         self.row_blocks: list[RowBlock] = []
+        self._fixed: list[tuple[np.ndarray, float]] = []
 
     def add_columns(self, name: str, shape, lower: float, upper: float, integer: bool) -> ColumnBlock:
         """Append a block of ``prod(shape)`` columns with common bounds."""
@@ -37,6 +38,10 @@ class ProblemBuilder:
         """Column indices of block ``name`` shaped like the block."""
         block = self.columns[name]
         return np.arange(block.start, block.stop).reshape(block.shape)
+
+    def fix(self, columns: np.ndarray, value: float) -> None:
+        """Fix ``columns`` to ``value`` (both bounds) when the problem is built."""
+        self._fixed.append((np.asarray(columns, dtype=np.int64).ravel(), float(value)))
 
     def add_rows(
         self,
@@ -79,13 +84,16 @@ class ProblemBuilder:
         A.sum_duplicates()
         A.sort_indices()
         cat = lambda parts, dtype: np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)  # noqa: E731
+        col_lower, col_upper = cat(self._lower, float), cat(self._upper, float)
+        for columns, value in self._fixed:
+            col_lower[columns] = col_upper[columns] = value
         return MilpProblem(
             c=np.asarray(c, dtype=float),
             A=A,
             row_lower=cat(self._row_lo, float),
             row_upper=cat(self._row_hi, float),
-            col_lower=cat(self._lower, float),
-            col_upper=cat(self._upper, float),
+            col_lower=col_lower,
+            col_upper=col_upper,
             integrality=cat(self._integer, bool),
             offset=float(offset),
             columns=dict(self.columns),

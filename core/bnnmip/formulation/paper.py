@@ -51,6 +51,12 @@ def bias_bound(arch: Architecture, X: np.ndarray) -> float:
     return float(P * max(np.abs(X).sum(axis=1).max(), max(arch.widths[1:])))
 
 
+def bias_bounds(arch: Architecture, X: np.ndarray, radius: float, eps: float) -> list[float]:
+    """The bias box of each layer: the paper uses one box ``B`` for all."""
+    del radius, eps
+    return [bias_bound(arch, X)] * arch.n_layers
+
+
 def build(
     arch: Architecture,
     data: TrainingSet,
@@ -60,11 +66,34 @@ def build(
     eps: float,
 ):
     """Lower to a :class:`~bnnmip.milp.MilpProblem`; returns ``(problem, big_m)``."""
-    X, m, n = data.X, data.n_points, data.n_features
+    P = arch.weight_domain.bound
+    B = bias_bound(arch, data.X)
+    r = 0.0 if robust is None else robust.radius
+    n = data.n_features
+    deep_m = [P * arch.widths[l - 1] + B + 1.0 for l in range(2, arch.n_layers + 1)]
+    return assemble(
+        arch, data, cluster, n_clusters, robust, eps,
+        rows=np.arange(data.n_points),
+        bias_bounds=[B] * arch.n_layers,
+        layer1_m=P * np.abs(data.X).sum(axis=1) + B + 1.0 + r * n * P,
+        deep_m=deep_m,
+        name=NAME,
+    )
+
+
+def assemble(arch, data, cluster, n_clusters, robust, eps, *, rows, bias_bounds, layer1_m, deep_m,
+             name, extra=None):
+    """The model of this module's docstring with the given boxes and big-M constants.
+
+    ``rows`` are the points that get first-layer big-M rows (a formulation may drop points
+    whose rows would repeat another's), ``bias_bounds[l]`` the bias box of layer ``l + 1``,
+    ``layer1_m[i]`` the big-M of point ``rows[i]``'s first-layer rows, ``deep_m[l - 2]`` that
+    of layer ``l >= 2``. ``extra(builder)``, if given, adds rows or bounds before the objective.
+    """
+    X, n = data.X, data.n_features
     widths, L = arch.widths, arch.n_layers
     P = arch.weight_domain.bound
     integer = arch.weight_domain.is_integer
-    B = bias_bound(arch, X)
     r = 0.0 if robust is None else robust.radius
     pb = ProblemBuilder()
 
@@ -72,7 +101,7 @@ def build(
     for l in range(1, L + 1):
         pb.add_columns(f"W{l}", (widths[l], widths[l - 1]), -P, P, integer)
         if arch.bias:
-            pb.add_columns(f"b{l}", (widths[l],), -B, B, False)
+            pb.add_columns(f"b{l}", (widths[l],), -bias_bounds[l - 1], bias_bounds[l - 1], False)
     if r > 0:
         pb.add_columns("xi1", (widths[1], n), 0, P, False)
     for l in range(1, L + 1):
@@ -86,37 +115,38 @@ def build(
     if r > 0:
         W1, xi = pb.index("W1").ravel(), pb.index("xi1").ravel()
         k = W1.size
-        rows = np.arange(2 * k)
+        idx = np.arange(2 * k)
         pb.add_rows(
             "abs1", RowKind.ABS, 2 * k,
-            [(rows, np.concatenate([W1, W1]), np.r_[np.ones(k), -np.ones(k)]),
-             (rows, np.concatenate([xi, xi]), -1.0)],
+            [(idx, np.concatenate([W1, W1]), np.r_[np.ones(k), -np.ones(k)]),
+             (idx, np.concatenate([xi, xi]), -1.0)],
             -np.inf, 0.0,
         )
 
-    # ---- layer 1 big-M rows: one pair per point and neuron ----
-    M = P * np.abs(X).sum(axis=1) + B + 1.0 + r * n * P  # (m,)
+    # ---- layer 1 big-M rows: one pair per (kept) point and neuron ----
+    Xr, m = X[rows], len(rows)
+    M = np.asarray(layer1_m, dtype=float)  # (m,)
     big_m[1] = M
     row = np.arange(m * d1).reshape(m, d1)  # row (i, j)
     Wcol = pb.index("W1")  # (d1, n)
-    u1 = pb.index("u1")[cluster]  # (m, d1)
-    w_entries = (row[:, :, None], Wcol[None, :, :], X[:, None, :])  # W_j . x_i
+    u1 = pb.index("u1")[cluster[rows]]  # (m, d1)
+    w_entries = (row[:, :, None], Wcol[None, :, :], Xr[:, None, :])  # W_j . x_i
     shared = [w_entries]
     if arch.bias:
         shared.append((row, pb.index("b1")[None, :], 1.0))
     u_entry = (row, u1, -(M + eps)[:, None])
-    for name, kind, sign, lo, hi in (
+    for rname, kind, sign, lo, hi in (
         ("act1_off", RowKind.BIGM_OFF, 1.0, -np.inf, -eps),
         ("act1_on", RowKind.BIGM_ON, -1.0, np.repeat(-M, d1), np.inf),
     ):
         entries = [*shared, u_entry]
         if r > 0:
             entries.append((row[:, :, None], pb.index("xi1")[None, :, :], sign * r))
-        pb.add_rows(name, kind, m * d1, entries, lo, hi, binary=u1, big_m=np.repeat(M + eps, d1))
+        pb.add_rows(rname, kind, m * d1, entries, lo, hi, binary=u1, big_m=np.repeat(M + eps, d1))
 
     # ---- deeper layers: exact products, then big-M rows per cluster and neuron ----
     for l in range(2, L + 1):
-        dl, dk = widths[l], widths[l - 1]
+        dl = widths[l]
         s = pb.index(f"s{l}")  # (C, dl, dk)
         u_prev = np.broadcast_to(pb.index(f"u{l - 1}")[:, None, :], s.shape)
         W = np.broadcast_to(pb.index(f"W{l}")[None, :, :], s.shape)
@@ -133,7 +163,7 @@ def build(
             np.concatenate([np.full(k, -np.inf), np.zeros(k), np.full(k, -P), np.full(k, -np.inf)]),
             np.concatenate([np.zeros(k), np.full(k, np.inf), np.full(k, np.inf), np.full(k, P)]),
         )
-        Ml = P * dk + B + 1.0
+        Ml = float(deep_m[l - 2])
         big_m[l] = np.full(n_clusters, Ml)
         row = np.arange(n_clusters * dl).reshape(n_clusters, dl)
         ul = pb.index(f"u{l}")
@@ -144,6 +174,8 @@ def build(
                     binary=ul, big_m=Ml + eps)
         pb.add_rows(f"act{l}_on", RowKind.BIGM_ON, row.size, entries, -Ml, np.inf,
                     binary=ul, big_m=Ml + eps)
+    if extra is not None:
+        extra(pb)
 
     # ---- objective: weighted Hamming loss on the output layer ----
     onehot = data.one_hot()
@@ -153,7 +185,7 @@ def build(
     c = np.zeros(pb.n_cols)
     c[pb.index(f"u{L}").ravel()] = coef.ravel()
     offset = float(data.weights @ onehot.sum(axis=1))
-    return pb.build(c, offset, NAME), big_m
+    return pb.build(c, offset, name), big_m
 
 
 def encode_auxiliary(arch: Architecture, x: np.ndarray, columns, activations, weights) -> None:

@@ -125,7 +125,6 @@ import numpy as np
 from ..backend import solve
 from ..errors import InvalidInputError
 from ..formulation import Lowering, lower
-from ..formulation.paper import bias_bound
 from ..network import BinarizedNetwork
 from ..result import SolveResult, SolveStatus
 from ..strategy import Budget, TrainingResult, TrainingTask, report_iteration
@@ -200,7 +199,7 @@ def random_network(lowering: Lowering, rng: np.random.Generator) -> BinarizedNet
     arch, X = lowering.architecture, lowering.data.X
     domain, widths = arch.weight_domain, arch.widths
     P = domain.bound
-    B = bias_bound(arch, X)
+    boxes = lowering.bias_bounds()
     a = X
     weights, biases = [], []
     for l in range(arch.n_layers):
@@ -223,7 +222,7 @@ def random_network(lowering: Lowering, rng: np.random.Generator) -> BinarizedNet
                 hi = max(lo + 1, int(np.ceil(0.75 * (gaps.size - 1))) + 1)
                 k = lo + int(np.argmax(gaps[lo:hi] * rng.uniform(0.5, 1.0, hi - lo)))
                 b[j] = -0.5 * (values[k] + values[k + 1])
-            b = np.clip(b, -B, B)
+            b = np.clip(b, -boxes[l], boxes[l])
         weights.append(W)
         biases.append(b)
         a = (t + b > 0).astype(float)
@@ -246,7 +245,7 @@ def repair_margins(lowering: Lowering, network: BinarizedNetwork) -> BinarizedNe
     if not arch.bias:
         return network
     eps = lowering.eps
-    B = bias_bound(arch, lowering.data.X)
+    boxes = lowering.bias_bounds()
     radius = 0.0 if lowering.robust is None else float(lowering.robust.radius)
     fw = network.forward(lowering.data.X, scaled=True)
     biases = [np.array(b, dtype=float) for b in network.biases]
@@ -262,7 +261,7 @@ def repair_margins(lowering: Lowering, network: BinarizedNetwork) -> BinarizedNe
             gamma = 0.5 * min(eps, 0.5 * (high[j] - low[j]))
             delta = float(np.clip(0.0, low[j] + gamma, high[j] - gamma))
             new = biases[l][j] + delta
-            if -B <= new <= B:
+            if -boxes[l] <= new <= boxes[l]:
                 biases[l][j] = new
                 changed = True
     if not changed:
