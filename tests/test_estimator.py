@@ -123,13 +123,14 @@ def test_get_params_set_params_round_trip():
         "bias": False,
         "backend": "scip",
         "strategy": "exact",
-        "formulation": "paper",
+        "formulation": "tight",
         "time_limit": 7.5,
         "mip_gap": 0.01,
         "threads": 2,
         "random_state": 4,
         "eps": 0.05,
         "robust_radius": 0.1,
+        "margin": "max-min",
         "prediction_rule": "binary",
         "warm_start": True,
         "verbose": True,
@@ -272,8 +273,8 @@ def test_unknown_backend_lists_available(no_solver):
 
 
 def test_unknown_formulation():
-    with pytest.raises(bnnmip.UnknownNameError, match="unknown formulation 'tight'.*paper"):
-        BDNNClassifier(formulation="tight").fit(XOR_X, XOR_Y)
+    with pytest.raises(bnnmip.UnknownNameError, match="unknown formulation 'tigth'.*paper, tight"):
+        BDNNClassifier(formulation="tigth").fit(XOR_X, XOR_Y)
 
 
 def test_unknown_strategy(no_solver):

@@ -43,10 +43,11 @@ def _model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weights", default="continuous", metavar="DOMAIN",
                    help="weight domain: continuous, ternary or integer:P (default: continuous)")
     p.add_argument("--no-bias", action="store_true", help="train without biases")
-    p.add_argument("--formulation", default="paper", help="MILP formulation (default: paper)")
+    p.add_argument("--formulation", default="paper", help="MILP formulation: paper or tight (default: paper)")
     p.add_argument("--robust-radius", type=float, default=0.0, metavar="R",
                    help="l-inf radius (scaled units) every training point must be robust to")
-    p.add_argument("--eps", type=float, default=None, help="activation margin (default 1e-5)")
+    p.add_argument("--eps", type=float, default=None,
+                   help="activation margin (default: the formulation's, 1e-5 paper, 1e-4 tight)")
     p.add_argument("--test-size", type=_split_size, default=0.25,
                    help="test fraction or count held out (default: 0.25)")
     p.add_argument("--train-size", type=_split_size, default=None,
@@ -83,6 +84,9 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a network and report the solve and its accuracy")
     _model_options(p)
     _solver_options(p)
+    p.add_argument("--margin", choices=("none", "max-min"), default="none",
+                   help="max-min: refit the trained weights for the largest margins, same training "
+                        "predictions (default: none)")
     p.add_argument("--output", "-o", type=Path, help="save the trained network (JSON) here")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=cmd_train)
@@ -162,6 +166,7 @@ def _estimator(args):
         random_state=args.seed,
         eps=args.eps,
         robust_radius=args.robust_radius,
+        margin=getattr(args, "margin", "none"),
         verbose=args.verbose,
         log_file=args.log_file,
         time_budget=args.time_budget,

@@ -25,9 +25,6 @@ scikit-learn's estimator checks
 reasons, in :data:`SKLEARN_EXPECTED_FAILED_CHECKS` (pass it to ``check_estimator`` or
 ``parametrize_with_checks`` as ``expected_failed_checks``):
 
-- ``check_classifiers_train``: asserts training accuracy > 0.83 on 200 and 300 blob points.
-  The exact MILP on that many points does not get past the majority-class start within the
-  time limit (HiGHS: 0.53 on the 200-point two-class problem after 30 s).
 - ``check_fit_idempotent`` and ``check_supervised_y_2d``: compare the predictions of two fits
   on 80 and 30 points. Neither solve finishes within the time limit, and where a
   time-limited search stops depends on machine speed and load, so the two fits may differ.
@@ -64,10 +61,6 @@ _TIMING = (
     "depends on machine speed and load, so the fits may differ (passes on an idle machine)"
 )
 SKLEARN_EXPECTED_FAILED_CHECKS = {
-    "check_classifiers_train": (
-        "asserts training accuracy > 0.83 on 200-300 points; the exact MILP does not get past "
-        "the majority-class start on that many points within a short time limit"
-    ),
     "check_fit_idempotent": _TIMING,
     "check_supervised_y_2d": _TIMING,
     "check_sample_weight_equivalence_on_dense_data": (
@@ -138,6 +131,10 @@ class BDNNClassifier(ClassifierMixin, BaseEstimator):
         If positive, the first-layer activations of every training point must be constant on
         the l-inf ball of this radius (in scaled units, i.e. as a fraction of each feature's
         training range).
+    margin : {"none", "max-min"}, default "none"
+        ``"max-min"``: after training, refit the weights with the training points' activation
+        pattern (so the training loss) unchanged so that every neuron has the largest margin
+        (:func:`bnnmip.training.polish_margins`).
     prediction_rule : {"preactivation", "binary"}, default "preactivation"
         ``"preactivation"``: the class with the largest output pre-activation;
         ``"binary"``: the paper's rule, the first class whose binary output fires.
@@ -205,6 +202,7 @@ class BDNNClassifier(ClassifierMixin, BaseEstimator):
         random_state=None,
         eps=None,
         robust_radius=0.0,
+        margin="none",
         prediction_rule="preactivation",
         warm_start=False,
         verbose=False,
@@ -225,6 +223,7 @@ class BDNNClassifier(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.eps = eps
         self.robust_radius = robust_radius
+        self.margin = margin
         self.prediction_rule = prediction_rule
         self.warm_start = warm_start
         self.verbose = verbose
@@ -276,6 +275,7 @@ class BDNNClassifier(ClassifierMixin, BaseEstimator):
             time_budget=self.time_budget,
             validation=prep.validation,
             params=self._strategy_params(),
+            margin=self.margin,
         )
         if result.network is None:
             raise SolveFailedError(self._failure_message(result))

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from .errors import BackendUnavailableError
+import numpy as np
+
+from .errors import BackendUnavailableError, InvalidInputError
 from .ir import ActivationTies, Architecture, RobustnessSet, TrainingSet
 from .network import BinarizedNetwork
 from .registry import get_backend, get_strategy
 from .result import SolveOptions
 from .strategy import TrainingResult, TrainingTask
 
-__all__ = ["DEFAULT_BACKEND", "resolve_backend", "train"]
+__all__ = ["DEFAULT_BACKEND", "MARGINS", "polish_margins", "resolve_backend", "train"]
 
 DEFAULT_BACKEND = "highs"
+MARGINS = ("none", "max-min")
+"""``margin`` choices: keep the solver's weights, or refit them for the largest margins."""
 
 
 def resolve_backend(name):
@@ -40,8 +44,13 @@ def train(
     time_budget: float | None = None,
     validation: TrainingSet | None = None,
     params: dict | None = None,
+    margin: str = "none",
 ) -> TrainingResult:
     """Train ``architecture`` on (already scaled) ``data`` with a strategy and a backend.
+
+    ``margin="max-min"`` refits the trained network's weights, with its activation pattern on
+    the training points (and so its training loss) unchanged, so that every neuron separates
+    the points it fires on from the others with the largest margin (:func:`polish_margins`).
 
     Examples
     --------
@@ -52,6 +61,8 @@ def train(
     >>> result.status.value, result.objective
     ('optimal', 0.0)
     """
+    if margin not in MARGINS:
+        raise InvalidInputError(f"margin must be one of {', '.join(MARGINS)}, got {margin!r}")
     task = TrainingTask(
         architecture=architecture,
         data=data,
@@ -66,4 +77,47 @@ def train(
         validation=validation,
         params=params or {},
     )
-    return get_strategy(strategy).train(task)
+    result = get_strategy(strategy).train(task)
+    if margin == "max-min":
+        result = polish_margins(task, result)
+    return result
+
+
+def polish_margins(task: TrainingTask, result: TrainingResult) -> TrainingResult:
+    """``result`` with its network refitted for the largest margins (same training pattern).
+
+    One LP per neuron (:func:`bnnmip.pattern_fit.polish`) inside the formulation's weight and
+    bias boxes. The training loss is checked unchanged; if the pattern cannot be refitted
+    (a robust network whose pattern is only feasible at a smaller radius, say) or the check
+    fails, the network is kept as it was. A record is appended to ``result.history``.
+    """
+    import attrs
+
+    from .formulation import FORMULATIONS
+    from .pattern_fit import polish
+
+    net = result.network
+    if net is None:
+        return result
+    module = FORMULATIONS[task.formulation]
+    data, arch = task.data, task.architecture
+    eps = module.DEFAULT_EPS if task.eps is None else float(task.eps)
+    radius = 0.0 if task.robust is None else task.robust.radius
+    boxes = module.bias_bounds(arch, data.X, radius, eps)
+    fit = polish(net, arch, data.X, eps=eps, bias_bounds=boxes, robust_radius=radius)
+    before = float(min(np.abs(t).min() for t in net.forward(data.X, scaled=True).pre))
+    record = {"margin": "max-min", "min_margin_before": before, "realized": fit.realized}
+    if fit.realized:
+        new = fit.network
+        loss = new.hamming_loss(data.X, data.y, weights=data.weights, scaled=True)
+        old = net.hamming_loss(data.X, data.y, weights=data.weights, scaled=True)
+        if abs(loss - old) <= 1e-9 * max(1.0, old):
+            after = float(min(np.abs(t).min() for t in new.forward(data.X, scaled=True).pre))
+            record.update(min_margin_after=after, seconds=round(fit.seconds, 3))
+            verification = result.verification
+            if verification is not None:
+                verification = attrs.evolve(verification, min_margin=after)
+            return attrs.evolve(result, network=new, verification=verification,
+                                history=(*result.history, record))
+        record["realized"] = False
+    return attrs.evolve(result, history=(*result.history, record))
