@@ -32,7 +32,8 @@ class BackendFeature(Enum):
     INDICATOR_CONSTRAINTS = "indicator_constraints"
     """Can replace big-M activation rows with native indicator constraints."""
     CALLBACKS = "callbacks"
-    """Can call back into Python during the search (e.g. to inject solutions)."""
+    """Calls ``options.heuristic`` with new incumbents during the search and gives the solver
+    the better solutions it returns."""
     LOG_FILE = "log_file"
     """Writes its log to a file."""
     THREADS = "threads"

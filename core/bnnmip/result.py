@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
 
@@ -52,7 +53,11 @@ class SolveOptions:
 
     ``mip_start`` is a full or partial assignment: an array with one entry per column, NaN
     where unknown. ``log_file`` is ``None`` for a quiet solve; ``verbose`` echoes the solver
-    log to the terminal.
+    log to the terminal. ``heuristic`` is a primal heuristic for backends that declare
+    :attr:`~bnnmip.backend.BackendFeature.CALLBACKS`: called during the search with a new
+    incumbent (a full column vector), it returns a better full solution for the solver to
+    take, or ``None``. Its exceptions are caught and reported in the result's message; the
+    solve goes on without it.
     """
 
     time_limit: float | None = attrs.field(
@@ -72,6 +77,7 @@ class SolveOptions:
     feasibility_tolerance: float | None = attrs.field(
         default=None, converter=_optional_float, validator=_optional_positive("feasibility_tolerance")
     )
+    heuristic: Callable[[np.ndarray], np.ndarray | None] | None = attrs.field(default=None, eq=False)
 
     @mip_gap.validator
     def _check_gap(self, _attr, value):

@@ -324,6 +324,52 @@ def check_seeds_agree(backend) -> None:
     assert objectives == {0.0}
 
 
+def check_heuristic_callback(backend) -> None:
+    """With CALLBACKS declared, the heuristic is called during the search.
+
+    It sees incumbents, a better solution it returns is taken, and an exception in it does
+    not take the solve down.
+    """
+    from .backend import BackendFeature, solve
+    from .pattern_fit import polish
+    from .result import SolveStatus
+    from .ste import ste_network
+    from .strategies import trivial_network
+
+    if BackendFeature.CALLBACKS not in backend.features:
+        return
+    hard = hard_instance(n_points=120, seed=2, backend=backend)
+    x0 = hard.encode(trivial_network(hard.architecture, hard.data))
+    fit = polish(ste_network(hard.architecture, hard.data, seed=0), hard.architecture, hard.data.X,
+                 eps=hard.eps, bias_bounds=hard.bias_bounds())
+    assert fit.realized
+    better = hard.encode(fit.network)
+    assert hard.problem.violation(better) <= 1e-9
+    target = hard.problem.objective(better)
+    assert target < hard.problem.objective(x0) - 10
+
+    seen = []
+
+    def heuristic(x):
+        seen.append(hard.problem.objective(x))
+        return better if len(seen) == 1 else None
+
+    res = solve(backend, hard.problem, _options(time_limit=2.0, mip_start=x0, heuristic=heuristic))
+    assert seen, "declared CALLBACKS but never called the heuristic"
+    assert res.status in (SolveStatus.FEASIBLE, SolveStatus.OPTIMAL)
+    assert res.objective <= target + 1e-6, "the heuristic's better solution was not taken"
+
+    calls = []
+
+    def broken(x):
+        calls.append(1)
+        raise ValueError("boom")
+
+    res = solve(backend, hard.problem, _options(time_limit=2.0, mip_start=x0, heuristic=broken))
+    assert calls and res.status in (SolveStatus.FEASIBLE, SolveStatus.OPTIMAL)
+    assert "ValueError: boom" in res.message and len(calls) == 1
+
+
 CONFORMANCE_CHECKS = (
     check_reference_optima,
     check_infeasible,
@@ -332,5 +378,6 @@ CONFORMANCE_CHECKS = (
     check_partial_mip_start,
     check_log_file,
     check_seeds_agree,
+    check_heuristic_callback,
 )
 """Every conformance check, in order; each takes a backend object."""

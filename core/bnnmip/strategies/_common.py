@@ -63,13 +63,14 @@ def sound_feasibility_tolerance(lowering: Lowering) -> float:
     return float(np.clip(lowering.eps / 10.0, 1e-9, 1e-6))
 
 
-def solve_lowering(lowering: Lowering, task: TrainingTask, start=None, budget=None):
+def solve_lowering(lowering: Lowering, task: TrainingTask, start=None, budget=None, heuristic=None):
     """Solve one lowering and decode and verify its solution.
 
     Unless the task sets them, the integrality and feasibility tolerances are derived from
     eps and the big-M constants (:func:`sound_integrality_tolerance`,
     :func:`sound_feasibility_tolerance`). With a :class:`~bnnmip.strategy.Budget`, the
-    solve's time limit is cut to what is left of it.
+    solve's time limit is cut to what is left of it. ``heuristic`` becomes
+    ``options.heuristic`` (see :class:`~bnnmip.result.SolveOptions`).
 
     If the decoded network's forward pass disagrees with the solution, weights are fitted to
     the activation pattern the MILP claims (:func:`~bnnmip.pattern_fit.repair_network`); when
@@ -87,6 +88,8 @@ def solve_lowering(lowering: Lowering, task: TrainingTask, start=None, budget=No
         options = attrs.evolve(options, feasibility_tolerance=sound_feasibility_tolerance(lowering))
     if start is not None:
         options = attrs.evolve(options, mip_start=start)
+    if heuristic is not None:
+        options = attrs.evolve(options, heuristic=heuristic)
     if budget is not None:
         options = budget.limit(options)
     result = solve(task.backend, lowering.problem, options)

@@ -11,6 +11,11 @@ start : {"ste", "none"}, default "ste"
 start_seconds : float, default 5
     Time for the gradient start (taken from the run's time budget, never more than a quarter
     of what is left of it).
+improve : {"coordinate", "none"}, default "coordinate"
+    On backends that call back during the search (:attr:`BackendFeature.CALLBACKS
+    <bnnmip.backend.BackendFeature.CALLBACKS>`: HiGHS, SCIP), every new incumbent is improved
+    by coordinate descent on its true loss (:func:`bnnmip.ste.improve_network`), refitted to
+    the formulation's margins and handed back to the solver when it is better.
 """
 
 from __future__ import annotations
@@ -19,15 +24,19 @@ import math
 import time
 from collections.abc import Mapping
 
+from ..backend import BackendFeature
 from ..errors import InvalidInputError
 from ..formulation import Lowering, lower
+from ..result import SolveStatus
 from ..strategy import TrainingResult, TrainingTask
+from ..verify import verify
 from ._common import mip_start, solve_lowering, trivial_network
 
-__all__ = ["DEFAULT_PARAMS", "ExactStrategy", "gradient_start"]
+__all__ = ["DEFAULT_PARAMS", "ExactStrategy", "IncumbentImprover", "gradient_start"]
 
-DEFAULT_PARAMS = {"start": "ste", "start_seconds": 5.0}
+DEFAULT_PARAMS = {"start": "ste", "start_seconds": 5.0, "improve": "coordinate"}
 STARTS = ("ste", "none")
+IMPROVES = ("coordinate", "none")
 
 
 def _check_params(params: Mapping) -> dict:
@@ -39,6 +48,10 @@ def _check_params(params: Mapping) -> dict:
     if out["start"] not in STARTS:
         raise InvalidInputError(
             f"exact parameter start must be one of {', '.join(STARTS)}, got {out['start']!r}"
+        )
+    if out["improve"] not in IMPROVES:
+        raise InvalidInputError(
+            f"exact parameter improve must be one of {', '.join(IMPROVES)}, got {out['improve']!r}"
         )
     try:
         seconds = float(out["start_seconds"])
@@ -77,6 +90,56 @@ def gradient_start(lowering: Lowering, seconds: float, seed: int = 0):
     return fit.network, info
 
 
+class IncumbentImprover:
+    """The primal heuristic of ``improve="coordinate"``: incumbent in, better solution or None.
+
+    Counts its calls, the solutions it returned and its seconds (``record()``).
+    """
+
+    def __init__(self, lowering: Lowering, time_limit: float = 2.0) -> None:
+        self.lowering = lowering
+        self.time_limit = time_limit
+        self.calls = self.improved = 0
+        self.seconds = 0.0
+
+    def __call__(self, x):
+        """A better full solution than incumbent ``x``, or ``None``."""
+        import numpy as np
+
+        from ..pattern_fit import polish
+        from ..ste import improve_network
+
+        t0 = time.perf_counter()
+        self.calls += 1
+        try:
+            low, data = self.lowering, self.lowering.data
+            net = low.decode(x)
+            before = net.hamming_loss(data.X, data.y, weights=data.weights, scaled=True)
+            boxes = low.bias_bounds()
+            better = improve_network(net, data, bias_bound=max(boxes), time_limit=self.time_limit)
+            after = better.hamming_loss(data.X, data.y, weights=data.weights, scaled=True)
+            if not after < before - 1e-9:
+                return None
+            radius = 0.0 if low.robust is None else low.robust.radius
+            fit = polish(better, low.architecture, data.X, eps=low.eps, bias_bounds=boxes,
+                         robust_radius=radius, time_limit=self.time_limit)
+            if not fit.realized:
+                return None
+            y = low.encode(fit.network)
+            if low.problem.violation(y) > 1e-9 or not np.isfinite(y).all():
+                return None
+            self.improved += 1
+            return y
+        finally:
+            self.seconds += time.perf_counter() - t0
+
+    def record(self) -> dict:
+        """What the heuristic did, for the strategy's history."""
+        return {"improve": "coordinate", "improve_calls": self.calls,
+                "improve_solutions": self.improved,
+                "improve_seconds": round(self.seconds, 3)}
+
+
 class ExactStrategy:
     """One MILP over all training points, warm-started.
 
@@ -107,10 +170,23 @@ class ExactStrategy:
         start = mip_start(lowering, *candidates)
         if history:
             history[0]["start_objective"] = None if start is None else lowering.problem.objective(start)
-        result, network, verification = solve_lowering(lowering, task, start, budget)
+        improver = None
+        if params["improve"] == "coordinate" and BackendFeature.CALLBACKS in task.backend.features:
+            improver = IncumbentImprover(lowering)
+        result, network, verification = solve_lowering(lowering, task, start, budget, heuristic=improver)
+        if improver is not None:
+            history.append(improver.record())
+        status = result.status
+        if network is None and start is not None:
+            # the solver failed or found nothing: the start is still a checked, feasible network
+            network = lowering.decode(start)
+            verification = verify(lowering, network, start, lowering.problem.objective(start))
+            status = SolveStatus.FEASIBLE
+            history.append({"fallback": "start", "solver_status": result.status.value,
+                            "solver_message": result.message})
         return TrainingResult(
             network=network,
-            status=result.status,
+            status=status,
             solves=(result,),
             verification=verification,
             problem_size=lowering.problem.size_summary(),

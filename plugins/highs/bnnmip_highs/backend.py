@@ -43,6 +43,7 @@ _STATUS = {
 class _Native:
     highs: object
     start_used: bool | None
+    heuristic: object = None
 
 
 class HighsBackend:
@@ -57,6 +58,7 @@ class HighsBackend:
             BackendFeature.LOG_FILE,
             BackendFeature.THREADS,
             BackendFeature.SEED,
+            BackendFeature.CALLBACKS,
         }
     )
 
@@ -108,7 +110,11 @@ class HighsBackend:
         start_used = None
         if options.mip_start is not None:
             start_used = self._set_start(h, problem, options.mip_start)
-        return _Native(h, start_used)
+        native = _Native(h, start_used)
+        if options.heuristic is not None:
+            native.heuristic = _HeuristicCallback(options.heuristic, problem.n_cols)
+            native.heuristic.attach(h)
+        return native
 
     @staticmethod
     def _set_options(h, options: SolveOptions) -> None:
@@ -164,6 +170,9 @@ class HighsBackend:
             bound = objective
         if status is SolveStatus.INFEASIBLE:
             bound = None
+        message = f"HiGHS model status {status_name}"
+        if model.heuristic is not None:
+            message += "; " + model.heuristic.summary()
         return SolveResult(
             status=status,
             backend=self.name,
@@ -173,9 +182,59 @@ class HighsBackend:
             gap=SolveResult.relative_gap(objective, bound),
             nodes=int(info.mip_node_count) if info.mip_node_count >= 0 else None,
             x=x,
-            message=f"HiGHS model status {status_name}",
+            message=message,
             mip_start_used=model.start_used,
         )
+
+
+class _HeuristicCallback:
+    """``options.heuristic`` wired to HiGHS' callbacks.
+
+    HiGHS reports each improving solution (``kCallbackMipImprovingSolution``) and, at points
+    of its own choosing, asks for user solutions (``kCallbackMipUserSolution``): the latest
+    incumbent not yet seen is handed to the heuristic there and its answer, if any, passed
+    back with ``setSolution`` (HiGHS checks it and keeps it if it is better).
+    """
+
+    def __init__(self, heuristic, n_cols: int) -> None:
+        self.heuristic = heuristic
+        self.n_cols = n_cols
+        self.pending = None
+        self.calls = self.given = 0
+        self.error = ""
+
+    def attach(self, h) -> None:
+        import highspy
+
+        kinds = highspy.cb.HighsCallbackType
+        h.setCallback(self, None)
+        h.startCallback(kinds.kCallbackMipImprovingSolution)
+        h.startCallback(kinds.kCallbackMipUserSolution)
+        self._improving = kinds.kCallbackMipImprovingSolution
+        self._user = kinds.kCallbackMipUserSolution
+
+    def __call__(self, kind, message, data_out, data_in, user_data) -> None:
+        if kind == self._improving:
+            self.pending = np.array(data_out.mip_solution, dtype=float)
+            return
+        if kind != self._user or self.pending is None or self.error:
+            return
+        x, self.pending = self.pending, None
+        if x.size != self.n_cols:
+            return
+        self.calls += 1
+        try:
+            y = self.heuristic(x)
+        except Exception as exc:  # a failing heuristic must not take the solve down
+            self.error = f"{type(exc).__name__}: {exc}"
+            return
+        if y is not None:
+            data_in.setSolution(np.asarray(y, dtype=np.float64))
+            self.given += 1
+
+    def summary(self) -> str:
+        text = f"heuristic called {self.calls}x, {self.given} solution(s) handed back"
+        return text + (f"; heuristic failed and was switched off: {self.error}" if self.error else "")
 
 
 def _new_highs(quiet: bool):

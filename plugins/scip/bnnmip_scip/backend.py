@@ -82,6 +82,7 @@ class _Native:
     start_used: bool | None = None
     n_indicators: int = 0
     notes: list[str] = field(default_factory=list)
+    heuristic: Any = None
 
 
 @dataclass
@@ -123,7 +124,11 @@ class ScipBackend:
             BackendFeature.SEED,
         }
         if self.indicators:
+            # a solution handed in during the search would also need every indicator
+            # constraint's own slack variable; not wired, so no CALLBACKS
             feats.add(BackendFeature.INDICATOR_CONSTRAINTS)
+        else:
+            feats.add(BackendFeature.CALLBACKS)
         self.features = frozenset(feats)
 
     def __repr__(self) -> str:
@@ -175,6 +180,8 @@ class ScipBackend:
         if ind is not None:
             native.n_indicators = _add_indicators(model, problem, ind, variables, pyscipopt)
         self._set_options(model, options)
+        if options.heuristic is not None and BackendFeature.CALLBACKS in self.features:
+            native.heuristic = _include_heuristic(model, variables, options.heuristic, pyscipopt)
         if options.mip_start is not None:
             native.start_used = _set_start(
                 model, problem, variables, options.mip_start, complete_full=ind is not None
@@ -227,6 +234,8 @@ class ScipBackend:
             message += f"; {model.n_indicators} indicator constraints"
         if model.notes:
             message += "; " + "; ".join(model.notes)
+        if model.heuristic is not None:
+            message += "; " + model.heuristic.summary()
         return SolveResult(
             status=status,
             backend=self.name,
@@ -244,6 +253,63 @@ class ScipBackend:
 # ---------------------------------------------------------------------------------------------
 # building
 # ---------------------------------------------------------------------------------------------
+
+
+def _include_heuristic(model, variables: list, heuristic, pyscipopt):
+    """``options.heuristic`` as a SCIP primal heuristic plugin.
+
+    Run after every node; it works only when the incumbent changed since its last run: the
+    incumbent goes to the heuristic, and its answer, if any, to ``trySol`` (SCIP checks it).
+    """
+
+    class _Heuristic(pyscipopt.Heur):
+        def __init__(self):
+            super().__init__()
+            self.seen = None
+            self.calls = self.given = 0
+            self.error = ""
+
+        def heurexec(self, heurtiming, nodeinfeasible):
+            m = self.model
+            if self.error or m.getNSols() == 0:
+                return {"result": pyscipopt.SCIP_RESULT.DIDNOTRUN}
+            best = m.getBestSol()
+            value = m.getSolObjVal(best)
+            if self.seen is not None and value >= self.seen:
+                return {"result": pyscipopt.SCIP_RESULT.DIDNOTRUN}
+            self.seen = value
+            x = np.fromiter((m.getSolVal(best, v) for v in variables), dtype=float, count=len(variables))
+            self.calls += 1
+            try:
+                y = heuristic(x)
+            except Exception as exc:  # a failing heuristic must not take the solve down
+                self.error = f"{type(exc).__name__}: {exc}"
+                return {"result": pyscipopt.SCIP_RESULT.DIDNOTFIND}
+            if y is None:
+                return {"result": pyscipopt.SCIP_RESULT.DIDNOTFIND}
+            try:
+                sol = m.createOrigSol(self)
+                for v, val in zip(variables, np.asarray(y, dtype=float).tolist(), strict=True):
+                    m.setSolVal(sol, v, val)
+                for v in objconst:  # the MPS build's fixed objective-constant column
+                    m.setSolVal(sol, v, 1.0)
+                self.given += 1
+                found = m.trySol(sol, printreason=False)
+            except Exception as exc:  # e.g. a solution SCIP cannot take: report, carry on
+                self.error = f"handing the solution to SCIP failed: {type(exc).__name__}: {exc}"
+                return {"result": pyscipopt.SCIP_RESULT.DIDNOTFIND}
+            return {"result": pyscipopt.SCIP_RESULT.FOUNDSOL if found else pyscipopt.SCIP_RESULT.DIDNOTFIND}
+
+        def summary(self) -> str:
+            text = f"heuristic called {self.calls}x, {self.given} solution(s) handed back"
+            return text + (f"; heuristic failed and was switched off: {self.error}" if self.error else "")
+
+    objconst = [v for v in model.getVars() if v.name == OBJCONST]
+    heur = _Heuristic()
+    timing = pyscipopt.SCIP_HEURTIMING
+    model.includeHeur(heur, "bnnmip", "bnnmip incumbent improvement (options.heuristic)", "Y",
+                      timingmask=timing.AFTERLPNODE | timing.AFTERPSEUDONODE, freq=1)
+    return heur
 
 
 def _build_mps(model, problem: MilpProblem) -> list:

@@ -1,0 +1,104 @@
+"""The exact strategy's gradient start, incumbent improvement and fallback."""
+
+import re
+
+import attrs
+import numpy as np
+import pytest
+
+import bnnmip
+from bnnmip import Architecture, TrainingSet
+from bnnmip.formulation import lower
+from bnnmip.pattern_fit import polish
+from bnnmip.result import SolveResult, SolveStatus
+from bnnmip.ste import improve_network, ste_network
+from bnnmip.strategies import _common, exact
+from bnnmip.strategies.exact import IncumbentImprover
+from bnnmip.testing import random_teacher
+
+ONE = bnnmip.SolveOptions(threads=1, seed=0, time_limit=60)
+
+
+def _random_labels(m=40, seed=3):
+    rng = np.random.default_rng(seed)
+    return TrainingSet.from_arrays(rng.uniform(0, 1, (m, 4)), rng.integers(0, 2, m))
+
+
+@pytest.mark.parametrize("formulation", ["paper", "tight"])
+def test_gradient_start_is_recorded_and_reaches_the_teachers_optimum(formulation):
+    _, data = random_teacher(6, (3,), 2, 150, seed=8)
+    arch = Architecture(6, (3,), 2)
+    res = bnnmip.train(arch, data, formulation=formulation, options=ONE)
+    assert res.status is SolveStatus.OPTIMAL and res.loss == 0 and res.verification.ok
+    start = res.history[0]
+    assert start["start"] == "ste" and start["start_realized"]
+    assert start["start_objective"] == pytest.approx(start["start_loss"])
+
+
+def test_incumbent_improver_returns_a_better_feasible_solution():
+    data = _random_labels()
+    arch = Architecture(4, (2,), 2)
+    low = lower(arch, data, formulation="tight")
+    net = ste_network(arch, data, seed=1)
+    # spoil one hidden threshold: the improver's line search must find a better one
+    t = data.X @ net.weights[0][0] + net.biases[0][0]
+    biases = [np.array(b) for b in net.biases]
+    biases[0][0] = -np.quantile(t - net.biases[0][0], 0.95)
+    spoiled = attrs.evolve(net, biases=tuple(biases))
+    fit = polish(spoiled, arch, data.X, eps=low.eps, bias_bounds=low.bias_bounds())
+    assert fit.realized
+    x = low.encode(fit.network)
+    assert low.problem.violation(x) <= 1e-9
+    improver = IncumbentImprover(low)
+    y = improver(x)
+    assert y is not None
+    assert low.problem.violation(y) <= 1e-9
+    assert low.problem.objective(y) < low.problem.objective(x)
+    assert improver.record() | {"improve_seconds": 0} == {
+        "improve": "coordinate", "improve_calls": 1, "improve_solutions": 1, "improve_seconds": 0}
+    # a locally optimal incumbent gives nothing back
+    better = improve_network(low.decode(y), data, bias_bound=max(low.bias_bounds()))
+    z = low.encode(polish(better, arch, data.X, eps=low.eps, bias_bounds=low.bias_bounds()).network)
+    assert improver(z) is None
+
+
+def test_improve_runs_inside_the_solver_and_is_recorded():
+    data = _random_labels(m=60)
+    arch = Architecture(4, (2,), 2)
+    opts = attrs.evolve(ONE, time_limit=3)
+    res = bnnmip.train(arch, data, formulation="tight", options=opts, params={"start": "none"})
+    rec = next(r for r in res.history if r.get("improve") == "coordinate")
+    assert rec["improve_calls"] >= 1
+    assert "heuristic called" in res.final.message
+    none = bnnmip.train(arch, data, formulation="tight", options=opts,
+                        params={"start": "none", "improve": "none"})
+    assert not any("improve" in r for r in none.history)
+    assert res.verification.ok and none.verification.ok
+
+
+def test_solver_failure_falls_back_to_the_checked_start(monkeypatch):
+    _, data = random_teacher(4, (2,), 2, 40, seed=2)
+    arch = Architecture(4, (2,), 2)
+    failed = SolveResult(SolveStatus.ERROR, "highs", "test", message="solver crashed")
+    monkeypatch.setattr(_common, "solve", lambda backend, problem, options: failed)
+    res = bnnmip.train(arch, data, options=ONE)
+    assert res.status is SolveStatus.FEASIBLE
+    assert res.network is not None and res.verification.ok
+    assert res.loss == res.history[0]["start_loss"]
+    fallback = res.history[-1]
+    assert fallback["fallback"] == "start" and fallback["solver_status"] == "error"
+    assert "solver crashed" in fallback["solver_message"]
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [({"improve": "magic"}, "improve must be one of coordinate, none"),
+     ({"start": "mlp"}, "start must be one of ste, none"),
+     ({"start_seconds": "soon"}, "start_seconds must be a positive number"),
+     ({"budget": 3}, "unknown exact parameter(s) budget")],
+)
+def test_bad_params_are_rejected_before_any_solve(params, message):
+    data = _random_labels(m=8)
+    with pytest.raises(bnnmip.errors.InvalidInputError, match=re.escape(message)):
+        bnnmip.train(Architecture(4, (2,), 2), data, params=params)
+    assert exact.DEFAULT_PARAMS == {"start": "ste", "start_seconds": 5.0, "improve": "coordinate"}
