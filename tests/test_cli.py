@@ -1,3 +1,4 @@
+import contextlib
 import json
 import subprocess
 import sys
@@ -126,3 +127,41 @@ def test_reference_breast_cancer_instance_same_optimum_on_every_backend(capsys, 
     assert code == 0 and s["solve"]["backend"] == backend
     assert s["solve"]["status"] == "optimal" and s["solve"]["objective"] == pytest.approx(0.0, abs=1e-6)
     assert s["verification"]["ok"]
+
+
+def test_tight_formulation_gradient_start_and_margins_from_the_cli(capsys):
+    code, out, _ = run(capsys, *TRAIN, "--formulation", "tight", "--margin", "max-min", "--json")
+    assert code == 0
+    s = json.loads(out)
+    assert s["formulation"] == "tight" and s["solve"]["status"] == "optimal"
+    assert s["verification"]["ok"] and s["loss"] == pytest.approx(s["solve"]["objective"])
+    start = next(r for r in s["history"] if r.get("start") == "ste")
+    assert start["start_loss"] >= s["loss"]
+    margin = next(r for r in s["history"] if r.get("margin") == "max-min")
+    assert margin["realized"] and margin["min_margin_after"] >= margin["min_margin_before"]
+    assert s["verification"]["min_margin"] == pytest.approx(margin["min_margin_after"])
+    # duplicates merged: fewer binaries than points x neurons
+    assert s["problem"]["binaries"] < 50 * (2 + 2)
+
+    code, out, _ = run(capsys, *TRAIN, "--formulation", "tight", "--margin", "max-min")
+    assert code == 0
+    assert "start        gradient-trained network" in out and "margins      refitted" in out
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--param", "start=magic"], "start must be one of ste, none"),
+        (["--param", "start_seconds=0"], "start_seconds must be a positive number"),
+        (["--param", "restarts=3"], "unknown exact parameter(s) restarts"),
+        (["--margin", "widest"], "invalid choice: 'widest'"),
+    ],
+)
+def test_bad_exact_params_and_margin_give_clear_errors(capsys, args, message):
+    with pytest.raises(SystemExit) if args[0] == "--margin" else contextlib.nullcontext():
+        code, _, err = run(capsys, *TRAIN, *args)
+    if args[0] == "--margin":
+        err = capsys.readouterr().err
+    else:
+        assert code == 2
+    assert message in err and "Traceback" not in err

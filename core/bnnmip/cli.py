@@ -225,6 +225,7 @@ def cmd_train(args) -> int:
             "true_loss": res.verification.true_loss,
             "min_margin": res.verification.min_margin,
             "robust_violations": res.verification.robust_violations,
+            "repaired": res.verification.repaired,
         },
         "accuracy": {
             rule: {
@@ -238,7 +239,7 @@ def cmd_train(args) -> int:
         "build_seconds": round(sum(r.build_seconds for r in res.solves), 4),
         "solve_seconds": round(sum(r.solve_seconds for r in res.solves), 4),
         "seconds": round(res.seconds, 3),
-        "iterations": len(res.history),
+        "iterations": res.iterations,
         "history": list(res.history),
         "model": None,
     }
@@ -292,8 +293,21 @@ def _format_summary(s: dict, res) -> str:
         f"   (paper's binary-output rule: train {_num(binr['train'], '{:.3f}')}, "
         f"test {_num(binr['test'], '{:.3f}')})"
     )
-    if res.history:
-        lines.append(f"  iterations   {len(res.history)} ({s['strategy']}; --verbose shows each)")
+    for rec in res.history:
+        if rec.get("start") == "ste":
+            lines.append(
+                f"  start        gradient-trained network (straight-through step), loss "
+                f"{rec['start_loss']:g} in {rec['start_seconds']:.2f} s; MIP start objective "
+                f"{_num(rec.get('start_objective'))}"
+            )
+        if rec.get("margin") == "max-min":
+            lines.append(
+                f"  margins      refitted for the largest margins: smallest |pre-activation| "
+                f"{rec['min_margin_before']:.3g} -> {rec['min_margin_after']:.3g}"
+                if rec["realized"] else "  margins      could not be refitted; the solver's weights are kept"
+            )
+    if s["iterations"]:
+        lines.append(f"  iterations   {s['iterations']} ({s['strategy']}; --verbose shows each)")
     if s["model"]:
         lines.append(f"  saved        {s['model']}")
     return "\n".join(lines)

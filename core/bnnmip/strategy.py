@@ -18,7 +18,13 @@ from .network import BinarizedNetwork
 from .result import SolveOptions, SolveResult, SolveStatus
 from .verify import Verification
 
-__all__ = ["Budget", "Strategy", "TrainingResult", "TrainingTask", "report_iteration"]
+__all__ = [
+    "AUXILIARY_RECORD_KEYS", "Budget", "Strategy", "TrainingResult", "TrainingTask", "report_iteration",
+]
+
+AUXILIARY_RECORD_KEYS = frozenset({"start", "improve", "margin", "fallback"})
+"""History records with one of these keys describe a start, a heuristic, margin polishing or a
+fallback, not a strategy iteration (see :attr:`TrainingResult.iterations`)."""
 
 
 @attrs.frozen(eq=False)
@@ -116,6 +122,11 @@ class TrainingResult:
     backend: str
     seconds: float
     history: tuple[dict, ...] = ()
+
+    @property
+    def iterations(self) -> int:
+        """Strategy iterations in ``history`` (records other than starts, heuristics, margins)."""
+        return sum(1 for r in self.history if not AUXILIARY_RECORD_KEYS.intersection(r))
 
     @property
     def final(self) -> SolveResult:
