@@ -66,12 +66,12 @@ def test_improve_runs_inside_the_solver_and_is_recorded():
     data = _random_labels(m=60)
     arch = Architecture(4, (2,), 2)
     opts = attrs.evolve(ONE, time_limit=3)
-    res = bnnmip.train(arch, data, formulation="tight", options=opts, params={"start": "none"})
+    res = bnnmip.train(arch, data, formulation="tight", options=opts,
+                       params={"start": "none", "improve": "coordinate"})
     rec = next(r for r in res.history if r.get("improve") == "coordinate")
     assert rec["improve_calls"] >= 1
     assert "heuristic called" in res.final.message
-    none = bnnmip.train(arch, data, formulation="tight", options=opts,
-                        params={"start": "none", "improve": "none"})
+    none = bnnmip.train(arch, data, formulation="tight", options=opts, params={"start": "none"})
     assert not any("improve" in r for r in none.history)
     assert res.verification.ok and none.verification.ok
 
@@ -101,4 +101,4 @@ def test_bad_params_are_rejected_before_any_solve(params, message):
     data = _random_labels(m=8)
     with pytest.raises(bnnmip.errors.InvalidInputError, match=re.escape(message)):
         bnnmip.train(Architecture(4, (2,), 2), data, params=params)
-    assert exact.DEFAULT_PARAMS == {"start": "ste", "start_seconds": 5.0, "improve": "coordinate"}
+    assert exact.DEFAULT_PARAMS == {"start": "ste", "start_seconds": 5.0, "improve": "none"}

@@ -6,7 +6,8 @@ import pytest
 import bnnmip
 from bnnmip import Architecture, RobustnessSet, TrainingSet
 from bnnmip.formulation import lower
-from bnnmip.pattern_fit import fit_pattern, polish, repair_network
+from bnnmip.network import BinarizedNetwork
+from bnnmip.pattern_fit import fit_pattern, polish, realize, repair_network
 from bnnmip.result import SolveResult, SolveStatus
 from bnnmip.strategies import _common
 from bnnmip.testing import random_teacher
@@ -139,3 +140,45 @@ def test_bad_margin_and_pattern_shapes_are_rejected():
         fit_pattern(arch, data.X, [np.zeros((8, 2))], eps=1e-5, bias_bounds=[1, 1])
     with pytest.raises(bnnmip.errors.InvalidInputError, match="pattern of layer 1"):
         fit_pattern(arch, data.X, [np.zeros((8, 3)), np.zeros((8, 2))], eps=1e-5, bias_bounds=[1, 1])
+
+
+def test_realize_keeps_a_feasible_network_and_rescales_an_out_of_box_one():
+    teacher, data = random_teacher(5, (3,), 2, 40, seed=9)  # margins >= 0.05, weights in [-1, 1]
+    arch = Architecture(5, (3,), 2)
+    boxes = [10.0, 10.0]
+    # shrunk (margins far below eps) or blown up (outside the box): the same step functions
+    for factor in (1e-6, 10.0):
+        scaled = BinarizedNetwork.from_arrays([W * factor for W in teacher.weights],
+                                              [b * factor for b in teacher.biases])
+        fit = realize(scaled, arch, data.X, eps=1e-4, bias_bounds=boxes)
+        assert fit.realized and fit.min_margin >= 1e-4
+        s = [np.abs(W).max(axis=1) for W in teacher.weights]  # realize's per-neuron scale
+        for W, b, Wt, bt, sc in zip(fit.network.weights, fit.network.biases, teacher.weights,
+                                    teacher.biases, s, strict=True):
+            np.testing.assert_allclose(W, Wt / sc[:, None], atol=1e-7)
+            np.testing.assert_allclose(b, bt / sc, atol=1e-7)
+
+
+def test_realize_moves_a_too_close_neuron_only_as_far_as_needed():
+    raw, data = random_teacher(4, (2,), 2, 30, seed=4)
+    arch = Architecture(4, (2,), 2)
+    sc = [np.abs(W).max(axis=1) for W in raw.weights]  # max |w| = 1 per neuron, as realize sees it
+    teacher = BinarizedNetwork.from_arrays([W / s[:, None] for W, s in zip(raw.weights, sc, strict=True)],
+                                           [b / s for b, s in zip(raw.biases, sc, strict=True)])
+    t = data.X @ teacher.weights[0][0] + teacher.biases[0][0]
+    i = int(np.argmin(np.abs(t)))
+    # move the first hidden threshold to within 1e-6 of point i (same side): margin too small
+    biases = [np.array(b) for b in teacher.biases]
+    biases[0][0] -= t[i] - np.sign(t[i]) * 1e-6
+    close = BinarizedNetwork.from_arrays(teacher.weights, biases)
+    pattern = close.forward(data.X, scaled=True).act
+    fit = realize(close, arch, data.X, eps=1e-3, bias_bounds=[10.0, 10.0])
+    assert fit.realized and fit.min_margin >= 1e-3 - 1e-9
+    for a, b in zip(fit.network.forward(data.X, scaled=True).act, pattern, strict=True):
+        np.testing.assert_array_equal(a, b)
+    moved = sum(np.abs(W - Wc).sum() + np.abs(b - bc).sum() for W, b, Wc, bc in zip(
+        fit.network.weights, fit.network.biases, close.weights, close.biases, strict=True))
+    maxmin = polish(close, arch, data.X, eps=1e-3, bias_bounds=[10.0, 10.0]).network
+    moved_maxmin = sum(np.abs(W - Wc).sum() + np.abs(b - bc).sum() for W, b, Wc, bc in zip(
+        maxmin.weights, maxmin.biases, close.weights, close.biases, strict=True))
+    assert moved <= 2e-3 < moved_maxmin

@@ -25,7 +25,8 @@ Three uses (see :func:`fit_pattern`, :func:`polish`, :func:`repair_network`):
 - **repair**: when a solver's "optimal" solution does not survive the plain forward pass,
   fit weights to the pattern the MILP claims; if that works the claim becomes true;
 - **MIP starts**: turn a heuristic network (gradient-trained, say) into one that meets the
-  formulation's margins and boxes.
+  formulation's margins and boxes, changing it as little as possible (:func:`realize`: the
+  weights nearest in l1 distance whose margins reach eps, one LP per neuron).
 
 The LPs are solved with :func:`scipy.optimize.linprog` (HiGHS inside scipy): they are small
 (one per neuron, one row per distinct input/target pair) and must not depend on which MILP
@@ -44,7 +45,7 @@ from .errors import InvalidInputError
 from .ir import Architecture
 from .network import BinarizedNetwork
 
-__all__ = ["PatternFit", "fit_pattern", "polish", "repair_network"]
+__all__ = ["PatternFit", "fit_pattern", "polish", "realize", "repair_network"]
 
 
 @attrs.frozen(eq=False)
@@ -72,13 +73,18 @@ class PatternFit:
         return float(min(m.min() for m in self.margins))
 
 
-def _neuron_lp(H, sigma, P, B, r, integer, time_limit):
-    """Largest margin for one neuron: returns ``(delta, w, b)``."""
+def _neuron_lp(H, sigma, P, B, r, integer, time_limit, closest_to=None, eps=0.0):
+    """Largest margin for one neuron: returns ``(delta, w, b)``.
+
+    With ``closest_to = (w0, b0)``: instead the weights nearest to ``(w0, b0)`` in l1 distance
+    whose margin is at least ``eps`` (``delta`` is then the margin they achieve).
+    """
     m, d = H.shape
     nb = 1 if B > 0 else 0
     nxi = d if r > 0 else 0
-    nvar = d + nb + 1 + nxi  # [w, b?, delta, xi?]
-    A = np.zeros((m + 2 * nxi, nvar))
+    npd = 0 if closest_to is None else d + nb
+    nvar = d + nb + 1 + nxi + npd  # [w, b?, delta, xi?, |w - w0|, |b - b0|?]
+    A = np.zeros((m + 2 * nxi + 2 * npd, nvar))
     A[:m, :d] = -sigma[:, None] * H
     if nb:
         A[:m, d] = -sigma
@@ -90,12 +96,23 @@ def _neuron_lp(H, sigma, P, B, r, integer, time_limit):
         A[m + d :, :d], A[m + d :, d + nb + 1 :] = -eye, -eye
     ub = np.zeros(A.shape[0])
     reach = P * np.abs(H).sum(axis=1).max(initial=0.0) + B + 1.0
-    lo = np.r_[np.full(d, -P), np.full(nb, -B), -reach, np.zeros(nxi)]
-    hi = np.r_[np.full(d, P), np.full(nb, B), reach, np.full(nxi, P)]
+    lo = np.r_[np.full(d, -P), np.full(nb, -B), -reach, np.zeros(nxi), np.zeros(npd)]
+    hi = np.r_[np.full(d, P), np.full(nb, B), reach, np.full(nxi, P), np.full(npd, np.inf)]
     c = np.zeros(nvar)
-    c[d + nb] = -1.0
+    if closest_to is None:
+        c[d + nb] = -1.0
+    else:
+        w0, b0 = closest_to
+        ref = np.r_[w0, [b0] * nb]
+        k, q = m + 2 * nxi, d + nb + 1 + nxi  # first distance row, first distance column
+        eye = np.eye(d + nb)
+        A[k : k + npd, : d + nb], A[k : k + npd, q:] = eye, -eye  # w - p <= w0
+        A[k + npd :, : d + nb], A[k + npd :, q:] = -eye, -eye  # -w - p <= -w0
+        ub[k : k + npd], ub[k + npd :] = ref, -ref
+        lo[d + nb] = eps * (1 + 1e-6) + 1e-12  # a hair above eps: survives rounding
+        c[q:] = 1.0
     if integer:
-        integrality = np.r_[np.ones(d), np.zeros(nb + 1 + nxi)]
+        integrality = np.r_[np.ones(d), np.zeros(nb + 1 + nxi + npd)]
         options = {"disp": False}
         if time_limit is not None:
             options["time_limit"] = max(time_limit, 0.01)
@@ -122,8 +139,13 @@ def fit_pattern(
     bias_bounds,
     robust_radius: float = 0.0,
     time_limit: float | None = None,
+    closest_to: BinarizedNetwork | None = None,
 ) -> PatternFit:
     """Largest-margin weights for which every layer produces ``patterns`` on ``X``.
+
+    With ``closest_to``, each neuron instead gets the weights nearest (l1) to that network's
+    whose margin is at least ``eps`` (falling back to the largest margin, to report it, when
+    there are none).
 
     Parameters
     ----------
@@ -142,6 +164,8 @@ def fit_pattern(
         Keep the first layer's pattern constant on the l-inf ball of this radius.
     time_limit : float, optional
         Seconds for all neurons together (matters for integer weights only).
+    closest_to : BinarizedNetwork, optional
+        Reference weights: stay as close to them as the margins allow.
     """
     t0 = time.perf_counter()
     X = np.asarray(X, dtype=float)
@@ -171,7 +195,13 @@ def fit_pattern(
         H, T = rows[:, : widths[l]], rows[:, widths[l] :]
         for j in range(widths[l + 1]):
             left = None if time_limit is None else time_limit - (time.perf_counter() - t0)
-            delta, w, bj = _neuron_lp(H, 2.0 * T[:, j] - 1.0, P, B, r, integer, left)
+            sigma = 2.0 * T[:, j] - 1.0
+            delta, w = -np.inf, None
+            if closest_to is not None:
+                ref = (closest_to.weights[l][j], float(closest_to.biases[l][j]))
+                delta, w, bj = _neuron_lp(H, sigma, P, B, r, integer, left, closest_to=ref, eps=eps)
+            if w is None or delta < eps:
+                delta, w, bj = _neuron_lp(H, sigma, P, B, r, integer, left)
             mar[j] = delta
             if w is not None:
                 W[j], b[j] = w, bj
@@ -204,6 +234,33 @@ def polish(network: BinarizedNetwork, arch: Architecture, X: np.ndarray, *, eps:
     net = attrs.evolve(fit.network, scaling=network.scaling, classes=network.classes,
                        prediction_rule=network.prediction_rule,
                        metadata={**network.metadata, "margin_polished": True})
+    return attrs.evolve(fit, network=net)
+
+
+def realize(network: BinarizedNetwork, arch: Architecture, X: np.ndarray, *, eps: float,
+            bias_bounds, robust_radius: float = 0.0, time_limit: float | None = None) -> PatternFit:
+    """The network nearest to ``network`` with its activation pattern on ``X`` and margins >= eps.
+
+    Turns a heuristic network (whose pre-activations may sit closer to 0 than the MILP's
+    margin, or whose weights lie outside the boxes) into a feasible MIP start while changing
+    it as little as possible; unlike :func:`polish`, it keeps what the heuristic learned about
+    points off the training set. Training predictions and loss are unchanged.
+    """
+    P = arch.weight_domain.bound
+    scaled = []  # the step is scale invariant: bring each neuron into the box first
+    for W, b, B in zip(network.weights, network.biases, bias_bounds, strict=True):
+        s = np.maximum(np.abs(W).max(axis=1) / P, np.abs(b) / B if arch.bias and B > 0 else 0.0)
+        s = np.where(s > 0, s, 1.0)
+        scaled.append((W / s[:, None], b / s))
+    reference = BinarizedNetwork.from_arrays([w for w, _ in scaled], [b for _, b in scaled],
+                                             weight_domain=arch.weight_domain)
+    fw = network.forward(X, scaled=True)
+    fit = fit_pattern(arch, X, fw.act, eps=eps, bias_bounds=bias_bounds, robust_radius=robust_radius,
+                      time_limit=time_limit, closest_to=reference)
+    if fit.network is None:
+        return fit
+    net = attrs.evolve(fit.network, scaling=network.scaling, classes=network.classes,
+                       prediction_rule=network.prediction_rule, metadata=dict(network.metadata))
     return attrs.evolve(fit, network=net)
 
 

@@ -4,18 +4,20 @@ Parameters (``task.params``)
 ----------------------------
 start : {"ste", "none"}, default "ste"
     ``"ste"``: before the MILP, train the network by gradient descent with a straight-through
-    step (:func:`bnnmip.ste.ste_network`), refit its weights to its own activation pattern with
-    the largest margins (:func:`bnnmip.pattern_fit.polish`) so that it meets the formulation's
-    margins and boxes, and hand it to the solver as a MIP start when it beats the
-    majority-class network. ``"none"``: only the majority-class start (the paper's setting).
+    step (:func:`bnnmip.ste.ste_network`), move its weights as little as needed for its own
+    activation pattern to meet the formulation's margins and boxes
+    (:func:`bnnmip.pattern_fit.realize`), and hand it to the solver as a MIP start when it
+    beats the majority-class network. ``"none"``: only the majority-class start (the paper's setting).
 start_seconds : float, default 5
     Time for the gradient start (taken from the run's time budget, never more than a quarter
     of what is left of it).
-improve : {"coordinate", "none"}, default "coordinate"
+improve : {"coordinate", "none"}, default "none"
     On backends that call back during the search (:attr:`BackendFeature.CALLBACKS
     <bnnmip.backend.BackendFeature.CALLBACKS>`: HiGHS, SCIP), every new incumbent is improved
     by coordinate descent on its true loss (:func:`bnnmip.ste.improve_network`), refitted to
-    the formulation's margins and handed back to the solver when it is better.
+    the formulation's margins and handed back to the solver when it is better. Off by
+    default: in ``docs/benchmarks/formulations.md`` it never found a better incumbent than the
+    ones HiGHS and SCIP found (the gradient start is already coordinate-optimal).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from ._common import mip_start, solve_lowering, trivial_network
 
 __all__ = ["DEFAULT_PARAMS", "ExactStrategy", "IncumbentImprover", "gradient_start"]
 
-DEFAULT_PARAMS = {"start": "ste", "start_seconds": 5.0, "improve": "coordinate"}
+DEFAULT_PARAMS = {"start": "ste", "start_seconds": 5.0, "improve": "none"}
 STARTS = ("ste", "none")
 IMPROVES = ("coordinate", "none")
 
@@ -70,7 +72,7 @@ def gradient_start(lowering: Lowering, seconds: float, seed: int = 0):
 
     Returns ``(network, info)``; ``info`` records the time taken and the start's loss.
     """
-    from ..pattern_fit import polish
+    from ..pattern_fit import realize
     from ..ste import ste_network
 
     t0 = time.perf_counter()
@@ -79,8 +81,8 @@ def gradient_start(lowering: Lowering, seconds: float, seed: int = 0):
     raw = ste_network(arch, data, seed=seed, time_limit=seconds,
                       bias_bound=boxes[0] if arch.bias else None)
     radius = 0.0 if lowering.robust is None else lowering.robust.radius
-    fit = polish(raw, arch, data.X, eps=lowering.eps, bias_bounds=boxes, robust_radius=radius,
-                 time_limit=max(1.0, seconds))
+    fit = realize(raw, arch, data.X, eps=lowering.eps, bias_bounds=boxes, robust_radius=radius,
+                  time_limit=max(1.0, seconds))
     info = {
         "start": "ste",
         "start_seconds": round(time.perf_counter() - t0, 3),
@@ -106,7 +108,7 @@ class IncumbentImprover:
         """A better full solution than incumbent ``x``, or ``None``."""
         import numpy as np
 
-        from ..pattern_fit import polish
+        from ..pattern_fit import realize
         from ..ste import improve_network
 
         t0 = time.perf_counter()
@@ -121,8 +123,8 @@ class IncumbentImprover:
             if not after < before - 1e-9:
                 return None
             radius = 0.0 if low.robust is None else low.robust.radius
-            fit = polish(better, low.architecture, data.X, eps=low.eps, bias_bounds=boxes,
-                         robust_radius=radius, time_limit=self.time_limit)
+            fit = realize(better, low.architecture, data.X, eps=low.eps, bias_bounds=boxes,
+                          robust_radius=radius, time_limit=self.time_limit)
             if not fit.realized:
                 return None
             y = low.encode(fit.network)
