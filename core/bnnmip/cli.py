@@ -12,6 +12,7 @@ import numpy as np
 
 from ._argtypes import positive_float, positive_int
 from .errors import BnnmipError
+from .formulation import DEFAULT_FORMULATION, FORMULATIONS
 
 __all__ = ["main"]
 
@@ -43,7 +44,8 @@ def _model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weights", default="continuous", metavar="DOMAIN",
                    help="weight domain: continuous, ternary or integer:P (default: continuous)")
     p.add_argument("--no-bias", action="store_true", help="train without biases")
-    p.add_argument("--formulation", default="paper", help="MILP formulation: paper or tight (default: paper)")
+    p.add_argument("--formulation", default=DEFAULT_FORMULATION, choices=sorted(FORMULATIONS),
+                   help=f"MILP formulation (default: {DEFAULT_FORMULATION})")
     p.add_argument("--robust-radius", type=float, default=0.0, metavar="R",
                    help="l-inf radius (scaled units) every training point must be robust to")
     p.add_argument("--eps", type=float, default=None,

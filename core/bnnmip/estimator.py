@@ -48,6 +48,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .errors import InvalidInputError, SolveFailedError
+from .formulation import DEFAULT_FORMULATION
 from .ir import Architecture, RobustnessSet, TrainingSet
 from .network import BinarizedNetwork, InputScaling, PredictionRule
 from .registry import get_strategy
@@ -113,8 +114,9 @@ class BDNNClassifier(ClassifierMixin, BaseEstimator):
         MILP backend name (see :func:`bnnmip.list_backends`).
     strategy : str, default "exact"
         Training strategy name (see :func:`bnnmip.list_strategies`).
-    formulation : str, default "paper"
-        MILP formulation name.
+    formulation : str, default :data:`bnnmip.formulation.DEFAULT_FORMULATION`
+        MILP formulation name: ``"paper"`` (Kurtz & Bah) or ``"tight"`` (same optimum, tighter
+        model; see ``docs/formulation.md``).
     time_limit : float or None, default 60.0
         Seconds per solve; ``None`` for no limit. A solve stopped by the limit keeps its best
         network (``status_ == "feasible"``).
@@ -195,7 +197,7 @@ class BDNNClassifier(ClassifierMixin, BaseEstimator):
         bias=True,
         backend="highs",
         strategy="exact",
-        formulation="paper",
+        formulation=DEFAULT_FORMULATION,
         time_limit=60.0,
         mip_gap=1e-4,
         threads=1,

@@ -13,6 +13,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
+from .formulation import DEFAULT_FORMULATION
 from .ir import ActivationTies, Architecture, RobustnessSet, TrainingSet
 from .network import BinarizedNetwork
 from .result import SolveOptions, SolveResult, SolveStatus
@@ -44,7 +45,7 @@ class TrainingTask:
     data: TrainingSet
     backend: object
     options: SolveOptions = attrs.field(factory=SolveOptions)
-    formulation: str = "paper"
+    formulation: str = DEFAULT_FORMULATION
     robust: RobustnessSet | None = None
     ties: ActivationTies | None = None
     eps: float | None = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import BackendUnavailableError, InvalidInputError
+from .formulation import DEFAULT_FORMULATION
 from .ir import ActivationTies, Architecture, RobustnessSet, TrainingSet
 from .network import BinarizedNetwork
 from .registry import get_backend, get_strategy
@@ -36,7 +37,7 @@ def train(
     backend: str = DEFAULT_BACKEND,
     strategy: str = "exact",
     options: SolveOptions | None = None,
-    formulation: str = "paper",
+    formulation: str = DEFAULT_FORMULATION,
     robust: RobustnessSet | None = None,
     ties: ActivationTies | None = None,
     eps: float | None = None,

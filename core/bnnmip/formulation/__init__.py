@@ -22,9 +22,11 @@ from ..milp import MilpProblem
 from ..network import BinarizedNetwork
 from . import paper, tight
 
-__all__ = ["FORMULATIONS", "Lowering", "lower", "merge_duplicate_points"]
+__all__ = ["DEFAULT_FORMULATION", "FORMULATIONS", "Lowering", "lower", "merge_duplicate_points"]
 
 FORMULATIONS = {paper.NAME: paper, tight.NAME: tight}
+DEFAULT_FORMULATION = "tight"
+"""The formulation used when none is named (the API, the estimator and the CLI)."""
 
 
 @attrs.frozen(eq=False)
@@ -120,7 +122,7 @@ def lower(
     architecture: Architecture,
     data: TrainingSet,
     *,
-    formulation: str = "paper",
+    formulation: str = DEFAULT_FORMULATION,
     robust: RobustnessSet | None = None,
     ties: ActivationTies | None = None,
     eps: float | None = None,
