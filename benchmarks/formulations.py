@@ -55,7 +55,7 @@ VARIANTS = {  # name: (formulation, exact strategy params)
     "tight+ste": ("tight", {"start": "ste", "improve": "none"}),
     "tight+ste+improve": ("tight", {"start": "ste", "improve": "coordinate"}),
 }
-PROTOCOL_VARIANTS = ("paper", "tight+ste+improve")
+PROTOCOL_VARIANTS = ("paper", "tight+ste")
 TEACHER_M = (25, 50, 100, 200, 500, 1000)
 RANDOM_M = (25, 50, 100)
 ROBUST_R = (0.05, 0.1)
@@ -212,27 +212,33 @@ def report(records, args, wall):
     import bnnmip
 
     limit = args.time_limit
+    cmd = "" if args.records else (
+        f"Command: `python benchmarks/formulations.py --time-limit {args.time_limit:g} --backends "
+        f"{','.join(args.backends)} --workers {args.workers} --seeds {args.seeds}"
+        f"{' --quick' if args.quick else ''}` ({wall / 60:.0f} min wall)."
+    )
     lines = [
         "# Formulations: `paper` against the improved variants",
         "",
-        f"Command: `python benchmarks/formulations.py --time-limit {args.time_limit:g} --backends "
-        f"{','.join(args.backends)} --workers {args.workers} --seeds {args.seeds}"
-        f"{' --quick' if args.quick else ''}` ({wall / 60:.0f} min wall).",
+        cmd or "Built with `--records` from the runs' JSON-lines files; each section names the runs "
+        "(commits) its records come from and `docs/benchmarks/formulations-runs.md` the commands.",
         f"Machine: {platform.machine()}, {args.workers} jobs at a time, one solver thread each, Python "
         f"{platform.python_version()}, bnnmip {bnnmip.__version__}; "
-        + ", ".join(f"{b} {bnnmip.get_backend(b).solver_version()}" for b in args.backends) + ".",
+        + ", ".join(f"{b} {bnnmip.get_backend(b).solver_version()}"
+                    for b in dict.fromkeys(r["backend"] for r in records)) + ".",
         "Every variant runs the `exact` strategy with a time budget equal to the limit (the gradient "
         "start of the `+ste` variants counts against it). Raw records: "
         f"`{args.output.with_suffix('.jsonl').name}`.",
         "",
     ]
     syn = [r for r in records if r["kind"] == "synthetic"]
-    for backend in args.backends:
+    for backend in dict.fromkeys(r["backend"] for r in syn):
         mine = [r for r in syn if r["backend"] == backend]
         by = {(r["instance"], r["variant"]): r for r in mine}
         names = list(dict.fromkeys(r["instance"] for r in sorted(mine, key=lambda r: r["order"])))
         variants = [v for v in VARIANTS if any(r["variant"] == v for r in mine)]
-        lines += [f"## Synthetic instances on {backend}, {limit:g} s", "",
+        lines += [f"## Synthetic instances on {backend}, {limit:g} s", "", f"Records from run {_runs(mine)}.",
+                  "",
                   "Each cell: training errors of the returned network (forward pass) / status / seconds.",
                   "", "| instance | " + " | ".join(variants) + " |", "|---|" + "---|" * len(variants)]
         for n in names:
@@ -267,15 +273,17 @@ def report(records, args, wall):
     proto = [r for r in records if r["kind"] == "protocol"]
     if proto:
         lines += ["## Paper protocol (50/25/25, hidden width 2, test accuracy mean ± sd)", "",
+                  f"Records from run {_runs(proto)}.", "",
                   "| data set | backend | model | test accuracy | with max-min margins | training loss / 2 "
                   "| verification failures | mean seconds |",
                   "|---|---|---|---|---|---|---|---|"]
+        proto_backends = list(dict.fromkeys(r["backend"] for r in proto if r["variant"] != "mlp"))
         for ds in dict.fromkeys(r["dataset"] for r in proto):
-            for backend in args.backends:
-                for v in [*PROTOCOL_VARIANTS, "mlp"]:
+            for backend in proto_backends:
+                for v in [*dict.fromkeys(r["variant"] for r in proto if r["variant"] != "mlp"), "mlp"]:
                     rs = [r for r in proto if r["dataset"] == ds and r["variant"] == v
                           and (r["backend"] == backend or v == "mlp")]
-                    if not rs or (v == "mlp" and backend != args.backends[0]):
+                    if not rs or (v == "mlp" and backend != proto_backends[0]):
                         continue
                     name = "ReLU MLP (sklearn)" if v == "mlp" else v
                     errs = [r.get("loss") for r in rs if r.get("loss") is not None]
@@ -291,6 +299,22 @@ def report(records, args, wall):
     return "\n".join(lines) + "\n"
 
 
+def _git_head() -> str:
+    import subprocess
+
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                             check=True, cwd=Path(__file__).parent)
+        return out.stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unlabelled"
+
+
+def _runs(records) -> str:
+    runs = sorted({r.get("run", "unlabelled") for r in records})
+    return ", ".join(f"`{r}`" for r in runs)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--time-limit", type=float, default=60.0)
@@ -302,7 +326,17 @@ def main(argv=None):
     p.add_argument("--quick", action="store_true", help="the smaller synthetic instances only")
     p.add_argument("--no-synthetic", action="store_true")
     p.add_argument("--output", type=Path, default=Path("docs/benchmarks/formulations.md"))
+    p.add_argument("--label", default=None, help="run label stored in every record (default: git HEAD)")
+    p.add_argument("--records", type=Path, nargs="+", default=None,
+                   help="no runs: write the report from these JSON-lines files (records of several runs)")
     args = p.parse_args(argv)
+    if args.records:
+        records = [json.loads(line) for f in args.records for line in f.read_text().splitlines() if line]
+        text = report(records, args, sum(r.get("seconds", 0) for r in records) / args.workers)
+        args.output.write_text(text)
+        print(text)
+        return
+    label = args.label or _git_head()
     jobs = []
     if not args.no_synthetic:
         for order, (name, family, spec) in enumerate(instances(args.quick)):
@@ -323,7 +357,7 @@ def main(argv=None):
     with ProcessPoolExecutor(args.workers, max_tasks_per_child=1) as pool, raw.open("w") as fh:
         futures = {pool.submit(fn, *rest): order for (fn, *rest), order in jobs}
         for done, fut in enumerate(as_completed(futures), start=1):
-            rec = {**fut.result(), "order": futures[fut]}
+            rec = {**fut.result(), "order": futures[fut], "run": label}
             records.append(rec)
             fh.write(json.dumps(rec) + "\n")
             fh.flush()
