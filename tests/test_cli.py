@@ -34,7 +34,9 @@ def test_train_json_is_consistent(capsys):
     assert s["solve"]["status"] == "optimal" and s["train_points"] == 50
     assert s["verification"]["ok"] and s["verification"]["mismatches"] == 0
     assert s["verification"]["true_loss"] == pytest.approx(s["solve"]["objective"])
-    assert s["problem"]["binaries"] == 50 * (2 + 2)
+    # the default (tight) formulation gives each distinct point one set of binaries
+    assert s["formulation"] == "tight"
+    assert 0 < s["problem"]["binaries"] <= 50 * (2 + 2)
     # zero training loss means both prediction rules agree on the training points
     assert s["accuracy"]["preactivation"]["train"] == s["accuracy"]["binary"]["train"]
     assert 0.5 < s["accuracy"]["preactivation"]["test"] <= 1
@@ -130,6 +132,8 @@ def test_reference_breast_cancer_instance_same_optimum_on_every_backend(capsys, 
 
 
 def test_tight_formulation_gradient_start_and_margins_from_the_cli(capsys):
+    code, out, _ = run(capsys, *TRAIN, "--formulation", "paper", "--json")
+    assert code == 0 and json.loads(out)["problem"]["binaries"] == 50 * (2 + 2)
     code, out, _ = run(capsys, *TRAIN, "--formulation", "tight", "--margin", "max-min", "--json")
     assert code == 0
     s = json.loads(out)

@@ -1,3 +1,4 @@
+import functools
 import itertools
 
 import numpy as np
@@ -9,6 +10,7 @@ from bnnmip.milp import RowKind
 from bnnmip.testing import random_teacher, reference_instances
 
 INSTANCES = reference_instances()
+lower_paper = functools.partial(bnnmip.lower, formulation="paper")  # this file tests `paper`
 
 
 def _solve(inst_or_arch, data=None, **kw):
@@ -29,7 +31,7 @@ def test_reference_optimum_on_highs(inst):
 
 @pytest.mark.parametrize("inst", [i for i in INSTANCES if i.teacher is not None], ids=lambda i: i.name)
 def test_teacher_encodes_to_a_feasible_zero_loss_point(inst):
-    low = bnnmip.lower(inst.architecture, inst.data)
+    low = lower_paper(inst.architecture, inst.data)
     x = low.encode(inst.teacher)
     assert low.problem.violation(x) <= 1e-9
     assert low.problem.objective(x) == pytest.approx(0.0)
@@ -45,7 +47,7 @@ def test_encoded_objective_is_the_networks_hamming_loss():
     y = rng.integers(0, 3, size=30)  # relabel at random: the teacher now makes errors
     y[:3] = [0, 1, 2]
     data = TrainingSet.from_arrays(data.X, y, n_classes=3, weights=rng.uniform(0.5, 2, 30))
-    low = bnnmip.lower(Architecture(3, (3,), 3), data)
+    low = lower_paper(Architecture(3, (3,), 3), data)
     x = low.encode(net)
     assert low.problem.violation(x) <= 1e-9
     expected = net.hamming_loss(data.X, data.y, weights=data.weights, scaled=True)
@@ -55,7 +57,7 @@ def test_encoded_objective_is_the_networks_hamming_loss():
 
 def test_margin_violating_network_is_infeasible():
     net, data = random_teacher(2, (2,), 2, 8, seed=3)
-    low = bnnmip.lower(Architecture(2, (2,), 2), data)
+    low = lower_paper(Architecture(2, (2,), 2), data)
     # shift the first hidden bias so that one point sits exactly on the step (t = 0)
     t = data.X @ net.weights[0][0] + net.biases[0][0]
     biases = [b.copy() for b in net.biases]
@@ -67,7 +69,7 @@ def test_margin_violating_network_is_infeasible():
 def test_problem_size_matches_the_paper():
     m, n, d, K = 7, 3, 4, 3
     net, data = random_teacher(n, (d,), K, m, seed=11)
-    p = bnnmip.lower(Architecture(n, (d,), K), data).problem
+    p = lower_paper(Architecture(n, (d,), K), data).problem
     assert p.n_binary == m * (d + K)
     kinds = {}
     for block in p.rows:
@@ -82,21 +84,21 @@ def test_big_m_values_and_robust_growth():
     X = np.array([[0.2, 0.4, 1.0], [0.0, 0.0, 0.5]])
     data = TrainingSet.from_arrays(X, [0, 1])
     arch = Architecture(3, (2,), 2)
-    plain = bnnmip.lower(arch, data)
+    plain = lower_paper(arch, data)
     B = max(1.6, 2)  # max ||x||_1 vs max width
     np.testing.assert_allclose(plain.big_m[1], [1.6 + B + 1, 0.5 + B + 1])
     np.testing.assert_allclose(plain.big_m[2], 2 + B + 1)
-    robust = bnnmip.lower(arch, data, robust=RobustnessSet(0.5))
+    robust = lower_paper(arch, data, robust=RobustnessSet(0.5))
     np.testing.assert_allclose(robust.big_m[1], plain.big_m[1] + 0.5 * 3)
     assert any(b.kind is RowKind.ABS for b in robust.problem.rows)
-    nobias = bnnmip.lower(Architecture(3, (2,), 2, bias=False), data)
+    nobias = lower_paper(Architecture(3, (2,), 2, bias=False), data)
     np.testing.assert_allclose(nobias.big_m[1], [2.6, 1.5])
     assert "b1" not in nobias.problem.columns
 
 
 def test_ties_share_activation_columns():
     inst = next(i for i in INSTANCES if i.name == "xor-tied")
-    low = bnnmip.lower(inst.architecture, inst.data, ties=inst.ties)
+    low = lower_paper(inst.architecture, inst.data, ties=inst.ties)
     assert low.problem.columns["u1"].shape == (3, 2)
     assert low.problem.columns["u2"].shape == (3, 2)
     # layer-1 rows stay per point
@@ -152,7 +154,7 @@ def test_matches_brute_force_on_random_labels(seed):
 def test_integer_domain_bound():
     net, data = random_teacher(3, (2,), 2, 10, seed=9, weight_domain="integer:3")
     arch = Architecture(3, (2,), 2, weight_domain="integer:3")
-    low = bnnmip.lower(arch, data)
+    low = lower_paper(arch, data)
     assert low.problem.col_upper[low.problem.columns["W1"].start] == 3
     assert low.problem.violation(low.encode(net)) <= 1e-9
     result = _solve(arch, data)
@@ -163,18 +165,18 @@ def test_integer_domain_bound():
 def test_lower_rejects_mismatches():
     data = TrainingSet.from_arrays(np.zeros((2, 3)), [0, 1])
     with pytest.raises(bnnmip.InvalidInputError, match="expects 2 inputs"):
-        bnnmip.lower(Architecture(2, (2,), 2), data)
+        lower_paper(Architecture(2, (2,), 2), data)
     with pytest.raises(bnnmip.InvalidInputError, match="3 outputs"):
-        bnnmip.lower(Architecture(3, (2,), 3), data)
+        lower_paper(Architecture(3, (2,), 3), data)
     with pytest.raises(bnnmip.InvalidInputError, match="eps"):
-        bnnmip.lower(Architecture(3, (2,), 2), data, eps=0)
+        lower_paper(Architecture(3, (2,), 2), data, eps=0)
     with pytest.raises(bnnmip.UnknownNameError, match="paper"):
-        bnnmip.lower(Architecture(3, (2,), 2), data, formulation="nope")
+        lower_paper(Architecture(3, (2,), 2), data, formulation="nope")
     with pytest.raises(bnnmip.InvalidInputError, match="cover 3 points"):
-        bnnmip.lower(Architecture(3, (2,), 2), data, ties=ActivationTies.none(3))
+        lower_paper(Architecture(3, (2,), 2), data, ties=ActivationTies.none(3))
 
 
 def test_problem_arrays_are_read_only():
-    p = bnnmip.lower(Architecture(2, (2,), 2), TrainingSet.from_arrays(np.eye(2), [0, 1])).problem
+    p = lower_paper(Architecture(2, (2,), 2), TrainingSet.from_arrays(np.eye(2), [0, 1])).problem
     with pytest.raises(ValueError):
         p.c[0] = 1.0

@@ -130,3 +130,16 @@ def test_same_optima_on_every_backend(backend):
         assert res.status is bnnmip.SolveStatus.OPTIMAL, (inst.name, res.final.message)
         assert res.objective == pytest.approx(inst.optimum, abs=1e-6), inst.name
         assert res.verification.ok, (inst.name, res.verification.describe())
+
+
+def test_without_symmetry_breaking_starts_are_taken_as_they_are():
+    teacher, data = random_teacher(4, (3,), 2, 30, seed=1)
+    arch = Architecture(4, (3,), 2)
+    low = lower(arch, data, formulation="tight", symmetry_breaking=False)
+    full = lower(arch, data, formulation="tight")
+    assert not low.problem.rows[-1].name.startswith("order")
+    assert low.problem.n_rows < full.problem.n_rows
+    x = low.encode(teacher)
+    assert low.problem.violation(x) <= 1e-9
+    for a, b in zip(low.decode(x).weights, teacher.weights, strict=True):
+        np.testing.assert_allclose(a, b)

@@ -10,7 +10,7 @@ from bnnmip.verify import robust_violations, verify
 def test_verification_counts_mismatches_the_solver_could_hide():
     """A solution whose binaries are within tolerance but whose margins are swamped."""
     net, data = random_teacher(2, (2,), 2, 10, seed=2)
-    low = bnnmip.lower(Architecture(2, (2,), 2), data)
+    low = bnnmip.lower(Architecture(2, (2,), 2), data, formulation="paper")
     x = low.encode(net)
     assert verify(low, net, x, low.problem.objective(x)).ok
     # flip the claimed activation of one point's first hidden neuron, as a solver would
@@ -26,7 +26,7 @@ def test_verification_counts_mismatches_the_solver_could_hide():
 
 def test_objective_mismatch_is_reported():
     net, data = random_teacher(2, (2,), 2, 10, seed=2)
-    low = bnnmip.lower(Architecture(2, (2,), 2), data)
+    low = bnnmip.lower(Architecture(2, (2,), 2), data, formulation="paper")
     x = low.encode(net)
     assert not verify(low, net, x, 3.0).ok
 

@@ -90,10 +90,10 @@ def _neuron_lp(H, sigma, P, B, r, integer, time_limit, closest_to=None, eps=0.0)
         A[:m, d] = -sigma
     A[:m, d + nb] = 1.0
     if nxi:
-        A[:m, d + nb + 1 :] = r
+        A[:m, d + nb + 1 : d + nb + 1 + d] = r
         eye = np.eye(d)
-        A[m : m + d, :d], A[m : m + d, d + nb + 1 :] = eye, -eye
-        A[m + d :, :d], A[m + d :, d + nb + 1 :] = -eye, -eye
+        A[m : m + d, :d], A[m : m + d, d + nb + 1 : d + nb + 1 + d] = eye, -eye
+        A[m + d : m + 2 * d, :d], A[m + d : m + 2 * d, d + nb + 1 : d + nb + 1 + d] = -eye, -eye
     ub = np.zeros(A.shape[0])
     reach = P * np.abs(H).sum(axis=1).max(initial=0.0) + B + 1.0
     lo = np.r_[np.full(d, -P), np.full(nb, -B), -reach, np.zeros(nxi), np.zeros(npd)]

@@ -8,7 +8,9 @@ model of the same problem ``"tight"`` (:mod:`bnnmip.formulation.tight`).
 
 A formulation is a module with ``NAME``, ``DEFAULT_EPS`` and ``build(arch, data, cluster,
 n_clusters, robust, eps) -> (problem, big_m)``; ``MERGE_DUPLICATES = True`` asks
-:func:`lower` to give points with identical inputs one cluster first.
+:func:`lower` to give points with identical inputs one cluster first; ``SYMMETRY_BREAKING =
+True`` declares a ``symmetry_breaking`` keyword of ``build`` and a ``canonicalize(lowering,
+network)`` that :meth:`Lowering.encode` applies to MIP starts.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class Lowering:
     eps: float
     formulation: str
     big_m: dict
+    symmetry_breaking: bool = False
 
     def bias_bounds(self) -> list[float]:
         """The bias box of each layer in this MILP (0 without biases)."""
@@ -99,7 +102,7 @@ class Lowering:
                 f"the start network has widths {network.widths}, the problem {arch.widths}"
             )
         canonical = getattr(FORMULATIONS[self.formulation], "canonicalize", None)
-        if canonical is not None:
+        if canonical is not None and self.symmetry_breaking:
             network = canonical(self, network)
         x = np.full(self.problem.n_cols, np.nan)
         cols = self.problem.columns
@@ -126,8 +129,14 @@ def lower(
     robust: RobustnessSet | None = None,
     ties: ActivationTies | None = None,
     eps: float | None = None,
+    symmetry_breaking: bool = True,
 ) -> Lowering:
-    """Build the MILP of training ``architecture`` on ``data``."""
+    """Build the MILP of training ``architecture`` on ``data``.
+
+    ``symmetry_breaking=False`` leaves out a formulation's symmetry-breaking rows and
+    fixings (for block MILPs that fix some layers: the rows would forbid moves that need the
+    fixed layers to change too).
+    """
     if formulation not in FORMULATIONS:
         raise UnknownNameError(
             f"unknown formulation {formulation!r}; available: {', '.join(FORMULATIONS)}"
@@ -153,8 +162,12 @@ def lower(
         raise InvalidInputError(f"eps must be in (0, 1), got {eps}")
     if getattr(module, "MERGE_DUPLICATES", False):
         ties = merge_duplicate_points(ties, data.X)
-    problem, big_m = module.build(architecture, data, ties.cluster, ties.n_clusters, robust, eps)
-    return Lowering(problem, architecture, data, ties, robust, eps, formulation, big_m)
+    kwargs = {}
+    breaks = bool(getattr(module, "SYMMETRY_BREAKING", False))
+    if breaks:
+        kwargs["symmetry_breaking"] = breaks = bool(symmetry_breaking)
+    problem, big_m = module.build(architecture, data, ties.cluster, ties.n_clusters, robust, eps, **kwargs)
+    return Lowering(problem, architecture, data, ties, robust, eps, formulation, big_m, breaks)
 
 
 def merge_duplicate_points(ties: ActivationTies, X: np.ndarray) -> ActivationTies:

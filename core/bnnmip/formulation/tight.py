@@ -40,6 +40,7 @@ from .paper import assemble
 NAME = "tight"
 DEFAULT_EPS = 1e-4
 MERGE_DUPLICATES = True
+SYMMETRY_BREAKING = True
 
 
 def bias_bounds(arch: Architecture, X: np.ndarray, radius: float, eps: float) -> list[float]:
@@ -76,10 +77,12 @@ def build(
     n_clusters: int,
     robust: RobustnessSet | None,
     eps: float,
+    symmetry_breaking: bool = True,
 ):
     """Lower to a :class:`~bnnmip.milp.MilpProblem`; returns ``(problem, big_m)``.
 
     ``cluster`` must already merge duplicate points (:func:`bnnmip.formulation.lower` does).
+    ``symmetry_breaking=False`` leaves out change 3.
     """
     X = data.X
     P, n = arch.weight_domain.bound, arch.n_inputs
@@ -95,7 +98,7 @@ def build(
         layer1_m=P * np.abs(X[rows]).sum(axis=1) + boxes[0] + r * n * P,
         deep_m=[P * arch.widths[l - 1] + boxes[l - 1] for l in range(2, arch.n_layers + 1)],
         name=NAME,
-        extra=_symmetry_rows(arch, int(cluster[0])),
+        extra=_symmetry_rows(arch, int(cluster[0])) if symmetry_breaking else None,
     )
 
 

@@ -336,9 +336,10 @@ class LocalSearchStrategy:
         """Search from the start network until a stop rule fires; see the module docstring."""
         budget = task.budget()
         params = _check_params(task.params)
+        # no symmetry-breaking rows: with the other layers fixed they would forbid moves
         lowering = lower(
             task.architecture, task.data, formulation=task.formulation,
-            robust=task.robust, ties=task.ties, eps=task.eps,
+            robust=task.robust, ties=task.ties, eps=task.eps, symmetry_breaking=False,
         )
         arch, data = task.architecture, task.data
         L = arch.n_layers
