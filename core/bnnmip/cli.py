@@ -297,11 +297,11 @@ def _format_summary(s: dict, res) -> str:
     )
     for rec in res.history:
         if rec.get("start") == "ste":
-            lines.append(
+            lines.insert(4, (
                 f"  start        gradient-trained network (straight-through step), loss "
                 f"{rec['start_loss']:g} in {rec['start_seconds']:.2f} s; MIP start objective "
                 f"{_num(rec.get('start_objective'))}"
-            )
+            ))
         if rec.get("margin") == "max-min":
             lines.append(
                 f"  margins      refitted for the largest margins: smallest |pre-activation| "
