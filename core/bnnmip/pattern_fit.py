@@ -190,8 +190,7 @@ def fit_pattern(
         b = np.zeros(widths[l + 1])
         mar = np.zeros(widths[l + 1])
         # one row per distinct (input, target) pair
-        rows, inverse = np.unique(np.c_[h, target], axis=0, return_inverse=True)
-        del inverse
+        rows = np.unique(np.c_[h, target], axis=0)
         H, T = rows[:, : widths[l]], rows[:, widths[l] :]
         for j in range(widths[l + 1]):
             left = None if time_limit is None else time_limit - (time.perf_counter() - t0)
@@ -229,12 +228,7 @@ def polish(network: BinarizedNetwork, arch: Architecture, X: np.ndarray, *, eps:
     fw = network.forward(X, scaled=True)
     fit = fit_pattern(arch, X, fw.act, eps=eps, bias_bounds=bias_bounds,
                       robust_radius=robust_radius, time_limit=time_limit)
-    if fit.network is None:
-        return fit
-    net = attrs.evolve(fit.network, scaling=network.scaling, classes=network.classes,
-                       prediction_rule=network.prediction_rule,
-                       metadata={**network.metadata, "margin_polished": True})
-    return attrs.evolve(fit, network=net)
+    return _carry_over(fit, network, {**network.metadata, "margin_polished": True})
 
 
 def realize(network: BinarizedNetwork, arch: Architecture, X: np.ndarray, *, eps: float,
@@ -257,10 +251,15 @@ def realize(network: BinarizedNetwork, arch: Architecture, X: np.ndarray, *, eps
     fw = network.forward(X, scaled=True)
     fit = fit_pattern(arch, X, fw.act, eps=eps, bias_bounds=bias_bounds, robust_radius=robust_radius,
                       time_limit=time_limit, closest_to=reference)
+    return _carry_over(fit, network, dict(network.metadata))
+
+
+def _carry_over(fit: PatternFit, network: BinarizedNetwork, metadata: dict) -> PatternFit:
+    """``fit`` whose network keeps ``network``'s scaling, classes and rule, with ``metadata``."""
     if fit.network is None:
         return fit
     net = attrs.evolve(fit.network, scaling=network.scaling, classes=network.classes,
-                       prediction_rule=network.prediction_rule, metadata=dict(network.metadata))
+                       prediction_rule=network.prediction_rule, metadata=metadata)
     return attrs.evolve(fit, network=net)
 
 

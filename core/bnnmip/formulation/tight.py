@@ -32,6 +32,7 @@ from __future__ import annotations
 import attrs
 import numpy as np
 
+from .._validation import frozen_array
 from ..ir import Architecture, RobustnessSet, TrainingSet
 from ..milp import RowKind
 from ..network import BinarizedNetwork
@@ -116,14 +117,10 @@ def canonicalize(lowering, network: BinarizedNetwork) -> BinarizedNetwork:
     boxes = lowering.bias_bounds()
     Ws = [np.array(W, dtype=float) for W in network.weights]
     bs = [np.array(b, dtype=float) for b in network.biases]
-    x0 = lowering.data.X[:1]
+    h = lowering.data.X[:1]  # the first point's activations entering layer l
     for l in range(arch.n_layers - 1):
-        h = x0
-        for W, b in zip(Ws[: l + 1], bs[: l + 1], strict=True):
-            t = h @ W.T + b
-            h = (t > 0).astype(float)
         if arch.bias:
-            flip = h[0] > 0
+            flip = (h @ Ws[l].T + bs[l])[0] > 0
             if np.any(flip):
                 Ws[l][flip] *= -1.0
                 bs[l][flip] *= -1.0
@@ -133,14 +130,9 @@ def canonicalize(lowering, network: BinarizedNetwork) -> BinarizedNetwork:
         order = np.argsort(-key, kind="stable")
         Ws[l], bs[l] = Ws[l][order], bs[l][order]
         Ws[l + 1] = Ws[l + 1][:, order]
+        h = (h @ Ws[l].T + bs[l] > 0).astype(float)
     return attrs.evolve(
         network,
-        weights=tuple(_frozen(W) for W in Ws),
-        biases=tuple(_frozen(b) for b in bs),
+        weights=tuple(frozen_array(W, dtype=float, name=f"W{l + 1}", ndim=2) for l, W in enumerate(Ws)),
+        biases=tuple(frozen_array(b, dtype=float, name=f"b{l + 1}", ndim=1) for l, b in enumerate(bs)),
     )
-
-
-def _frozen(a: np.ndarray) -> np.ndarray:
-    a = np.array(a, dtype=float)
-    a.flags.writeable = False
-    return a

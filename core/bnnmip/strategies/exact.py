@@ -26,6 +26,8 @@ import math
 import time
 from collections.abc import Mapping
 
+import numpy as np
+
 from ..backend import BackendFeature
 from ..errors import InvalidInputError
 from ..formulation import Lowering, lower
@@ -106,8 +108,6 @@ class IncumbentImprover:
 
     def __call__(self, x):
         """A better full solution than incumbent ``x``, or ``None``."""
-        import numpy as np
-
         from ..pattern_fit import realize
         from ..ste import improve_network
 
