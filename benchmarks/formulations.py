@@ -125,6 +125,8 @@ def _train(arch, data, robust, variant, backend, time_limit, seed=0):
         "seconds": seconds,
         "verified": bool(v is not None and v.ok),
         "repaired": bool(v is not None and v.repaired),
+        "nodes": res.final.nodes,
+        "solver_message": res.final.message,
         "start": next((r for r in res.history if "start" in r), None),
         "improve": next((r for r in res.history if "improve" in r), None),
     }

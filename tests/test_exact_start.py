@@ -81,7 +81,7 @@ def test_solver_failure_falls_back_to_the_checked_start(monkeypatch):
     arch = Architecture(4, (2,), 2)
     failed = SolveResult(SolveStatus.ERROR, "highs", "test", message="solver crashed")
     monkeypatch.setattr(_common, "solve", lambda backend, problem, options: failed)
-    res = bnnmip.train(arch, data, options=ONE)
+    res = bnnmip.train(arch, data, options=ONE, params={"always_solve": True})
     assert res.status is SolveStatus.FEASIBLE
     assert res.network is not None and res.verification.ok
     assert res.loss == res.history[0]["start_loss"]
@@ -95,10 +95,59 @@ def test_solver_failure_falls_back_to_the_checked_start(monkeypatch):
     [({"improve": "magic"}, "improve must be one of coordinate, none"),
      ({"start": "mlp"}, "start must be one of ste, none"),
      ({"start_seconds": "soon"}, "start_seconds must be a positive number"),
-     ({"budget": 3}, "unknown exact parameter(s) budget")],
+     ({"budget": 3}, "unknown exact parameter(s) budget"),
+     ({"always_solve": "yes"}, "always_solve must be true or false")],
 )
 def test_bad_params_are_rejected_before_any_solve(params, message):
     data = _random_labels(m=8)
     with pytest.raises(bnnmip.errors.InvalidInputError, match=re.escape(message)):
         bnnmip.train(Architecture(4, (2,), 2), data, params=params)
-    assert exact.DEFAULT_PARAMS == {"start": "ste", "start_seconds": 5.0, "improve": "none"}
+    assert exact.DEFAULT_PARAMS == {"start": "ste", "start_seconds": 5.0, "improve": "none",
+                                    "always_solve": False}
+
+
+def _counting_solve(monkeypatch):
+    calls = []
+    real = _common.solve
+
+    def counted(backend, problem, options):
+        calls.append(problem)
+        return real(backend, problem, options)
+
+    monkeypatch.setattr(_common, "solve", counted)
+    return calls
+
+
+@pytest.mark.parametrize("backend", ["highs", "scip", "cbc"])
+def test_a_start_with_zero_loss_is_optimal_without_calling_the_solver(monkeypatch, backend):
+    if not bnnmip.registry.get_backend(backend).availability()[0]:
+        pytest.skip(f"{backend} not installed")
+    _, data = random_teacher(6, (3,), 2, 150, seed=8)
+    arch = Architecture(6, (3,), 2)
+    calls = _counting_solve(monkeypatch)
+    res = bnnmip.train(arch, data, backend=backend, options=ONE)
+    assert calls == []
+    assert res.status is SolveStatus.OPTIMAL and res.loss == 0 and res.verification.ok
+    solved = res.solves[0]
+    assert solved.nodes == 0 and solved.objective == 0 and solved.bound == 0 and solved.gap == 0
+    assert solved.mip_start_used and "trivial lower bound" in solved.message
+    assert res.network.hamming_loss(data.X, data.y, scaled=True) == 0
+
+
+def test_always_solve_calls_the_solver_on_a_zero_loss_start(monkeypatch):
+    _, data = random_teacher(6, (3,), 2, 150, seed=8)
+    arch = Architecture(6, (3,), 2)
+    calls = _counting_solve(monkeypatch)
+    res = bnnmip.train(arch, data, options=ONE, params={"always_solve": True})
+    assert len(calls) == 1
+    assert res.status is SolveStatus.OPTIMAL and res.loss == 0 and res.verification.ok
+    assert "trivial lower bound" not in res.solves[0].message
+
+
+def test_a_start_above_the_bound_is_searched(monkeypatch):
+    data = _random_labels(m=30, seed=5)
+    arch = Architecture(4, (1,), 2)  # one neuron cannot fit these random labels: loss > 0
+    calls = _counting_solve(monkeypatch)
+    res = bnnmip.train(arch, data, options=ONE)
+    assert res.history[0]["start_loss"] > 0
+    assert len(calls) == 1 and res.status is SolveStatus.OPTIMAL and res.verification.ok

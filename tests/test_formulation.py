@@ -180,3 +180,32 @@ def test_problem_arrays_are_read_only():
     p = lower_paper(Architecture(2, (2,), 2), TrainingSet.from_arrays(np.eye(2), [0, 1])).problem
     with pytest.raises(ValueError):
         p.c[0] = 1.0
+
+
+def test_trivial_bound_takes_each_cost_at_its_better_column_bound():
+    import scipy.sparse as sp
+
+    from bnnmip.milp import MilpProblem
+
+    def problem(col_lower, col_upper):
+        return MilpProblem(
+            c=np.array([1.0, -2.0, 0.0, 0.5]), A=sp.csr_matrix(np.ones((1, 4))),
+            row_lower=np.array([-np.inf]), row_upper=np.array([10.0]),
+            col_lower=np.array(col_lower), col_upper=np.array(col_upper),
+            integrality=np.array([True, False, False, False]), offset=3.0,
+        )
+
+    bounded = problem([-1.0, 0.0, -np.inf, 2.0], [4.0, 3.0, np.inf, 5.0])
+    assert bounded.trivial_bound() == 3.0 - 1.0 - 6.0 + 1.0  # the free column costs nothing
+    corners = itertools.product([-1.0, 4.0], [0.0, 3.0], [0.0], [2.0, 5.0])
+    assert bounded.trivial_bound() == min(bounded.objective(np.array(x)) for x in corners)
+    assert problem([-1.0, 0.0, 0.0, 2.0], [4.0, np.inf, 1.0, 5.0]).trivial_bound() == -np.inf
+
+
+@pytest.mark.parametrize("formulation", ["paper", "tight"])
+@pytest.mark.parametrize("radius", [None, 0.05])
+def test_the_losss_trivial_bound_is_zero(formulation, radius):
+    _, data = random_teacher(3, (2,), 3, 12, seed=1)
+    robust = None if radius is None else RobustnessSet(radius)
+    low = bnnmip.lower(Architecture(3, (2,), 3), data, formulation=formulation, robust=robust)
+    assert low.problem.trivial_bound() == 0.0

@@ -155,6 +155,20 @@ class MilpProblem:
         """Objective value of a full assignment ``x``."""
         return float(self.c @ x + self.offset)
 
+    def trivial_bound(self) -> float:
+        """A lower bound on the objective from the column bounds alone.
+
+        ``offset + sum(min(c_j * lower_j, c_j * upper_j))``: no feasible point can do better,
+        so a feasible point that reaches it is optimal without a search. ``-inf`` when a
+        column with a nonzero cost is unbounded in the improving direction.
+        """
+        lo = np.where(self.c > 0, self.col_lower, self.col_upper)
+        active = self.c != 0
+        terms = self.c[active] * lo[active]
+        if not np.all(np.isfinite(terms)):
+            return -np.inf
+        return float(self.offset + terms.sum())
+
     def violation(self, x: np.ndarray) -> float:
         """Largest violation of any row, bound or integrality by ``x`` (0 when feasible)."""
         ax = self.A @ x

@@ -8,12 +8,13 @@ from ..backend import solve
 from ..formulation import Lowering
 from ..ir import Architecture, TrainingSet
 from ..network import BinarizedNetwork
+from ..result import SolveResult, SolveStatus
 from ..strategy import TrainingTask
 from ..verify import verify
 
 __all__ = [
     "mip_start", "solve_lowering", "sound_feasibility_tolerance", "sound_integrality_tolerance",
-    "trivial_network",
+    "start_is_optimal", "trivial_network",
 ]
 
 
@@ -63,7 +64,31 @@ def sound_feasibility_tolerance(lowering: Lowering) -> float:
     return float(np.clip(lowering.eps / 10.0, 1e-9, 1e-6))
 
 
-def solve_lowering(lowering: Lowering, task: TrainingTask, start=None, budget=None, heuristic=None):
+def start_is_optimal(lowering: Lowering, start, tol: float = 1e-9) -> bool:
+    """Whether the feasible assignment ``start`` already reaches the trivial lower bound.
+
+    The loss is a sum of nonnegative terms, so a start with loss 0 (a network that fits
+    every training point with the margins) is optimal, and no search can improve on it.
+    """
+    if start is None:
+        return False
+    return lowering.problem.objective(start) <= lowering.problem.trivial_bound() + tol
+
+
+def _result_at_bound(lowering: Lowering, backend, start) -> SolveResult:
+    """The result of a solve skipped because ``start`` meets the trivial bound."""
+    obj = lowering.problem.objective(start)
+    return SolveResult(
+        status=SolveStatus.OPTIMAL, backend=backend.name, solver_version=backend.solver_version(),
+        objective=obj, bound=lowering.problem.trivial_bound(), gap=0.0, nodes=0,
+        x=np.array(start, dtype=float),
+        message="not solved: the start reaches the objective's trivial lower bound, so it is optimal",
+        mip_start_used=True,
+    )
+
+
+def solve_lowering(lowering: Lowering, task: TrainingTask, start=None, budget=None, heuristic=None,
+                   skip_if_start_optimal: bool = True):
     """Solve one lowering and decode and verify its solution.
 
     Unless the task sets them, the integrality and feasibility tolerances are derived from
@@ -76,6 +101,11 @@ def solve_lowering(lowering: Lowering, task: TrainingTask, start=None, budget=No
     the activation pattern the MILP claims (:func:`~bnnmip.pattern_fit.repair_network`); when
     that succeeds the repaired network is returned (``verification.repaired``), otherwise the
     solver's network with a failed verification: never a silently wrong one.
+
+    With ``skip_if_start_optimal`` (the default) and a start that reaches the trivial lower
+    bound (:func:`start_is_optimal`), the solver is not called: the result is ``OPTIMAL``
+    with the start as its solution, 0 nodes and a message saying so. An unavailable backend
+    is still reported as such.
     """
     import attrs
 
@@ -92,7 +122,10 @@ def solve_lowering(lowering: Lowering, task: TrainingTask, start=None, budget=No
         options = attrs.evolve(options, heuristic=heuristic)
     if budget is not None:
         options = budget.limit(options)
-    result = solve(task.backend, lowering.problem, options)
+    if skip_if_start_optimal and start_is_optimal(lowering, start) and task.backend.availability()[0]:
+        result = _result_at_bound(lowering, task.backend, start)
+    else:
+        result = solve(task.backend, lowering.problem, options)
     network = verification = None
     if result.status.has_solution:
         network = lowering.decode(result.x)

@@ -11,6 +11,11 @@ start : {"ste", "none"}, default "ste"
 start_seconds : float, default 5
     Time for the gradient start (taken from the run's time budget, never more than a quarter
     of what is left of it).
+always_solve : bool, default False
+    Without it, a start that already reaches the loss's trivial lower bound (a network that
+    fits every training point with the margins: loss 0) is returned as ``OPTIMAL`` without
+    calling the solver (0 nodes; the result's message says so). Set it to measure the
+    solver itself on such instances.
 improve : {"coordinate", "none"}, default "none"
     On backends that call back during the search (:attr:`BackendFeature.CALLBACKS
     <bnnmip.backend.BackendFeature.CALLBACKS>`: HiGHS, SCIP), every new incumbent is improved
@@ -38,7 +43,7 @@ from ._common import mip_start, solve_lowering, trivial_network
 
 __all__ = ["DEFAULT_PARAMS", "ExactStrategy", "IncumbentImprover", "gradient_start"]
 
-DEFAULT_PARAMS = {"start": "ste", "start_seconds": 5.0, "improve": "none"}
+DEFAULT_PARAMS = {"start": "ste", "start_seconds": 5.0, "improve": "none", "always_solve": False}
 STARTS = ("ste", "none")
 IMPROVES = ("coordinate", "none")
 
@@ -56,6 +61,10 @@ def _check_params(params: Mapping) -> dict:
     if out["improve"] not in IMPROVES:
         raise InvalidInputError(
             f"exact parameter improve must be one of {', '.join(IMPROVES)}, got {out['improve']!r}"
+        )
+    if not isinstance(out["always_solve"], bool | np.bool_):
+        raise InvalidInputError(
+            f"exact parameter always_solve must be true or false, got {out['always_solve']!r}"
         )
     try:
         seconds = float(out["start_seconds"])
@@ -175,7 +184,10 @@ class ExactStrategy:
         improver = None
         if params["improve"] == "coordinate" and BackendFeature.CALLBACKS in task.backend.features:
             improver = IncumbentImprover(lowering)
-        result, network, verification = solve_lowering(lowering, task, start, budget, heuristic=improver)
+        result, network, verification = solve_lowering(
+            lowering, task, start, budget, heuristic=improver,
+            skip_if_start_optimal=not params["always_solve"],
+        )
         if improver is not None:
             history.append(improver.record())
         status = result.status
