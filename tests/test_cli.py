@@ -152,9 +152,22 @@ def test_tight_formulation_gradient_start_and_margins_from_the_cli(capsys):
     assert "start        gradient-trained network" in out and "margins      refitted" in out
 
 
+def test_a_zero_loss_start_is_reported_as_proven_without_a_search(capsys):
+    code, out, _ = run(capsys, *TRAIN, "--json")
+    s = json.loads(out)
+    start = next(r for r in s["history"] if r.get("start") == "ste")
+    assert start["start_loss"] == 0, "this test needs a training set the gradient start fits"
+    assert s["status"] == "optimal" and s["solve"]["nodes"] == 0 and s["verification"]["ok"]
+    code, out, _ = run(capsys, *TRAIN)
+    assert "optimal, solver not called" in out
+    code, out, _ = run(capsys, *TRAIN, "--param", "always_solve=true")
+    assert code == 0 and "OPTIMAL" in out and "solver not called" not in out
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
+        (["--param", "always_solve=maybe"], "always_solve must be true or false"),
         (["--param", "start=magic"], "start must be one of ste, none"),
         (["--param", "start_seconds=0"], "start_seconds must be a positive number"),
         (["--param", "restarts=3"], "unknown exact parameter(s) restarts"),

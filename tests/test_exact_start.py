@@ -96,14 +96,15 @@ def test_solver_failure_falls_back_to_the_checked_start(monkeypatch):
      ({"start": "mlp"}, "start must be one of ste, none"),
      ({"start_seconds": "soon"}, "start_seconds must be a positive number"),
      ({"budget": 3}, "unknown exact parameter(s) budget"),
-     ({"always_solve": "yes"}, "always_solve must be true or false")],
+     ({"always_solve": "yes"}, "always_solve must be true or false"),
+     ({"symmetry_breaking": 0}, "symmetry_breaking must be true or false")],
 )
 def test_bad_params_are_rejected_before_any_solve(params, message):
     data = _random_labels(m=8)
     with pytest.raises(bnnmip.errors.InvalidInputError, match=re.escape(message)):
         bnnmip.train(Architecture(4, (2,), 2), data, params=params)
     assert exact.DEFAULT_PARAMS == {"start": "ste", "start_seconds": 5.0, "improve": "none",
-                                    "always_solve": False}
+                                    "always_solve": False, "symmetry_breaking": True}
 
 
 def _counting_solve(monkeypatch):
@@ -151,3 +152,14 @@ def test_a_start_above_the_bound_is_searched(monkeypatch):
     res = bnnmip.train(arch, data, options=ONE)
     assert res.history[0]["start_loss"] > 0
     assert len(calls) == 1 and res.status is SolveStatus.OPTIMAL and res.verification.ok
+
+
+def test_symmetry_breaking_can_be_turned_off_with_the_same_optimum():
+    data = _random_labels(m=14, seed=7)
+    arch = Architecture(4, (2,), 2)
+    params = {"start": "none", "always_solve": True}
+    on = bnnmip.train(arch, data, options=ONE, params=params)
+    off = bnnmip.train(arch, data, options=ONE, params={**params, "symmetry_breaking": False})
+    assert on.status is off.status is SolveStatus.OPTIMAL
+    assert on.objective == pytest.approx(off.objective)
+    assert off.problem_size["rows"] < on.problem_size["rows"]  # the ordering rows are gone

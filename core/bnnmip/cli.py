@@ -13,6 +13,7 @@ import numpy as np
 from ._argtypes import positive_float, positive_int
 from .errors import BnnmipError
 from .formulation import DEFAULT_FORMULATION, FORMULATIONS
+from .result import START_AT_BOUND_MESSAGE
 
 __all__ = ["main"]
 
@@ -285,6 +286,8 @@ def _format_summary(s: dict, res) -> str:
         f"  time         build {s['build_seconds']:.2f} s, solve {s['solve_seconds']:.2f} s "
         f"({s['solves']} solve{'s' if s['solves'] != 1 else ''}), total {s['seconds']:.2f} s",
     ]
+    if res.final.message == START_AT_BOUND_MESSAGE:
+        lines.append("  proof        the start's loss 0 is the least possible: optimal, solver not called")
     if s["loss"] is not None and s["loss"] != solve["objective"]:
         lines.append(f"  loss         {s['loss']:g} (the returned network's, by its forward pass)")
     v = res.verification

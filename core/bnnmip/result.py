@@ -12,7 +12,7 @@ import numpy as np
 
 from .errors import InvalidInputError
 
-__all__ = ["SolveOptions", "SolveResult", "SolveStatus"]
+__all__ = ["START_AT_BOUND_MESSAGE", "SolveOptions", "SolveResult", "SolveStatus"]
 
 
 class SolveStatus(Enum):
@@ -88,6 +88,10 @@ class SolveOptions:
     def _check_threads(self, _attr, value):
         if value < 1:
             raise InvalidInputError(f"threads must be >= 1, got {value}")
+
+
+START_AT_BOUND_MESSAGE = "not solved: the start reaches the objective's trivial lower bound, so it is optimal"
+"""``SolveResult.message`` of a solve a strategy skipped because its start was already optimal."""
 
 
 @attrs.frozen(eq=False)

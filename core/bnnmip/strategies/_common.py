@@ -8,7 +8,7 @@ from ..backend import solve
 from ..formulation import Lowering
 from ..ir import Architecture, TrainingSet
 from ..network import BinarizedNetwork
-from ..result import SolveResult, SolveStatus
+from ..result import START_AT_BOUND_MESSAGE, SolveResult, SolveStatus
 from ..strategy import TrainingTask
 from ..verify import verify
 
@@ -82,7 +82,7 @@ def _result_at_bound(lowering: Lowering, backend, start) -> SolveResult:
         status=SolveStatus.OPTIMAL, backend=backend.name, solver_version=backend.solver_version(),
         objective=obj, bound=lowering.problem.trivial_bound(), gap=0.0, nodes=0,
         x=np.array(start, dtype=float),
-        message="not solved: the start reaches the objective's trivial lower bound, so it is optimal",
+        message=START_AT_BOUND_MESSAGE,
         mip_start_used=True,
     )
 
