@@ -227,14 +227,16 @@ def report(records, args, wall):
         "# Formulations: `paper` against the improved variants",
         "",
         cmd or "Built with `--records` from the runs' JSON-lines files; each section names the runs "
-        "(commits) its records come from and `docs/benchmarks/formulations-runs.md` the commands.",
+        "(commits) its records come from; `formulations-runs.md` has the commands and what the "
+        "numbers say about issue 5's targets.",
         f"Machine: {platform.machine()}, {args.workers} jobs at a time, one solver thread each, Python "
         f"{platform.python_version()}, bnnmip {bnnmip.__version__}; "
         + ", ".join(f"{b} {bnnmip.get_backend(b).solver_version()}"
                     for b in dict.fromkeys(r["backend"] for r in records)) + ".",
         "Every variant runs the `exact` strategy with a time budget equal to the limit (the gradient "
         "start of the `+ste` variants counts against it). Raw records: "
-        f"`{args.output.with_suffix('.jsonl').name}`.",
+        + (", ".join(f"`{Path(f).name}`" for f in args.records) if args.records
+           else f"`{args.output.with_suffix('.jsonl').name}`") + ".",
         "",
     ]
     syn = [r for r in records if r["kind"] == "synthetic"]
