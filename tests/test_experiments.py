@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -349,3 +350,44 @@ def test_report_tables_and_plots(local_store, tmp_path, capsys):
     split = [r for r in ResultStore(store).records() if r["config"]["strategy"] == "split"]
     assert split and all(r["history"] and "validation_accuracy" in r["history"][0] for r in split)
     assert any(r["certified"] and r["certified"][0]["radius"] == 0.05 for r in split)
+
+
+@pytest.mark.parametrize("launcher", ["fork", "subprocess"])
+def test_only_the_reader_thread_closes_a_cells_event_stream(monkeypatch, tmp_path, launcher):
+    """Closing the stream under a running read freed its descriptor number for the next
+    cell's pipe, whose events (and result) the stale read could then take."""
+    from bnnmip.experiments import runner
+
+    workers, closes = [], []
+    original_init = runner._Worker.__init__
+    original_close_stream = getattr(runner._Worker, "_close_stream", None)
+
+    def init(self, *args, **kwargs):
+        original_init(self, *args, **kwargs)
+        workers.append(self)
+        stream, close = self._stream, self._stream.close
+
+        def recording_close():
+            closes.append((stream, threading.current_thread() is self._thread))
+            close()
+
+        try:
+            stream.close = recording_close
+        except AttributeError:  # a C-level file object: check through _close_stream instead
+            pass
+
+    def close_stream(self):
+        closes.append((self._stream, threading.current_thread() is self._thread))
+        original_close_stream(self)
+
+    monkeypatch.setattr(runner._Worker, "__init__", init)
+    monkeypatch.setattr(runner._Worker, "_close_stream", close_stream, raising=False)
+    grid = Grid(datasets=["iris"], seeds=[0, 1, 2], time_limits=[5], hidden=[[2]], max_points=12)
+    store = tmp_path / "cells.jsonl"
+    run_grid(grid, store, LocalExecutor(2, launcher=launcher), grace=GRACE)
+    assert [r["status"] in SOLVED for r in ResultStore(store).records()] == [True] * 3
+    assert len(workers) == 3
+    for w in workers:
+        assert not w._thread.is_alive()
+        mine = [by_reader for stream, by_reader in closes if stream is w._stream]
+        assert mine and all(mine), "a cell's event stream was closed outside its reader thread"

@@ -118,6 +118,10 @@ def default_launcher() -> str:
     return "fork"
 
 
+READER_JOIN_SECONDS = 10.0
+"""How long :meth:`_Worker.close` waits for the reader thread to reach the stream's end."""
+
+
 class _Worker:
     """A running cell: its events (a queue; None at the end), and how to stop it."""
 
@@ -155,23 +159,36 @@ class _Worker:
         self._thread = threading.Thread(target=target, daemon=True)
         self._thread.start()
 
+    # The reader thread owns the event stream and is the only one to close it, at its end.
+    # Closing it from another thread while a read is under way would free the descriptor's
+    # number for the next cell's pipe, and a read already past its closed-check would then
+    # take that cell's events: its result would be lost ("ended without a result").
+
     def _read_conn(self) -> None:
         try:
             while True:
                 self.events.put(self._stream.recv_bytes())
-        except (EOFError, OSError):
+        except Exception:  # noqa: BLE001 - end of stream (EOFError) or a broken pipe alike
             pass
         finally:
+            self._close_stream()
             self.events.put(None)
 
     def _read_lines(self) -> None:
         try:
             for line in self._stream:
                 self.events.put(line)
-        except (OSError, ValueError):
+        except Exception:  # noqa: BLE001 - end of stream or a broken pipe alike
             pass
         finally:
+            self._close_stream()
             self.events.put(None)
+
+    def _close_stream(self) -> None:
+        try:
+            self._stream.close()
+        except Exception:  # noqa: BLE001 - already closed or broken: nothing left to release
+            pass
 
     def alive(self) -> bool:
         if self.launcher == "fork":
@@ -218,13 +235,20 @@ class _Worker:
             return ""
 
     def close(self) -> None:
-        """Release pipes and the output file (the worker must have ended)."""
-        for stream in (self._stream, getattr(self.proc, "stdin", None)):
-            try:
-                if stream is not None:
-                    stream.close()
-            except OSError:
-                pass
+        """Release pipes and the output file (the worker must have ended).
+
+        The event stream is closed by the reader thread when it reaches the stream's end
+        (the worker's exit); this waits for that, up to :data:`READER_JOIN_SECONDS`. If the
+        stream is still open then (a stray grandchild holds its write end), it stays open
+        until the reader thread ends: a descriptor is never closed under a running read.
+        """
+        self._thread.join(READER_JOIN_SECONDS)
+        stdin = getattr(self.proc, "stdin", None)
+        try:
+            if stdin is not None:
+                stdin.close()
+        except OSError:
+            pass
         if self.launcher == "fork":
             try:
                 self.proc.close()
