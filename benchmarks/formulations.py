@@ -145,24 +145,38 @@ def synthetic_job(name, family, spec, variant, backend, time_limit):
             "backend": backend, **rec}
 
 
-def protocol_job(dataset, seed, variant, backend, time_limit):
-    np.seterr(all="ignore")
+def protocol_split(dataset, seed):
+    """The paper protocol's parts of ``dataset`` for ``seed``: 50/25/25 stratified, min-max
+    scaling fitted on the training part (validation and test clipped to [-1, 2]).
+
+    Returns a dict: ``X`` (scaled training inputs), ``y`` (training labels), ``y_idx`` (their
+    indices into ``classes``), ``classes``, ``X_val``, ``y_val``, ``X_test``, ``y_test``.
+    """
     from sklearn.preprocessing import MinMaxScaler
 
-    from bnnmip import Architecture, TrainingSet
     from bnnmip.datasets import load_dataset, split_dataset
-    from bnnmip.formulation import FORMULATIONS
-    from bnnmip.pattern_fit import polish
 
     ds = load_dataset(dataset)
     X_rest, X_test, y_rest, y_test = split_dataset(ds.X, ds.y, test_size=0.25, seed=seed)
-    X_tr, _, y_tr, _ = split_dataset(X_rest, y_rest, test_size=1 / 3, seed=seed)
+    X_tr, X_val, y_tr, y_val = split_dataset(X_rest, y_rest, test_size=1 / 3, seed=seed)
     scaler = MinMaxScaler().fit(X_tr)
     classes = np.unique(y_tr)
-    y_idx = np.searchsorted(classes, y_tr)
+    return {"X": scaler.transform(X_tr), "y": y_tr, "y_idx": np.searchsorted(classes, y_tr),
+            "classes": classes, "X_val": np.clip(scaler.transform(X_val), -1, 2), "y_val": y_val,
+            "X_test": np.clip(scaler.transform(X_test), -1, 2), "y_test": y_test}
+
+
+def protocol_job(dataset, seed, variant, backend, time_limit):
+    np.seterr(all="ignore")
+    from bnnmip import Architecture, TrainingSet
+    from bnnmip.formulation import FORMULATIONS
+    from bnnmip.pattern_fit import polish
+
+    parts = protocol_split(dataset, seed)
+    Xs, y_tr, y_idx, classes = parts["X"], parts["y"], parts["y_idx"], parts["classes"]
+    Xt, y_test = parts["X_test"], parts["y_test"]
     base = {"kind": "protocol", "dataset": dataset, "seed": seed, "variant": variant, "backend": backend,
             "m": len(y_tr)}
-    Xs, Xt = scaler.transform(X_tr), np.clip(scaler.transform(X_test), -1, 2)
     if variant == "mlp":
         from sklearn.neural_network import MLPClassifier
 

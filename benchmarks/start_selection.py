@@ -3,7 +3,7 @@
     python benchmarks/start_selection.py [--seeds 10] [--starts 4] [--datasets breast-cancer-wisconsin,iris]
                                          [--output docs/benchmarks/start-selection.md]
 
-The paper protocol of ``benchmarks/formulations.py`` (min-max scaling fitted on the training
+The paper protocol of ``benchmarks/formulations.py`` (its ``protocol_split``: min-max scaling fitted on the training
 part, 50/25/25 stratified splits, hidden width 2, ``tight``'s eps and bias boxes). On every
 split, ``--starts`` gradient-trained networks (:func:`bnnmip.ste.ste_network`, 5 s each, seeds
 ``100 * split + j``) are brought inside the margins as ``exact`` does
@@ -33,6 +33,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from formulations import protocol_split  # the same splits as the formulations benchmark
 
 RULES = ("first", "lowest training loss", "best validation")
 REFITS = ("realize", "max-min", "l1")
@@ -66,23 +67,17 @@ def l1_refit(network, X, bias_bound):
 
 def split_job(dataset, split, starts):
     from sklearn.neural_network import MLPClassifier
-    from sklearn.preprocessing import MinMaxScaler
 
     from bnnmip import Architecture, TrainingSet
-    from bnnmip.datasets import load_dataset, split_dataset
     from bnnmip.formulation import FORMULATIONS
     from bnnmip.pattern_fit import polish, realize
     from bnnmip.ste import ste_network
 
     tight = FORMULATIONS["tight"]
-    ds = load_dataset(dataset)
-    X_rest, X_test, y_rest, y_test = split_dataset(ds.X, ds.y, test_size=0.25, seed=split)
-    X_tr, X_val, y_tr, y_val = split_dataset(X_rest, y_rest, test_size=1 / 3, seed=split)
-    scaler = MinMaxScaler().fit(X_tr)
-    classes = np.unique(y_tr)
-    Xs = scaler.transform(X_tr)
-    Xv, Xt = (np.clip(scaler.transform(X), -1, 2) for X in (X_val, X_test))
-    data = TrainingSet.from_arrays(Xs, np.searchsorted(classes, y_tr), n_classes=len(classes))
+    parts = protocol_split(dataset, split)
+    Xs, y_tr, classes = parts["X"], parts["y"], parts["classes"]
+    Xv, y_val, Xt, y_test = parts["X_val"], parts["y_val"], parts["X_test"], parts["y_test"]
+    data = TrainingSet.from_arrays(Xs, parts["y_idx"], n_classes=len(classes))
     arch = Architecture(Xs.shape[1], (2,), len(classes))
     boxes = tight.bias_bounds(arch, Xs, 0.0, tight.DEFAULT_EPS)
 
