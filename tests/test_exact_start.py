@@ -11,7 +11,7 @@ from bnnmip import Architecture, TrainingSet
 from bnnmip.formulation import lower
 from bnnmip.pattern_fit import polish
 from bnnmip.result import SolveResult, SolveStatus
-from bnnmip.ste import improve_network, ste_network
+from bnnmip.ste import improve_network
 from bnnmip.strategies import _common, exact
 from bnnmip.strategies.exact import IncumbentImprover
 from bnnmip.testing import random_teacher
@@ -36,11 +36,10 @@ def test_gradient_start_is_recorded_and_reaches_the_teachers_optimum(formulation
 
 
 def test_incumbent_improver_returns_a_better_feasible_solution():
-    data = _random_labels()
+    net, data = random_teacher(4, (2,), 2, 40, seed=3)
     arch = Architecture(4, (2,), 2)
     low = lower(arch, data, formulation="tight")
-    net = ste_network(arch, data, seed=1)
-    # spoil one hidden threshold: the improver's line search must find a better one
+    # spoil one hidden threshold of the teacher: the improver's line search must find a better one
     t = data.X @ net.weights[0][0] + net.biases[0][0]
     biases = [np.array(b) for b in net.biases]
     biases[0][0] = -np.quantile(t - net.biases[0][0], 0.95)
