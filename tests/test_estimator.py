@@ -131,6 +131,7 @@ def test_get_params_set_params_round_trip():
         "eps": 0.05,
         "robust_radius": 0.1,
         "margin": "max-min",
+        "margin_c": None,
         "prediction_rule": "binary",
         "warm_start": True,
         "verbose": True,

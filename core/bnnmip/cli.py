@@ -87,9 +87,15 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a network and report the solve and its accuracy")
     _model_options(p)
     _solver_options(p)
-    p.add_argument("--margin", choices=("none", "max-min"), default="none",
+    p.add_argument("--margin", choices=("none", "max-min", "soft"), default="none",
                    help="max-min: refit the trained weights for the largest margins, same training "
-                        "predictions (default: none)")
+                        "predictions; soft: refit every row as an l1 soft-margin classifier on the "
+                        "trained hidden representation, a few training errors traded for margin "
+                        "(kept only if better on the --validation-size points, if any) "
+                        "(default: none)")
+    p.add_argument("--margin-c", type=positive_float, default=None, metavar="C",
+                   help="soft-margin trade-off C, larger fits the training points more tightly "
+                        "(default: 1; only with --margin soft)")
     p.add_argument("--output", "-o", type=Path, help="save the trained network (JSON) here")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=cmd_train)
@@ -170,6 +176,7 @@ def _estimator(args):
         eps=args.eps,
         robust_radius=args.robust_radius,
         margin=getattr(args, "margin", "none"),
+        margin_c=getattr(args, "margin_c", None),
         verbose=args.verbose,
         log_file=args.log_file,
         time_budget=args.time_budget,
@@ -291,7 +298,8 @@ def _format_summary(s: dict, res) -> str:
     if s["loss"] is not None and s["loss"] != solve["objective"]:
         lines.append(f"  loss         {s['loss']:g} (the returned network's, by its forward pass)")
     v = res.verification
-    lines.append(f"  verification {v.describe() if v is not None else 'no solution to verify'}")
+    whose = "(the solver's network, before the refit below) " if res.solver_network is not None else ""
+    lines.append(f"  verification {whose}{v.describe() if v is not None else 'no solution to verify'}")
     pre, binr = acc["preactivation"], acc["binary"]
     lines.append(
         f"  accuracy     train {_num(pre['train'], '{:.3f}')}, test {_num(pre['test'], '{:.3f}')}"
@@ -310,6 +318,14 @@ def _format_summary(s: dict, res) -> str:
                 f"  margins      refitted for the largest margins: smallest |pre-activation| "
                 f"{rec['min_margin_before']:.3g} -> {rec['min_margin_after']:.3g}"
                 if rec["realized"] else "  margins      could not be refitted; the solver's weights are kept"
+            )
+        if rec.get("margin") == "soft":
+            val = (f", validation accuracy {rec['validation_accuracy_before']:.3f} -> "
+                   f"{rec['validation_accuracy_after']:.3f}" if "validation_accuracy_after" in rec else "")
+            verdict = "kept" if rec["kept"] else "not kept: the solver's network is returned"
+            lines.append(
+                f"  margins      soft-margin refit (C {rec['C']:g}): training loss "
+                f"{rec['train_loss_before']:g} -> {rec['train_loss_after']:g}{val}; {verdict}"
             )
     if s["iterations"]:
         lines.append(f"  iterations   {s['iterations']} ({s['strategy']}; --verbose shows each)")

@@ -133,10 +133,16 @@ class BDNNClassifier(ClassifierMixin, BaseEstimator):
         If positive, the first-layer activations of every training point must be constant on
         the l-inf ball of this radius (in scaled units, i.e. as a fraction of each feature's
         training range).
-    margin : {"none", "max-min"}, default "none"
+    margin : {"none", "max-min", "soft"}, default "none"
         ``"max-min"``: after training, refit the weights with the training points' activation
         pattern (so the training loss) unchanged so that every neuron has the largest margin
-        (:func:`bnnmip.training.polish_margins`).
+        (:func:`bnnmip.training.polish_margins`). ``"soft"``: refit every row as an l1
+        soft-margin classifier on the trained hidden representation, trading a few training
+        errors for margin (:func:`bnnmip.training.soft_margins`; continuous weights, no
+        ``robust_radius``); with ``validation_fraction > 0`` the refit is kept only if it is
+        more accurate on the held-out points.
+    margin_c : float or None, default None
+        The soft-margin trade-off ``C`` (``None``: 1.0); only with ``margin="soft"``.
     prediction_rule : {"preactivation", "binary"}, default "preactivation"
         ``"preactivation"``: the class with the largest output pre-activation;
         ``"binary"``: the paper's rule, the first class whose binary output fires.
@@ -205,6 +211,7 @@ class BDNNClassifier(ClassifierMixin, BaseEstimator):
         eps=None,
         robust_radius=0.0,
         margin="none",
+        margin_c=None,
         prediction_rule="preactivation",
         warm_start=False,
         verbose=False,
@@ -226,6 +233,7 @@ class BDNNClassifier(ClassifierMixin, BaseEstimator):
         self.eps = eps
         self.robust_radius = robust_radius
         self.margin = margin
+        self.margin_c = margin_c
         self.prediction_rule = prediction_rule
         self.warm_start = warm_start
         self.verbose = verbose
@@ -278,6 +286,7 @@ class BDNNClassifier(ClassifierMixin, BaseEstimator):
             validation=prep.validation,
             params=self._strategy_params(),
             margin=self.margin,
+            margin_c=self.margin_c,
         )
         if result.network is None:
             raise SolveFailedError(self._failure_message(result))

@@ -112,6 +112,8 @@ class TrainingResult:
     ``network`` is ``None`` only when no solve produced a solution (see ``status``).
     ``verification`` compares the network's forward pass with the final MILP solution.
     ``history`` holds one record (a plain dict) per strategy iteration.
+    ``solver_network`` is set only when a refit after training (``margin="soft"``) replaced
+    the network the solver returned: it is that network, the one ``verification`` describes.
     """
 
     network: BinarizedNetwork | None
@@ -123,6 +125,7 @@ class TrainingResult:
     backend: str
     seconds: float
     history: tuple[dict, ...] = ()
+    solver_network: BinarizedNetwork | None = None
 
     @property
     def iterations(self) -> int:
@@ -144,6 +147,8 @@ class TrainingResult:
         """The training loss of the returned network, from its plain forward pass."""
         if self.network is None or self.verification is None:
             return None
+        if self.solver_network is not None:  # refitted after training: the refit's own loss
+            return next(r["train_loss_after"] for r in reversed(self.history) if r.get("kept"))
         return self.verification.true_loss
 
 

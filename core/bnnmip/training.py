@@ -12,11 +12,13 @@ from .registry import get_backend, get_strategy
 from .result import SolveOptions
 from .strategy import TrainingResult, TrainingTask
 
-__all__ = ["DEFAULT_BACKEND", "MARGINS", "polish_margins", "resolve_backend", "train"]
+__all__ = ["DEFAULT_BACKEND", "MARGINS", "polish_margins", "resolve_backend", "soft_margins", "train"]
 
 DEFAULT_BACKEND = "highs"
-MARGINS = ("none", "max-min")
-"""``margin`` choices: keep the solver's weights, or refit them for the largest margins."""
+MARGINS = ("none", "max-min", "soft")
+"""``margin`` choices: keep the solver's weights, refit them for the largest margins with the
+same training predictions, or refit them for soft margins (a few training errors traded for
+margin, :mod:`bnnmip.soft_margin`)."""
 
 
 def resolve_backend(name):
@@ -46,12 +48,17 @@ def train(
     validation: TrainingSet | None = None,
     params: dict | None = None,
     margin: str = "none",
+    margin_c: float | None = None,
 ) -> TrainingResult:
     """Train ``architecture`` on (already scaled) ``data`` with a strategy and a backend.
 
     ``margin="max-min"`` refits the trained network's weights, with its activation pattern on
     the training points (and so its training loss) unchanged, so that every neuron separates
     the points it fires on from the others with the largest margin (:func:`polish_margins`).
+    ``margin="soft"`` refits every row as an l1 soft-margin classifier with trade-off
+    ``margin_c`` (default 1) on the network's own hidden representation
+    (:func:`soft_margins`); with ``validation`` data the refit is kept only if it is more
+    accurate there. Both need a continuous weight domain and no robustness set for "soft".
 
     Examples
     --------
@@ -64,6 +71,10 @@ def train(
     """
     if margin not in MARGINS:
         raise InvalidInputError(f"margin must be one of {', '.join(MARGINS)}, got {margin!r}")
+    if margin_c is not None and margin != "soft":
+        raise InvalidInputError(f"margin_c is the trade-off of margin='soft', but margin={margin!r}")
+    if margin == "soft":
+        _check_soft(architecture, robust, margin_c)
     task = TrainingTask(
         architecture=architecture,
         data=data,
@@ -81,7 +92,56 @@ def train(
     result = get_strategy(strategy).train(task)
     if margin == "max-min":
         result = polish_margins(task, result)
+    elif margin == "soft":
+        result = soft_margins(task, result, C=margin_c)
     return result
+
+
+def _check_soft(architecture, robust, margin_c) -> None:
+    """Clear errors, before any solve, for what the soft-margin refit does not do."""
+    from .soft_margin import DEFAULT_C
+
+    if architecture.weight_domain.is_integer:
+        raise InvalidInputError(
+            f"margin='soft' refits continuous weights, but the weight domain is "
+            f"{architecture.weight_domain}; use margin='max-min' or margin='none'"
+        )
+    if robust is not None:
+        raise InvalidInputError(
+            "margin='soft' gives up training points, which would void the robustness guarantee; "
+            "use margin='max-min' (it keeps it) or margin='none' for robust training"
+        )
+    c = DEFAULT_C if margin_c is None else margin_c
+    if isinstance(c, bool) or not isinstance(c, int | float | np.integer | np.floating) or not (
+            c > 0 and np.isfinite(c)):
+        raise InvalidInputError(f"margin_c must be a positive number, got {margin_c!r}; e.g. 1.0")
+
+
+def soft_margins(task: TrainingTask, result: TrainingResult, C: float | None = None) -> TrainingResult:
+    """``result`` with its network refitted for soft margins (:func:`bnnmip.soft_margin.soft_refit`).
+
+    With validation data in ``task`` the refit replaces the trained network only if its
+    validation accuracy is higher (ties keep the trained network, whose training loss the
+    solver certified). Otherwise it always replaces it. Either way a record is appended to
+    ``result.history`` (``margin="soft"``, ``C``, training loss and validation accuracy
+    before and after, ``kept``: whether the refit is the returned network). When it is, the
+    trained network stays available as ``result.solver_network`` and ``result.verification``
+    still describes that network against the MILP; ``result.loss`` is the refit's training
+    loss.
+    """
+    import attrs
+
+    from .soft_margin import refit_if_better
+
+    net = result.network
+    if net is None:
+        return result
+    chosen, record = refit_if_better(net, task.data, validation=task.validation, C=C,
+                                     bias=task.architecture.bias)
+    history = (*result.history, record)
+    if not record["kept"]:
+        return attrs.evolve(result, history=history)
+    return attrs.evolve(result, network=chosen, solver_network=net, history=history)
 
 
 def polish_margins(task: TrainingTask, result: TrainingResult) -> TrainingResult:
