@@ -35,6 +35,7 @@ import time
 
 import attrs
 import numpy as np
+from scipy import sparse
 from scipy.optimize import linprog
 
 from .errors import InvalidInputError
@@ -153,7 +154,10 @@ def _soft_lp(H, sigma, pw, C, bias):
     nb = 1 if bias else 0
     # variables: w+ (d), w- (d), b (nb), xi (m)
     c = np.r_[np.ones(2 * d), np.zeros(nb), C * pw]
-    A = np.hstack([-sigma[:, None] * H, sigma[:, None] * H, -sigma[:, None] * np.ones((m, nb)), -np.eye(m)])
+    SH = sigma[:, None] * H  # sparse: the slack block is an m x m identity
+    blocks = [-SH, SH, -sigma[:, None] * np.ones((m, nb))]
+    A = sparse.hstack([*(sparse.csr_matrix(b) for b in blocks), -sparse.identity(m, format="csr")],
+                      format="csr")
     bounds = [(0, None)] * (2 * d) + [(None, None)] * nb + [(0, None)] * m
     res = linprog(c, A_ub=A, b_ub=-np.ones(m), bounds=bounds, method="highs")
     if res.x is None:  # cannot happen (xi = 1 - sigma (w h + b) is always feasible); be loud
