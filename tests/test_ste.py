@@ -217,3 +217,18 @@ def test_lp_refit_restores_a_perturbed_teacher_and_never_worsens():
     labels = random_labels(40, 10, 2, 1)
     net = ste_network(Architecture(10, (2,), 2), labels, restarts=1, epochs=50)
     assert loss(_refit(net, labels), labels) <= loss(net, labels)
+
+
+def test_lp_refit_keeps_integer_rows_integral():
+    teacher, data = random_teacher(6, (3,), 2, 60, seed=4, weight_domain="integer:2")
+    weights = [np.array(W, float) for W in teacher.weights]
+    weights[0][2] = -weights[0][2]  # one hidden row mirrored
+    broken = BinarizedNetwork.from_arrays(weights, [np.array(b, float) for b in teacher.biases],
+                                          weight_domain="integer:2")
+    assert loss(broken, data) > 0
+    X, y, pw = np.asarray(data.X, float), np.asarray(data.y), np.asarray(data.weights, float)
+    biases = [np.array(v, float) for v in teacher.biases]
+    w, b = _refit_neurons(weights, biases, X, y, pw, 2, None, True, True, time.perf_counter() + 30)
+    fixed = BinarizedNetwork.from_arrays(w, b, weight_domain="integer:2")
+    assert loss(fixed, data) == 0.0
+    assert all(np.array_equal(W, np.round(W)) and np.abs(W).max() <= 2 for W in fixed.weights)
