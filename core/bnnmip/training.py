@@ -58,7 +58,7 @@ def train(
     ``margin="soft"`` refits every row as an l1 soft-margin classifier with trade-off
     ``margin_c`` (default 1) on the network's own hidden representation
     (:func:`soft_margins`); with ``validation`` data the refit is kept only if it is more
-    accurate there. Both need a continuous weight domain and no robustness set for "soft".
+    accurate there; it needs a continuous weight domain and no robustness set.
 
     Examples
     --------
