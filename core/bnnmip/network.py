@@ -193,6 +193,12 @@ class BinarizedNetwork:
         per_point = np.abs(out - onehot).sum(axis=1)
         return float(per_point @ (np.ones(len(per_point)) if weights is None else weights))
 
+    def accuracy(self, X, y_index, *, weights=None, scaled: bool = False) -> float:
+        """Share of (weighted) points whose predicted class index is ``y_index``."""
+        hit = self.predict_index(X, scaled=scaled) == np.asarray(y_index)
+        w = np.ones(len(hit)) if weights is None else np.asarray(weights, dtype=float)
+        return float(w @ hit / w.sum())
+
     # -- persistence -----------------------------------------------------------------------
     def to_dict(self) -> dict:
         """A JSON-ready description (see ``docs/network-format.md``)."""

@@ -41,10 +41,17 @@ from scipy.optimize import linprog
 from .errors import InvalidInputError
 from .network import BinarizedNetwork
 
-__all__ = ["DEFAULT_C", "refit_if_better", "soft_refit"]
+__all__ = ["DEFAULT_C", "check_c", "refit_if_better", "soft_refit"]
 
 DEFAULT_C = 1.0
 """The soft-margin trade-off ``C`` used unless one is given."""
+
+
+def check_c(C, name: str = "C") -> None:
+    """Raise :class:`InvalidInputError` naming ``name`` unless ``C`` is a positive finite number."""
+    if isinstance(C, bool) or not isinstance(C, int | float | np.integer | np.floating) or not (
+            C > 0 and np.isfinite(C)):
+        raise InvalidInputError(f"{name} must be a positive number, got {C!r}; e.g. 1.0")
 
 
 def soft_refit(network: BinarizedNetwork, X, y_index, *, weights=None, C: float = DEFAULT_C,
@@ -77,9 +84,7 @@ def soft_refit(network: BinarizedNetwork, X, y_index, *, weights=None, C: float 
             "the soft-margin refit needs continuous weights, but the network's weight domain is "
             f"{domain}; use margin='max-min' (which keeps integer weights) or margin='none'"
         )
-    if isinstance(C, bool) or not isinstance(C, int | float | np.integer | np.floating) or not C > 0 \
-            or not np.isfinite(C):
-        raise InvalidInputError(f"the soft-margin C must be a positive number, got {C!r}")
+    check_c(C, "the soft-margin C")
     X = np.asarray(X, dtype=float)
     y = np.asarray(y_index)
     m = X.shape[0]
@@ -139,8 +144,8 @@ def refit_if_better(network: BinarizedNetwork, data, *, validation=None, C: floa
     keep = True
     if validation is not None:
         for k, n in pair:
-            hit = n.predict_index(validation.X, scaled=True) == validation.y
-            record[f"validation_accuracy_{k}"] = float(validation.weights @ hit / validation.weights.sum())
+            record[f"validation_accuracy_{k}"] = n.accuracy(validation.X, validation.y,
+                                                            weights=validation.weights, scaled=True)
         keep = record["validation_accuracy_after"] > record["validation_accuracy_before"]
     record.update(kept=keep, seconds=round(time.perf_counter() - t0, 3))
     return (refit if keep else network), record

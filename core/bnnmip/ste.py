@@ -454,11 +454,7 @@ def _refit_neurons(weights, biases, X, y, pw, P, B, integer, has_bias, deadline,
             else:
                 Bl = B
             for j in range(weights[l].shape[0]):
-                act = acts[l + 1].copy()
-                act[:, j] = 0.0
-                l0 = _suffix_loss(weights, biases, act, l + 1, onehot, pw)
-                act[:, j] = 1.0
-                l1 = _suffix_loss(weights, biases, act, l + 1, onehot, pw)
+                l0, l1 = _off_on_losses(weights, biases, acts[l + 1], l, j, onehot, pw)
                 on = acts[l + 1][:, j] > 0
                 matters = l0 != l1
                 gain = np.where(on, l0 - l1, l1 - l0)  # loss change if the point flipped
@@ -479,7 +475,8 @@ def _refit_neurons(weights, biases, X, y, pw, P, B, integer, has_bias, deadline,
                         continue
                     old = weights[l][j].copy(), biases[l][j]
                     weights[l][j], biases[l][j] = w, b
-                    loss = float(_suffix_loss(weights, biases, X, 0, onehot, pw).sum())
+                    # layers before l are unchanged: recompute from their output H
+                    loss = float(_suffix_loss(weights, biases, H, l, onehot, pw).sum())
                     if loss < current - 1e-12:
                         current, improved = loss, True
                         break
@@ -489,6 +486,15 @@ def _refit_neurons(weights, biases, X, y, pw, P, B, integer, has_bias, deadline,
             if improved:
                 break
     return weights, biases
+
+
+def _off_on_losses(weights, biases, act, l, j, onehot, pw):
+    """Per-point losses with neuron ``j`` of layer ``l`` off and on, given layer ``l``'s activations."""
+    act = act.copy()
+    act[:, j] = 0.0
+    l0 = _suffix_loss(weights, biases, act, l + 1, onehot, pw)
+    act[:, j] = 1.0
+    return l0, _suffix_loss(weights, biases, act, l + 1, onehot, pw)
 
 
 def _suffix_loss(weights, biases, a, l, onehot, pw):
@@ -544,11 +550,8 @@ def _polish(weights, biases, X, y, pw, P, B, integer, has_bias, deadline, sweeps
             for j in range(W.shape[0]):
                 if time.perf_counter() >= deadline:
                     return weights, biases
-                act = (a @ W.T + biases[l] > 0).astype(float)
-                act[:, j] = 0.0
-                l0 = _suffix_loss(weights, biases, act, l + 1, onehot, pw)
-                act[:, j] = 1.0
-                l1 = _suffix_loss(weights, biases, act, l + 1, onehot, pw)
+                l0, l1 = _off_on_losses(weights, biases, (a @ W.T + biases[l] > 0).astype(float), l, j,
+                                        onehot, pw)
                 u = a @ W[j]
                 current = float(np.where(u + biases[l][j] > 0, l1, l0).sum())
                 best, row, bias = current, None, None

@@ -99,7 +99,7 @@ def train(
 
 def _check_soft(architecture, robust, margin_c) -> None:
     """Clear errors, before any solve, for what the soft-margin refit does not do."""
-    from .soft_margin import DEFAULT_C
+    from .soft_margin import check_c
 
     if architecture.weight_domain.is_integer:
         raise InvalidInputError(
@@ -111,10 +111,8 @@ def _check_soft(architecture, robust, margin_c) -> None:
             "margin='soft' gives up training points, which would void the robustness guarantee; "
             "use margin='max-min' (it keeps it) or margin='none' for robust training"
         )
-    c = DEFAULT_C if margin_c is None else margin_c
-    if isinstance(c, bool) or not isinstance(c, int | float | np.integer | np.floating) or not (
-            c > 0 and np.isfinite(c)):
-        raise InvalidInputError(f"margin_c must be a positive number, got {margin_c!r}; e.g. 1.0")
+    if margin_c is not None:
+        check_c(margin_c, "margin_c")
 
 
 def soft_margins(task: TrainingTask, result: TrainingResult, C: float | None = None) -> TrainingResult:

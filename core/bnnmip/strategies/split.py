@@ -353,8 +353,7 @@ class _Evaluated:
 
 
 def _accuracy(network: BinarizedNetwork, data: TrainingSet) -> float:
-    hit = network.predict_index(data.X, scaled=True) == data.y
-    return float(data.weights @ hit / data.weights.sum())
+    return network.accuracy(data.X, data.y, weights=data.weights, scaled=True)
 
 
 def _evaluate(network, verification, data: TrainingSet, validation) -> _Evaluated:
