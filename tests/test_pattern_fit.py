@@ -182,3 +182,28 @@ def test_realize_moves_a_too_close_neuron_only_as_far_as_needed():
     moved_maxmin = sum(np.abs(W - Wc).sum() + np.abs(b - bc).sum() for W, b, Wc, bc in zip(
         maxmin.weights, maxmin.biases, close.weights, close.biases, strict=True))
     assert moved <= 2e-3 < moved_maxmin
+
+
+def test_realize_skips_the_lp_of_a_neuron_that_already_meets_the_margins(monkeypatch):
+    """A feasible neuron is its own nearest point: same weights as the LP, without the LP."""
+    import bnnmip.pattern_fit as pf
+
+    raw, data = random_teacher(4, (2,), 2, 30, seed=4)
+    arch = Architecture(4, (2,), 2)
+    t = data.X @ raw.weights[0][0] + raw.biases[0][0]
+    i = int(np.argmin(np.abs(t)))
+    biases = [np.array(b) for b in raw.biases]
+    biases[0][0] -= t[i] - np.sign(t[i]) * 1e-9  # neuron 1 of layer 1: margin far below eps
+    close = BinarizedNetwork.from_arrays(raw.weights, biases)
+    calls = []
+    real_lp = pf._neuron_lp
+    monkeypatch.setattr(pf, "_neuron_lp", lambda *a, **k: calls.append(1) or real_lp(*a, **k))
+    fast = realize(close, arch, data.X, eps=1e-3, bias_bounds=[10.0, 10.0])
+    assert fast.realized and len(calls) == 1  # only the too-close neuron needed its LP
+    monkeypatch.setattr(pf, "_feasible_margin", lambda *a, **k: None)  # force every LP
+    slow = realize(close, arch, data.X, eps=1e-3, bias_bounds=[10.0, 10.0])
+    assert slow.realized and len(calls) == 1 + sum(arch.widths[1:])
+    for a, b in zip(fast.network.weights + fast.network.biases, slow.network.weights + slow.network.biases,
+                    strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-7)
+    np.testing.assert_allclose(np.concatenate(fast.margins), np.concatenate(slow.margins), atol=1e-7)

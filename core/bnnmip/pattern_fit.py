@@ -28,7 +28,7 @@ Three uses (see :func:`fit_pattern`, :func:`polish`, :func:`repair_network`):
   formulation's margins and boxes, changing it as little as possible (:func:`realize`: the
   weights nearest in l1 distance whose margins reach eps, one LP per neuron).
 
-The LPs are solved with :func:`scipy.optimize.linprog` (HiGHS inside scipy): they are small
+The LPs are solved with :func:`scipy.optimize.milp` (HiGHS inside scipy): they are small
 (one per neuron, one row per distinct input/target pair) and must not depend on which MILP
 backend a run uses.
 """
@@ -39,7 +39,7 @@ import time
 
 import attrs
 import numpy as np
-from scipy.optimize import Bounds, LinearConstraint, linprog, milp
+from scipy.optimize import Bounds, LinearConstraint, milp
 
 from .errors import InvalidInputError
 from .ir import Architecture
@@ -111,15 +111,14 @@ def _neuron_lp(H, sigma, P, B, r, integer, time_limit, closest_to=None, eps=0.0)
         ub[k : k + npd], ub[k + npd :] = ref, -ref
         lo[d + nb] = eps * (1 + 1e-6) + 1e-12  # a hair above eps: survives rounding
         c[q:] = 1.0
-    if integer:
-        integrality = np.r_[np.ones(d), np.zeros(nb + 1 + nxi + npd)]
-        options = {"disp": False}
-        if time_limit is not None:
-            options["time_limit"] = max(time_limit, 0.01)
-        res = milp(c, constraints=LinearConstraint(A, -np.inf, ub), integrality=integrality,
-                   bounds=Bounds(lo, hi), options=options)
-    else:
-        res = linprog(c, A_ub=A, b_ub=ub, bounds=np.c_[lo, hi], method="highs")
+    # scipy's milp also for the continuous case: the same HiGHS LP, with less wrapper overhead
+    # than linprog (these LPs are tiny and solved by the thousand in the gradient start)
+    integrality = np.r_[np.ones(d), np.zeros(nb + 1 + nxi + npd)] if integer else None
+    options = {"disp": False}
+    if integer and time_limit is not None:
+        options["time_limit"] = max(time_limit, 0.01)
+    res = milp(c, constraints=LinearConstraint(A, -np.inf, ub), integrality=integrality,
+               bounds=Bounds(lo, hi), options=options)
     if res.x is None:
         return -np.inf, None, None
     x = res.x
@@ -128,6 +127,20 @@ def _neuron_lp(H, sigma, P, B, r, integer, time_limit, closest_to=None, eps=0.0)
     # the margin actually achieved in plain arithmetic (not the solver's claim)
     t = sigma * (H @ w + b) - r * np.abs(w).sum()
     return float(t.min(initial=np.inf)), np.clip(w, -P, P), float(np.clip(b, -B, B))
+
+
+def _feasible_margin(H, sigma, P, B, r, integer, ref, eps):
+    """The margin of ``ref = (w, b)`` if it meets the nearest-weights LP's constraints, else None.
+
+    Then the LP's optimum is ``ref`` itself (l1 distance 0), so the LP can be skipped. The
+    test is the LP's own: weights in the box (integers for an integer domain), bias in the
+    box (0 without biases), margin a hair above ``eps``.
+    """
+    w, b = np.asarray(ref[0], dtype=float), float(ref[1])
+    if np.abs(w).max(initial=0.0) > P or abs(b) > B or (integer and np.any(w != np.round(w))):
+        return None
+    delta = float((sigma * (H @ w + b) - r * np.abs(w).sum()).min(initial=np.inf))
+    return delta if delta >= eps * (1 + 1e-6) + 1e-12 else None
 
 
 def fit_pattern(
@@ -198,7 +211,11 @@ def fit_pattern(
             delta, w = -np.inf, None
             if closest_to is not None:
                 ref = (closest_to.weights[l][j], float(closest_to.biases[l][j]))
-                delta, w, bj = _neuron_lp(H, sigma, P, B, r, integer, left, closest_to=ref, eps=eps)
+                delta = _feasible_margin(H, sigma, P, B, r, integer, ref, eps)
+                if delta is not None:  # the reference is feasible: it is its own nearest point
+                    w, bj = np.array(ref[0], dtype=float), ref[1]
+                else:
+                    delta, w, bj = _neuron_lp(H, sigma, P, B, r, integer, left, closest_to=ref, eps=eps)
             if w is None or delta < eps:
                 delta, w, bj = _neuron_lp(H, sigma, P, B, r, integer, left)
             mar[j] = delta

@@ -39,10 +39,11 @@ bias is clipped to the box, and the forward pass of training already uses this q
 network (gradients pass straight through the rounding to the latent weights:
 quantization-aware training), so what is trained is what is exported.
 
-Selection: after every epoch in which the training forward pass is at least as good as the
-best so far, the exported network's true loss (a hard forward pass, as
-:meth:`~bnnmip.network.BinarizedNetwork.hamming_loss`) is compared with the best (ties: fewer
-pre-activations that are exactly 0, since the MILP's margins need ``|t| >= eps``). The
+Selection: after every epoch in which the training forward pass is better than the best so
+far (or as good, while the best has pre-activations exactly 0), the exported network's true
+loss (a hard forward pass, as :meth:`~bnnmip.network.BinarizedNetwork.hamming_loss`) is
+compared with the best (ties: fewer pre-activations that are exactly 0, since the MILP's
+margins need ``|t| >= eps``). The
 majority-class network (all hidden neurons off) is the first candidate, so with biases the
 result is never worse than predicting the majority. The ``restarts`` initialisations (8 by
 default) run one after another, each followed by the local search below; everything stops
@@ -349,16 +350,32 @@ def _export(weights, biases, P, B, integer):
     return ew, eb
 
 
+def _flat_views(arrays):
+    """One flat vector holding ``arrays``, and views of it shaped like them."""
+    flat = np.concatenate([a.ravel() for a in arrays])
+    views, at = [], 0
+    for a in arrays:
+        views.append(flat[at:at + a.size].reshape(a.shape))
+        at += a.size
+    return flat, views
+
+
 def _train_once(arch, X, y, pw, target, P, B, rng, epochs, deadline, best) -> None:
     integer = arch.weight_domain.is_integer
     L = arch.n_layers
-    weights, biases = _init(arch, X, rng)
-    params = [*weights, *biases]
-    m1 = [np.zeros_like(p) for p in params]
-    m2 = [np.zeros_like(p) for p in params]
+    init_w, init_b = _init(arch, X, rng)
+    # weights and biases are views of one flat vector, and so are their gradients: one Adam
+    # update per epoch (the epochs of small data sets are dominated by per-call overhead)
+    flat, params = _flat_views([*init_w, *init_b])
+    grad, grads = _flat_views([np.zeros_like(p) for p in params])
+    weights, biases = params[:L], params[L:]
+    gw, gb = grads[:L], grads[L:]
+    m1 = np.zeros_like(flat)
+    m2 = np.zeros_like(flat)
     beta1, beta2 = 0.9, 0.999
     cw = pw / np.bincount(y, weights=pw, minlength=target.shape[1])[y] ** _BALANCE
     cw = cw / cw.sum()  # point weights for the surrogate loss
+    on = (target > 0).astype(float)
     for epoch in range(epochs + 1):
         qw, qb = _quantize(weights, biases, P, B, integer)
         # forward with hard steps
@@ -367,8 +384,9 @@ def _train_once(arch, X, y, pw, target, P, B, rng, epochs, deadline, best) -> No
             t = acts[-1] @ W.T + b
             pres.append(t)
             acts.append((t > 0).astype(float))
-        hard = float(np.abs(acts[-1] - (target > 0)).sum(axis=1) @ pw)
-        if hard <= best.loss + 1e-12:
+        hard = float(np.abs(acts[-1] - on).sum(axis=1) @ pw)
+        # a tie can only win on fewer zero pre-activations, so it is not offered once the best has none
+        if hard < best.loss - 1e-12 or (hard <= best.loss + 1e-12 and best.zeros > 0):
             loss = best.offer(*_export(weights, biases, P, B, integer), X, y, pw)
             if loss == 0.0:
                 return
@@ -379,28 +397,25 @@ def _train_once(arch, X, y, pw, target, P, B, rng, epochs, deadline, best) -> No
         lr = _LR * (_LR_END + (1 - _LR_END) * 0.5 * (1 + math.cos(math.pi * frac)))
         # output surrogate: d/dt of w_i * max(0, 1 - s t)^2
         g = -2.0 * np.maximum(0.0, 1.0 - target * pres[-1]) * target * cw[:, None]
-        gw, gb = [None] * L, [None] * L
         for l in range(L - 1, -1, -1):
-            gw[l] = g.T @ acts[l]
-            gb[l] = g.sum(axis=0)
+            np.matmul(g.T, acts[l], out=gw[l])
+            if arch.bias:
+                g.sum(axis=0, out=gb[l])
             if l == 0:
                 break
             ga = g @ qw[l]
             t = pres[l - 1]
-            tau = temp * (t.std(axis=0) + 1e-12)  # per neuron, scale free
-            sg = 1.0 / (1.0 + np.exp(-np.clip(t / tau, -50.0, 50.0)))
-            g = ga * (sg * (1.0 - sg) / tau)  # straight through: d sigma(t / tau) / dt
-        grads = [*gw, *gb]
-        if not arch.bias:
-            for l in range(L):
-                grads[L + l] = np.zeros_like(grads[L + l])
+            c = t - t.mean(axis=0)
+            tau = temp * (np.sqrt(np.einsum("ij,ij->j", c, c) / len(c)) + 1e-12)  # per neuron, scale free
+            # straight through: d sigma(t / tau) / dt = e / (1 + e)^2 / tau with e = exp(-|t| / tau)
+            e = np.exp(-np.abs(t) / tau)
+            g = ga * (e / ((1.0 + e) ** 2 * tau))
         step = epoch + 1
-        for p, gr, a1, a2 in zip(params, grads, m1, m2, strict=True):
-            a1 *= beta1
-            a1 += (1 - beta1) * gr
-            a2 *= beta2
-            a2 += (1 - beta2) * gr * gr
-            p -= lr * (a1 / (1 - beta1**step)) / (np.sqrt(a2 / (1 - beta2**step)) + 1e-8)
+        m1 *= beta1
+        m1 += (1 - beta1) * grad
+        m2 *= beta2
+        m2 += (1 - beta2) * grad * grad
+        flat -= (lr / (1 - beta1**step)) * m1 / (np.sqrt(m2 / (1 - beta2**step)) + 1e-8)
         for l in range(L - 1):  # max |w| = 1 per hidden neuron: same network, stable step size
             s = np.abs(weights[l]).max(axis=1)
             s = np.where(s > 0, s, 1.0)
