@@ -80,7 +80,13 @@ start                                  m = 25    m = 35    m = 50
 
 With 8 restarts and the local search they took 0.08 s, 0.31 s and 0.87 s on average (4
 restarts: 0.12 s, 0.26 s and 0.57 s; 16: 0.09 s, 0.25 s and 1.7 s), with a limit of 5 s.
-The default is 8: on data that cannot be fitted every restart is paid for.
+The default is 8: on data that cannot be fitted every restart is paid for. Since then the
+per-epoch overhead was cut (one Adam update over a flat parameter vector): with the bias box
+1 and the refit to the MILP's margins included, 0.019 s, 0.072 s and 0.28 s, 1.6x faster
+over these and 80 random-teacher instances (``docs/benchmarks/start-speed.md``). An
+iterated local search (re-draw one hidden hyperplane and run the local search again, 4 times
+per restart) fitted 60 and 36 of the m = 35 and m = 50 sets in 0.11 s and 1.3 s on average;
+32 restarts fit 60 and 33 in 0.08 s and 1.2 s, so it was not kept.
 """
 
 from __future__ import annotations
