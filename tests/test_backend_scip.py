@@ -1,16 +1,20 @@
 """The SCIP backends (``scip``: big-M rows, ``scip-indicator``: indicator constraints)."""
 
+import re
 import subprocess
 import sys
 
+import attrs
 import numpy as np
 import pytest
 import scipy.sparse as sp
 
 import bnnmip
 from bnnmip.milp import MilpProblem
+from bnnmip.pattern_fit import polish
+from bnnmip.ste import ste_network
 from bnnmip.strategies import trivial_network
-from bnnmip.testing import random_teacher, xor
+from bnnmip.testing import hard_instance, random_teacher, xor
 
 NAMES = ["scip", "scip-indicator"]
 OPTS = bnnmip.SolveOptions(threads=1, seed=0, time_limit=60)
@@ -57,6 +61,7 @@ def test_registered_with_features():
     assert {F.MIP_START, F.PARTIAL_MIP_START, F.LOG_FILE, F.SEED} <= table["scip"].features
     assert F.THREADS not in table["scip"].features
     assert F.INDICATOR_CONSTRAINTS in table["scip-indicator"].features
+    assert F.CALLBACKS in table["scip"].features and F.CALLBACKS in table["scip-indicator"].features
     with pytest.raises(ValueError):
         ScipBackend(build_via="lp")
 
@@ -195,3 +200,81 @@ def test_status_map_is_literal():
 def test_solver_version():
     b = backend("scip")
     assert b.solver_version().startswith("pyscipopt ") and "SCIP" in b.solver_version()
+
+
+def _hard_with_better_solution():
+    """The conformance check's instance, its trivial start and a much better solution."""
+    hard = hard_instance(n_points=120, seed=2)
+    x0 = hard.encode(trivial_network(hard.architecture, hard.data))
+    fit = polish(ste_network(hard.architecture, hard.data, seed=0), hard.architecture, hard.data.X,
+                 eps=hard.eps, bias_bounds=hard.bias_bounds())
+    better = hard.encode(fit.network)
+    assert fit.realized and hard.problem.violation(better) <= 1e-9
+    assert hard.problem.objective(better) < hard.problem.objective(x0) - 10
+    return hard, x0, better
+
+
+@pytest.mark.parametrize("build_via", ["mps", "rows"])
+def test_indicator_slacks_follow_scips_linear_rows(build_via):
+    """The slack set for each indicator is the least one making SCIP's own linear row hold."""
+    from bnnmip_scip import ScipBackend
+
+    backend("scip-indicator")
+    hard, _, better = _hard_with_better_solution()
+    b = ScipBackend(indicators=True, build_via=build_via)
+    native = b.build(hard.problem, bnnmip.SolveOptions(heuristic=lambda x: None))
+    m, ind = native.model, native.indicators
+    assert len(ind.conss) == native.n_indicators > 0
+    slack_vars, values = ind.evaluator(m, hard.problem)(better)
+    given = {v.name: val for v, val in zip(slack_vars, values, strict=True)}
+    assert given, "the better solution violates no inactive row: the test would prove nothing"
+    column = {v.name: better[j] for j, v in enumerate(native.vars)}
+    for cons in ind.conss:
+        # SCIP's row: a x - s <= rhs, s >= 0 (pyscipopt negates a lower side into this form)
+        slack, lin = m.getSlackVarIndicator(cons), m.getLinearConsIndicator(cons)
+        row = m.getValsLinear(lin)
+        assert row.pop(slack.name) == -1.0 and slack.getLbOriginal() == 0.0
+        assert m.getLhs(lin) <= -m.infinity()
+        activity = sum(a * column[name] for name, a in row.items())
+        assert given.get(slack.name, 0.0) == pytest.approx(max(0.0, activity - m.getRhs(lin)), abs=1e-9)
+
+
+@pytest.mark.parametrize("build_via", ["mps", "rows"])
+def test_indicator_heuristic_solution_is_accepted(build_via):
+    """A better solution handed back during the search is accepted by SCIP (slacks filled in)."""
+    from bnnmip_scip import ScipBackend
+
+    backend("scip-indicator")
+    hard, x0, better = _hard_with_better_solution()
+    target = hard.problem.objective(better)
+    calls = []
+
+    def heuristic(x):
+        calls.append(hard.problem.objective(x))
+        return better if len(calls) == 1 else None
+
+    b = ScipBackend(indicators=True, build_via=build_via)
+    res = bnnmip.solve(b, hard.problem, bnnmip.SolveOptions(threads=1, seed=0, time_limit=2.0,
+                                                            mip_start=x0, heuristic=heuristic))
+    assert calls[0] == pytest.approx(hard.problem.objective(x0))
+    assert "1 solution(s) handed back, 1 accepted" in res.message, res.message
+    assert res.objective <= target + 1e-6
+    assert hard.problem.violation(res.x) <= 1e-5
+
+
+def test_train_improve_coordinate_on_indicators():
+    """``improve="coordinate"`` runs end to end on ``scip-indicator``."""
+    backend("scip-indicator")
+    rng = np.random.default_rng(3)
+    data = bnnmip.TrainingSet.from_arrays(rng.uniform(0, 1, (60, 4)), rng.integers(0, 2, 60))
+    arch = bnnmip.Architecture(4, (2,), 2)
+    res = bnnmip.train(arch, data, backend="scip-indicator", formulation="tight",
+                       options=attrs.evolve(OPTS, time_limit=3),
+                       params={"start": "none", "improve": "coordinate"})
+    rec = next(r for r in res.history if r.get("improve") == "coordinate")
+    assert rec["improve_calls"] >= 1
+    assert "indicator constraints" in res.final.message and "failed" not in res.final.message
+    # every improved incumbent handed back is feasible, so SCIP must accept each one
+    counts = re.search(r"(\d+) solution\(s\) handed back, (\d+) accepted", res.final.message)
+    assert counts and counts[1] == counts[2] == str(rec["improve_solutions"]), res.final.message
+    assert res.verification.ok

@@ -29,6 +29,16 @@ times the binary's active value, is imposed only when the binary is 0 (``BIGM_OF
 ones tried (random teachers on 30-40 points) the big-M model was much faster: 14 s against
 51 s with two hidden layers, 18 s against no proof in 60 s with three classes. So ``scip``
 (big-M) is the plain name and the indicator model an alternative.
+
+Both backends declare ``CALLBACKS``: ``options.heuristic`` runs as a SCIP primal heuristic
+plugin that gets each new incumbent over the problem's columns and hands its answer to
+``trySol``. SCIP's solution also covers columns the problem does not have, which are filled
+in from the answer: the MPS build's ``OBJCONST`` column (1) and, on ``scip-indicator``, the
+slack variable SCIP adds to every indicator constraint. pyscipopt passes each one-sided row
+as ``a x <= rhs`` (a lower side negated) and SCIP keeps ``a x - s <= rhs`` with ``s >= 0``
+forced to 0 while the indicator is active, so ``s`` is set to the row's violation,
+``max(0, a y - hi)`` or ``max(0, lo - a y)``: 0 on every active row of a feasible answer.
+SCIP checks the whole solution, so a wrong slack would only get the answer rejected.
 """
 
 from __future__ import annotations
@@ -81,6 +91,7 @@ class _Native:
     vars: list  # one pyscipopt Variable per column, in column order
     start_used: bool | None = None
     n_indicators: int = 0
+    indicators: Any = None  # _IndicatorSlacks on scip-indicator
     notes: list[str] = field(default_factory=list)
     heuristic: Any = None
 
@@ -93,6 +104,45 @@ class _Indicators:
     binary: np.ndarray
     coef: np.ndarray
     active: np.ndarray  # 1 if imposed when the binary is 1, 0 if when it is 0
+
+
+@dataclass
+class _IndicatorSlacks:
+    """The indicator constraints added, with what sets their slack variables from the columns.
+
+    ``addConsIndicator`` hands SCIP a one-sided row ``a x <= rhs`` (pyscipopt negates a
+    ``lhs <= a x`` side into ``-a x <= -lhs``) and SCIP adds a slack variable ``s >= 0`` of
+    its own: the linear constraint it keeps is ``a x - s <= rhs``, and the indicator forces
+    ``s = 0`` while its binary is at the active value (``activeone=False`` only makes pyscipopt
+    pass the negated binary; the row is the same). For columns ``y`` the smallest slack that
+    satisfies the row is therefore ``max(0, a y - hi)`` on an upper side and
+    ``max(0, lo - a y)`` on a lower side: 0 on every active row of a feasible ``y``.
+    """
+
+    conss: list = field(default_factory=list)  # one pyscipopt Constraint per indicator
+    rows: list[int] = field(default_factory=list)  # the problem's row it came from
+    binary: list[int] = field(default_factory=list)  # the binary column (its term is dropped)
+    bound: list[float] = field(default_factory=list)  # the shifted side: hi, or lo
+    upper: list[bool] = field(default_factory=list)  # True for ``a x <= hi``, False for ``lo <= a x``
+
+    def evaluator(self, model, problem: MilpProblem):
+        """``f(y) -> (slack variables, values)``: the nonzero slacks for columns ``y``."""
+        slack_vars = [model.getSlackVarIndicator(c) for c in self.conss]
+        rows = np.asarray(self.rows, dtype=np.int64)
+        binary = np.asarray(self.binary, dtype=np.int64)
+        M = problem.A.tocsr()[rows].tocsr()  # one row per constraint, without its binary's term
+        M.sum_duplicates()
+        M.data[M.indices == np.repeat(binary, np.diff(M.indptr))] = 0.0
+        M.eliminate_zeros()
+        bound = np.asarray(self.bound, dtype=float)
+        sign = np.where(np.asarray(self.upper, dtype=bool), 1.0, -1.0)
+
+        def values(y: np.ndarray) -> tuple[list, list[float]]:
+            slack = np.maximum(0.0, sign * (M @ y - bound))
+            nonzero = np.flatnonzero(slack).tolist()
+            return [slack_vars[k] for k in nonzero], slack[nonzero].tolist()
+
+        return values
 
 
 class ScipBackend:
@@ -122,13 +172,10 @@ class ScipBackend:
             BackendFeature.PARTIAL_MIP_START,
             BackendFeature.LOG_FILE,
             BackendFeature.SEED,
+            BackendFeature.CALLBACKS,
         }
         if self.indicators:
-            # a solution handed in during the search would also need every indicator
-            # constraint's own slack variable; not wired, so no CALLBACKS
             feats.add(BackendFeature.INDICATOR_CONSTRAINTS)
-        else:
-            feats.add(BackendFeature.CALLBACKS)
         self.features = frozenset(feats)
 
     def __repr__(self) -> str:
@@ -178,10 +225,13 @@ class ScipBackend:
             variables = _build_rows(model, linear, pyscipopt)
         native = _Native(model, variables)
         if ind is not None:
-            native.n_indicators = _add_indicators(model, problem, ind, variables, pyscipopt)
+            native.indicators = _add_indicators(model, problem, ind, variables, pyscipopt)
+            native.n_indicators = len(native.indicators.conss)
         self._set_options(model, options)
         if options.heuristic is not None and BackendFeature.CALLBACKS in self.features:
-            native.heuristic = _include_heuristic(model, variables, options.heuristic, pyscipopt)
+            slack_values = None if ind is None else native.indicators.evaluator(model, problem)
+            native.heuristic = _include_heuristic(model, variables, options.heuristic, pyscipopt,
+                                                  slack_values)
         if options.mip_start is not None:
             native.start_used = _set_start(
                 model, problem, variables, options.mip_start, complete_full=ind is not None
@@ -255,18 +305,21 @@ class ScipBackend:
 # ---------------------------------------------------------------------------------------------
 
 
-def _include_heuristic(model, variables: list, heuristic, pyscipopt):
+def _include_heuristic(model, variables: list, heuristic, pyscipopt, slack_values=None):
     """``options.heuristic`` as a SCIP primal heuristic plugin.
 
     Run after every node; it works only when the incumbent changed since its last run: the
-    incumbent goes to the heuristic, and its answer, if any, to ``trySol`` (SCIP checks it).
+    incumbent (over the problem's columns) goes to the heuristic, and its answer, if any, to
+    ``trySol`` (SCIP checks it). The answer covers the problem's columns only; the MPS
+    build's objective-constant column is set to 1 and, on ``scip-indicator``, every indicator
+    constraint's slack variable to ``slack_values(y)`` (see :class:`_IndicatorSlacks`).
     """
 
     class _Heuristic(pyscipopt.Heur):
         def __init__(self):
             super().__init__()
             self.seen = None
-            self.calls = self.given = 0
+            self.calls = self.given = self.accepted = 0
             self.error = ""
 
         def heurexec(self, heurtiming, nodeinfeasible):
@@ -288,20 +341,26 @@ def _include_heuristic(model, variables: list, heuristic, pyscipopt):
             if y is None:
                 return {"result": pyscipopt.SCIP_RESULT.DIDNOTFIND}
             try:
-                sol = m.createOrigSol(self)
-                for v, val in zip(variables, np.asarray(y, dtype=float).tolist(), strict=True):
+                y = np.asarray(y, dtype=float)
+                sol = m.createOrigSol(self)  # every value starts at 0
+                for v, val in zip(variables, y.tolist(), strict=True):
                     m.setSolVal(sol, v, val)
                 for v in objconst:  # the MPS build's fixed objective-constant column
                     m.setSolVal(sol, v, 1.0)
+                if slack_values is not None:  # the indicator constraints' own slack variables
+                    for v, val in zip(*slack_values(y), strict=True):
+                        m.setSolVal(sol, v, val)
                 self.given += 1
                 found = m.trySol(sol, printreason=False)
+                self.accepted += bool(found)
             except Exception as exc:  # e.g. a solution SCIP cannot take: report, carry on
                 self.error = f"handing the solution to SCIP failed: {type(exc).__name__}: {exc}"
                 return {"result": pyscipopt.SCIP_RESULT.DIDNOTFIND}
             return {"result": pyscipopt.SCIP_RESULT.FOUNDSOL if found else pyscipopt.SCIP_RESULT.DIDNOTFIND}
 
         def summary(self) -> str:
-            text = f"heuristic called {self.calls}x, {self.given} solution(s) handed back"
+            text = (f"heuristic called {self.calls}x, {self.given} solution(s) handed back, "
+                    f"{self.accepted} accepted")
             return text + (f"; heuristic failed and was switched off: {self.error}" if self.error else "")
 
     objconst = [v for v in model.getVars() if v.name == OBJCONST]
@@ -389,8 +448,8 @@ def _without_rows(problem: MilpProblem, rows: np.ndarray) -> MilpProblem:
 
 
 def _add_indicators(model, problem: MilpProblem, ind: _Indicators, variables: list,
-                    pyscipopt) -> int:
-    """Add one indicator constraint per finite side of every converted row.
+                    pyscipopt) -> _IndicatorSlacks:
+    """Add one indicator constraint per finite side of every converted row; return them.
 
     Row ``lo <= a x + c u <= hi`` with the binary fixed at its active value ``v`` reads
     ``lo - c v <= a x <= hi - c v``; that is what is imposed when ``u == v``.
@@ -400,7 +459,7 @@ def _add_indicators(model, problem: MilpProblem, ind: _Indicators, variables: li
     A = problem.A.tocsr()
     Expr, ExprCons = pyscipopt.Expr, pyscipopt.scip.ExprCons
     terms: dict[int, Any] = {}
-    count = 0
+    added = _IndicatorSlacks()
     for i, b, c, v in zip(ind.rows.tolist(), ind.binary.tolist(), ind.coef.tolist(),
                           ind.active.tolist(), strict=True):
         a0, a1 = A.indptr[i], A.indptr[i + 1]
@@ -414,14 +473,18 @@ def _add_indicators(model, problem: MilpProblem, ind: _Indicators, variables: li
             coeffs[t] = coeffs.get(t, 0.0) + val
         lo = float(problem.row_lower[i]) - c * v
         hi = float(problem.row_upper[i]) - c * v
-        for side, cons in (("u", None if math.isinf(hi) else ExprCons(Expr(dict(coeffs)), None, hi)),
-                           ("l", None if math.isinf(lo) else ExprCons(Expr(dict(coeffs)), lo, None))):
-            if cons is None:
+        for side, bound in (("u", hi), ("l", lo)):
+            if math.isinf(bound):
                 continue
-            model.addConsIndicator(cons, binvar=variables[b], activeone=bool(v),
-                                   name=f"I{i:07d}{side}")
-            count += 1
-    return count
+            upper = side == "u"
+            cons = ExprCons(Expr(dict(coeffs)), None if upper else bound, bound if upper else None)
+            added.conss.append(model.addConsIndicator(cons, binvar=variables[b], activeone=bool(v),
+                                                      name=f"I{i:07d}{side}"))
+            added.rows.append(i)
+            added.binary.append(b)
+            added.bound.append(bound)
+            added.upper.append(upper)
+    return added
 
 
 def _set_start(model, problem: MilpProblem, variables: list, start, *, complete_full: bool) -> bool:
