@@ -231,3 +231,85 @@ def test_no_integer_solution_at_time_limit(tmp_path):
     )
     res = bnnmip.solve(CbcBackend(path=fake_cbc(tmp_path, body)), xor_lowering(()).problem, OPTS)
     assert res.status is S.NO_SOLUTION and res.x is None and res.objective is None
+
+
+# -- symmetry breaking: off by default on CBC (docs/benchmarks/symmetry.md) --------------------
+
+
+def _sym_record(res):
+    return next(r for r in res.history if "formulation" in r)
+
+
+def test_cbc_prefers_no_symmetry_breaking():
+    from bnnmip.backend import formulation_defaults
+    from bnnmip_cbc import CbcBackend
+
+    assert formulation_defaults(CbcBackend()) == {"symmetry_breaking": False}
+
+
+def test_exact_on_cbc_drops_the_symmetry_rows_unless_asked_with_the_same_optimum(cbc, monkeypatch):
+    from bnnmip.strategies import exact
+
+    seen = []
+
+    def capturing(*args, **kwargs):
+        seen.append(bnnmip.lower(*args, **kwargs))
+        return seen[-1]
+
+    monkeypatch.setattr(exact, "lower", capturing)
+    rng = np.random.default_rng(7)
+    data = bnnmip.TrainingSet.from_arrays(rng.uniform(0, 1, (14, 4)), rng.integers(0, 2, 14))
+    arch = bnnmip.Architecture(4, (2,), 2)
+    params = {"start": "none", "always_solve": True}
+    default = bnnmip.train(arch, data, backend="cbc", options=OPTS, params=params)
+    kept = bnnmip.train(arch, data, backend="cbc", options=OPTS, params={**params, "symmetry_breaking": True})
+    assert [low.symmetry_breaking for low in seen] == [False, True]
+    assert _sym_record(default) == {"formulation": "tight", "symmetry_breaking": False,
+                                    "symmetry_breaking_source": "backend"}
+    assert _sym_record(kept) == {"formulation": "tight", "symmetry_breaking": True,
+                                 "symmetry_breaking_source": "user"}
+    assert default.problem_size["rows"] < kept.problem_size["rows"]  # the ordering rows are gone
+    assert default.status is kept.status is S.OPTIMAL
+    assert default.verification.ok and kept.verification.ok
+    assert default.objective == pytest.approx(kept.objective)
+
+
+def test_cli_train_on_cbc_says_where_symmetry_breaking_came_from(cbc, tmp_path, capsys):
+    import json
+
+    from bnnmip.cli import main
+
+    rng = np.random.default_rng(3)
+    X = rng.uniform(0, 10, size=(16, 3))
+    csv = tmp_path / "d.csv"
+    np.savetxt(csv, np.column_stack([X, (X[:, 0] > 5).astype(int)]), delimiter=",")
+    base = ["train", str(csv), "--backend", "cbc", "--time-limit", "20", "--param", "start=none"]
+    assert main(base) == 0
+    out = capsys.readouterr().out
+    assert "symmetry breaking off (the cbc backend's default" in out
+    assert main([*base, "--param", "symmetry_breaking=true", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    rec = next(r for r in summary["history"] if "formulation" in r)
+    assert rec["symmetry_breaking"] is True and rec["symmetry_breaking_source"] == "user"
+
+
+def test_split_on_cbc_follows_the_backends_symmetry_preference(cbc, monkeypatch):
+    from bnnmip.strategies import split
+
+    seen = []
+
+    def capturing(*args, **kwargs):
+        seen.append(bnnmip.lower(*args, **kwargs))
+        return seen[-1]
+
+    monkeypatch.setattr(split, "lower", capturing)
+    _, data = random_teacher(3, (2,), 2, 12, seed=1)
+    arch = bnnmip.Architecture(3, (2,), 2)
+    res = bnnmip.train(arch, data, backend="cbc", strategy="split", formulation="tight", options=OPTS,
+                       params={"max_splits": 2})
+    assert seen and not any(low.symmetry_breaking for low in seen)
+    assert res.verification.ok
+    seen.clear()
+    bnnmip.train(arch, data, backend="highs", strategy="split", formulation="tight", options=OPTS,
+                 params={"max_splits": 2})
+    assert seen and all(low.symmetry_breaking for low in seen)

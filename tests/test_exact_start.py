@@ -30,7 +30,7 @@ def test_gradient_start_is_recorded_and_reaches_the_teachers_optimum(formulation
     arch = Architecture(6, (3,), 2)
     res = bnnmip.train(arch, data, formulation=formulation, options=ONE)
     assert res.status is SolveStatus.OPTIMAL and res.loss == 0 and res.verification.ok
-    start = res.history[0]
+    start = next(r for r in res.history if "start" in r)
     assert start["start"] == "ste" and start["start_realized"]
     assert start["start_objective"] == pytest.approx(start["start_loss"])
 
@@ -83,7 +83,7 @@ def test_solver_failure_falls_back_to_the_checked_start(monkeypatch):
     res = bnnmip.train(arch, data, options=ONE, params={"always_solve": True})
     assert res.status is SolveStatus.FEASIBLE
     assert res.network is not None and res.verification.ok
-    assert res.loss == res.history[0]["start_loss"]
+    assert res.loss == next(r for r in res.history if "start" in r)["start_loss"]
     fallback = res.history[-1]
     assert fallback["fallback"] == "start" and fallback["solver_status"] == "error"
     assert "solver crashed" in fallback["solver_message"]
@@ -149,7 +149,7 @@ def test_a_start_above_the_bound_is_searched(monkeypatch):
     arch = Architecture(4, (1,), 2)  # one neuron cannot fit these random labels: loss > 0
     calls = _counting_solve(monkeypatch)
     res = bnnmip.train(arch, data, options=ONE)
-    assert res.history[0]["start_loss"] > 0
+    assert next(r for r in res.history if "start" in r)["start_loss"] > 0
     assert len(calls) == 1 and res.status is SolveStatus.OPTIMAL and res.verification.ok
 
 
@@ -162,3 +162,102 @@ def test_symmetry_breaking_can_be_turned_off_with_the_same_optimum():
     assert on.status is off.status is SolveStatus.OPTIMAL
     assert on.objective == pytest.approx(off.objective)
     assert off.problem_size["rows"] < on.problem_size["rows"]  # the ordering rows are gone
+
+
+# -- symmetry breaking: the user's choice, else the backend's preference, else on ---------------
+
+
+def _sym_record(res):
+    return next(r for r in res.history if "formulation" in r)
+
+
+def _capture_lowerings(monkeypatch):
+    seen = []
+
+    def capturing(*args, **kwargs):
+        seen.append(lower(*args, **kwargs))
+        return seen[-1]
+
+    monkeypatch.setattr(exact, "lower", capturing)
+    return seen
+
+
+def _preferring(defaults, name="prefers"):
+    from bnnmip_highs import HighsBackend
+
+    class Prefers(HighsBackend):
+        pass
+
+    Prefers.name = name
+    Prefers.formulation_defaults = defaults
+    return Prefers()
+
+
+def test_backends_without_a_preference_keep_symmetry_breaking(monkeypatch):
+    data = _random_labels(m=8)
+    seen = _capture_lowerings(monkeypatch)
+    res = bnnmip.train(Architecture(4, (2,), 2), data, backend="highs", options=ONE,
+                       params={"start": "none"})
+    assert seen[0].symmetry_breaking
+    assert _sym_record(res) == {"formulation": "tight", "symmetry_breaking": True,
+                                "symmetry_breaking_source": "default"}
+    assert res.history[0] is _sym_record(res)  # the lowering comes first
+    assert res.iterations == 0  # an auxiliary record, not an iteration
+
+
+def test_a_backends_preference_is_the_default_and_the_user_still_wins(monkeypatch):
+    data = _random_labels(m=8)
+    arch = Architecture(4, (2,), 2)
+    backend = _preferring({"symmetry_breaking": False})
+    seen = _capture_lowerings(monkeypatch)
+    params = {"start": "none"}
+    pref = bnnmip.train(arch, data, backend=backend, options=ONE, params=params)
+    user = bnnmip.train(arch, data, backend=backend, options=ONE,
+                        params={**params, "symmetry_breaking": True})
+    assert [low.symmetry_breaking for low in seen] == [False, True]
+    assert _sym_record(pref) == {"formulation": "tight", "symmetry_breaking": False,
+                                 "symmetry_breaking_source": "backend"}
+    assert _sym_record(user) == {"formulation": "tight", "symmetry_breaking": True,
+                                 "symmetry_breaking_source": "user"}
+    assert pref.problem_size == lower(arch, data, symmetry_breaking=False).problem.size_summary()
+    assert user.problem_size == lower(arch, data).problem.size_summary()
+    # the user's explicit default value wins over the backend's too
+    off = bnnmip.train(arch, data, backend=_preferring({"symmetry_breaking": True}), options=ONE,
+                       params={**params, "symmetry_breaking": False})
+    assert _sym_record(off)["symmetry_breaking_source"] == "user" and not seen[-1].symmetry_breaking
+
+
+def test_a_formulation_without_symmetry_rows_records_none():
+    data = _random_labels(m=8)
+    res = bnnmip.train(Architecture(4, (2,), 2), data, formulation="paper", options=ONE,
+                       params={"start": "none", "symmetry_breaking": True})
+    assert _sym_record(res) == {"formulation": "paper", "symmetry_breaking": False,
+                                "symmetry_breaking_source": "formulation"}
+
+
+@pytest.mark.parametrize(
+    "declared, message",
+    [({"symmetry_braking": False}, "unknown formulation default(s) symmetry_braking"),
+     ({"symmetry_breaking": "no"}, "symmetry_breaking must be True or False, got 'no'"),
+     ({"symmetry_breaking": 0}, "symmetry_breaking must be True or False, got 0"),
+     (["symmetry_breaking"], "formulation_defaults must be a mapping"),
+     ("symmetry_breaking=false", "formulation_defaults must be a mapping")],
+)
+def test_a_bad_backend_preference_is_a_clear_error_before_any_solve(monkeypatch, declared, message):
+    data = _random_labels(m=8)
+    calls = _counting_solve(monkeypatch)
+    backend = _preferring(declared, name="sloppy")
+    for params in ({}, {"symmetry_breaking": True}):  # checked even when the user decides
+        with pytest.raises(bnnmip.PluginError, match=r"backend 'sloppy'.*" + re.escape(message)):
+            bnnmip.train(Architecture(4, (2,), 2), data, backend=backend, params=params)
+    assert calls == []
+
+
+def test_formulation_defaults_are_read_and_checked():
+    from bnnmip.backend import FORMULATION_SETTINGS, formulation_defaults
+
+    assert set(FORMULATION_SETTINGS) == {"symmetry_breaking"}
+    assert formulation_defaults(bnnmip.get_backend("highs")) == {}
+    assert formulation_defaults(_preferring(None)) == {}
+    assert formulation_defaults(_preferring({})) == {}
+    assert formulation_defaults(_preferring({"symmetry_breaking": np.False_})) == {"symmetry_breaking": False}

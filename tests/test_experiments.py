@@ -391,3 +391,12 @@ def test_only_the_reader_thread_closes_a_cells_event_stream(monkeypatch, tmp_pat
         assert not w._thread.is_alive()
         mine = [by_reader for stream, by_reader in closes if stream is w._stream]
         assert mine and all(mine), "a cell's event stream was closed outside its reader thread"
+
+
+def test_report_counts_strategy_iterations_not_auxiliary_records():
+    from bnnmip.experiments.report import flatten
+
+    history = [{"formulation": "tight", "symmetry_breaking": True, "symmetry_breaking_source": "default"},
+               {"start": "ste", "start_seconds": 0.1}, {"iteration": 0, "loss": 2.0},
+               {"iteration": 1, "loss": 0.0}, {"margin": "max-min"}]
+    assert flatten({"config": {}, "history": history})["iterations"] == 2

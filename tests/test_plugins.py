@@ -109,3 +109,41 @@ def test_every_hook_is_documented():
     assert hooks
     for name in hooks:
         assert re.search(rf"`{name}\(", text), f"hook {name} is not documented in docs/plugins.md"
+
+
+def test_a_third_party_backend_declares_formulation_defaults(fresh_plugins, tmp_path):
+    fake_distribution(tmp_path, "prefplug", {"pref": "pref_plugin"}, {"pref_plugin": """
+        import bnnmip
+        from bnnmip_highs import HighsBackend
+
+        class NoSymmetry(HighsBackend):
+            name = "nosym"
+            formulation_defaults = {"symmetry_breaking": False}
+
+        class Misspelt(HighsBackend):
+            name = "misspelt"
+            formulation_defaults = {"symetry_breaking": False}
+
+        @bnnmip.hookimpl
+        def bnnmip_register_backends(register):
+            register(NoSymmetry())
+            register(Misspelt())
+    """})
+    fresh_plugins.syspath_prepend(str(tmp_path))
+    inst = bnnmip.testing.xor()
+    res = bnnmip.train(inst.architecture, inst.data, backend="nosym", params={"start": "none"})
+    assert res.objective == 0 and res.verification.ok
+    assert next(r for r in res.history if "formulation" in r) == {
+        "formulation": "tight", "symmetry_breaking": False, "symmetry_breaking_source": "backend"}
+    unknown = r"backend 'misspelt' declares unknown formulation default\(s\) symetry_breaking"
+    with pytest.raises(bnnmip.PluginError, match=unknown):
+        bnnmip.train(inst.architecture, inst.data, backend="misspelt")
+
+
+def test_formulation_defaults_are_documented():
+    from bnnmip.backend import FORMULATION_SETTINGS
+
+    text = DOCS.read_text()
+    assert "formulation_defaults" in text
+    for key in FORMULATION_SETTINGS:
+        assert f"`{key}`" in text, f"formulation default {key} is not documented in docs/plugins.md"

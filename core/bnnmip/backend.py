@@ -6,20 +6,27 @@ steps: ``build`` (native model from a :class:`~bnnmip.milp.MilpProblem`), ``run`
 under :class:`~bnnmip.result.SolveOptions`), ``extract`` (a :class:`~bnnmip.result.SolveResult`
 through a literal status map). :func:`solve` times the steps, fires the event hooks and turns
 any exception into an ``ERROR`` result so that no run is lost to a solver crash.
+
+A backend may also prefer formulation settings (``formulation_defaults``, read and checked by
+:func:`formulation_defaults`): strategies use them where the user did not choose.
 """
 
 from __future__ import annotations
 
 import time
 import traceback
+from collections.abc import Mapping
 from enum import Enum
+from types import MappingProxyType
 from typing import Any, Protocol, runtime_checkable
 
-from .errors import BackendUnavailableError
+import numpy as np
+
+from .errors import BackendUnavailableError, PluginError
 from .milp import MilpProblem
 from .result import SolveOptions, SolveResult, SolveStatus
 
-__all__ = ["Backend", "BackendFeature", "solve"]
+__all__ = ["FORMULATION_SETTINGS", "Backend", "BackendFeature", "formulation_defaults", "solve"]
 
 
 class BackendFeature(Enum):
@@ -42,9 +49,30 @@ class BackendFeature(Enum):
     """Honours the random seed."""
 
 
+FORMULATION_SETTINGS: Mapping[str, type] = MappingProxyType({"symmetry_breaking": bool})
+"""The settings a backend may prefer in ``formulation_defaults``, with their types.
+
+``symmetry_breaking``: keep the formulation's symmetry-breaking rows and fixings (the ``exact``
+strategy's parameter of that name; see ``docs/formulation.md``).
+"""
+
+
 @runtime_checkable
 class Backend(Protocol):
-    """The interface every backend plugin implements."""
+    """The interface every backend plugin implements.
+
+    Optional attributes, read with ``getattr`` (a backend without them is still a backend):
+
+    ``formulation_defaults``
+        A mapping of :data:`FORMULATION_SETTINGS` names to values, e.g.
+        ``{"symmetry_breaking": False}``: the formulation settings this solver does best with.
+        A strategy uses such a value only where the user did not set it (the ``exact``
+        strategy records which value it used and where it came from in its history).
+        Undeclared settings keep bnnmip's defaults. Checked by :func:`formulation_defaults`.
+    ``size_limits``
+        ``(max_columns, max_rows)`` for a solver with a size-limited licence (the conformance
+        suite sizes its large instance to fit).
+    """
 
     name: str
     features: frozenset[BackendFeature]
@@ -63,6 +91,48 @@ class Backend(Protocol):
 
     def extract(self, model: Any, problem: MilpProblem, options: SolveOptions) -> SolveResult:
         """Read status, objective, bound, gap, nodes and the solution from the native model."""
+
+
+def formulation_defaults(backend) -> dict[str, object]:
+    """The formulation settings ``backend`` prefers (its ``formulation_defaults``), checked.
+
+    ``{}`` when the backend declares none (no attribute, or ``None``).
+
+    Raises
+    ------
+    bnnmip.PluginError
+        Naming the backend, if the declaration is not a mapping, has a key other than those
+        of :data:`FORMULATION_SETTINGS` or a value of the wrong type.
+    """
+    declared = getattr(backend, "formulation_defaults", None)
+    if declared is None:
+        return {}
+    name = getattr(backend, "name", backend)
+    known = ", ".join(f"{key} ({kind.__name__})" for key, kind in FORMULATION_SETTINGS.items())
+    if not isinstance(declared, Mapping):
+        raise PluginError(
+            f"backend {name!r}: formulation_defaults must be a mapping of setting name to value, "
+            f"e.g. {{'symmetry_breaking': False}}; got {declared!r}. Known settings: {known}"
+        )
+    unknown = sorted(repr(key) if not isinstance(key, str) else key
+                     for key in declared if key not in FORMULATION_SETTINGS)
+    if unknown:
+        raise PluginError(
+            f"backend {name!r} declares unknown formulation default(s) {', '.join(unknown)}; "
+            f"known settings: {known}"
+        )
+    out = {}
+    for key, value in declared.items():
+        kind = FORMULATION_SETTINGS[key]
+        if kind is bool and isinstance(value, bool | np.bool_):
+            value = bool(value)
+        if not isinstance(value, kind):
+            what = "True or False" if kind is bool else f"a {kind.__name__}"
+            raise PluginError(
+                f"backend {name!r}: formulation default {key} must be {what}, got {value!r}"
+            )
+        out[key] = value
+    return out
 
 
 def solve(backend: Backend, problem: MilpProblem, options: SolveOptions | None = None) -> SolveResult:

@@ -271,6 +271,16 @@ def _num(value, fmt="{:g}") -> str:
     return "-" if value is None else fmt.format(value)
 
 
+def _symmetry_note(history, backend: str) -> str:
+    """``; symmetry breaking on/off (why)`` when the user or the backend chose it, else ``""``."""
+    rec = next((r for r in history if "symmetry_breaking_source" in r), None)
+    why = {"user": "--param symmetry_breaking", "backend": f"the {backend} backend's default"}
+    if rec is None or rec["symmetry_breaking_source"] not in why:
+        return ""  # bnnmip's default (on), or a formulation without such rows
+    return (f"; symmetry breaking {'on' if rec['symmetry_breaking'] else 'off'} "
+            f"({why[rec['symmetry_breaking_source']]})")
+
+
 def _format_summary(s: dict, res) -> str:
     solve, size, acc = s["solve"], s["problem"], s["accuracy"]
     widths = " -> ".join(str(w) for w in s["widths"])
@@ -282,7 +292,8 @@ def _format_summary(s: dict, res) -> str:
            if s["validation_points"] else ""),
         f"  network      {widths}, {s['weight_domain']} weights, biases {'on' if s['bias'] else 'off'}",
         f"  MILP         {s['formulation']}: {size['variables']:,} variables "
-        f"({size['binaries']:,} binary), {size['rows']:,} rows, {size['nonzeros']:,} nonzeros",
+        f"({size['binaries']:,} binary), {size['rows']:,} rows, {size['nonzeros']:,} nonzeros"
+        + _symmetry_note(res.history, solve["backend"]),
         f"  solve        {solve['backend']} {solve['solver_version']}, strategy {s['strategy']}: "
         f"{s['status'].upper()}"
         + ("" if s["status"] == solve["status"] else f" (last solve: {solve['status']})"),

@@ -23,9 +23,10 @@ __all__ = [
     "AUXILIARY_RECORD_KEYS", "Budget", "Strategy", "TrainingResult", "TrainingTask", "report_iteration",
 ]
 
-AUXILIARY_RECORD_KEYS = frozenset({"start", "improve", "margin", "fallback"})
-"""History records with one of these keys describe a start, a heuristic, margin polishing or a
-fallback, not a strategy iteration (see :attr:`TrainingResult.iterations`)."""
+AUXILIARY_RECORD_KEYS = frozenset({"formulation", "start", "improve", "margin", "fallback"})
+"""History records with one of these keys describe the formulation's settings, a start, a
+heuristic, margin polishing or a fallback, not a strategy iteration (see
+:attr:`TrainingResult.iterations`)."""
 
 
 @attrs.frozen(eq=False)

@@ -30,6 +30,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from ..errors import InvalidInputError
+from ..strategy import AUXILIARY_RECORD_KEYS
 from .store import ResultStore
 
 __all__ = ["ReportFiles", "accuracy_rows", "backend_rows", "flatten", "report",
@@ -113,7 +114,9 @@ def flatten(record: dict) -> dict:
         "mismatches": record.get("mismatches"),
         "verified": record.get("verified"),
         "certified": ";".join(f"{e['radius']:g}:{e['accuracy']:.4f}" for e in cert),
-        "iterations": len(record.get("history") or []),
+        # strategy iterations, as TrainingResult.iterations: not the start, formulation, ... records
+        "iterations": sum(1 for r in record.get("history") or []
+                          if not AUXILIARY_RECORD_KEYS.intersection(r)),
         "solver": solver.get("name"),
         "solver_version": solver.get("version"),
         "bnnmip_version": (record.get("versions") or {}).get("bnnmip"),

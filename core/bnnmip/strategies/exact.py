@@ -16,17 +16,24 @@ always_solve : bool, default False
     fits every training point with the margins: loss 0) is returned as ``OPTIMAL`` without
     calling the solver (0 nodes; the result's message says so). Set it to measure the
     solver itself on such instances.
-symmetry_breaking : bool, default True
+symmetry_breaking : bool, default: the backend's preference, else True
     Keep the formulation's symmetry-breaking rows and fixings (``tight``: the first point's
     hidden neurons off, neurons ordered by bias; see ``docs/formulation.md``). On 18 small
     random-label instances (``docs/benchmarks/symmetry.md``) they made SCIP and HiGHS prove
     faster (shifted geometric mean 0.11 s vs 0.36 s, 0.31 s vs 0.55 s) but CBC find the
-    zero-loss network less often (13 vs 16 proven within 30 s): try ``false`` with CBC.
+    zero-loss network less often (13 vs 16 proven within 30 s). So when it is not set, a
+    backend's ``formulation_defaults`` decide (:func:`bnnmip.backend.formulation_defaults`;
+    ``cbc`` declares ``False``), and ``True`` for backends that declare nothing (``highs``,
+    ``scip``). A value set here always wins. The history's first record says what the MILP
+    used: ``{"formulation": ..., "symmetry_breaking": ..., "symmetry_breaking_source": ...}``,
+    the source being ``"user"``, ``"backend"``, ``"default"`` or ``"formulation"`` (one
+    without such rows, e.g. ``paper``: always ``False``).
 improve : {"coordinate", "none"}, default "none"
     On backends that call back during the search (:attr:`BackendFeature.CALLBACKS
-    <bnnmip.backend.BackendFeature.CALLBACKS>`: HiGHS, SCIP), every new incumbent is improved
-    by coordinate descent on its true loss (:func:`bnnmip.ste.improve_network`), refitted to
-    the formulation's margins and handed back to the solver when it is better. Off by
+    <bnnmip.backend.BackendFeature.CALLBACKS>`: HiGHS, SCIP with big-M rows or indicator
+    constraints), every new incumbent is improved by coordinate descent on its true loss
+    (:func:`bnnmip.ste.improve_network`), refitted to the formulation's margins and handed
+    back to the solver when it is better. Off by
     default: in ``docs/benchmarks/formulations.md`` it never found a better incumbent than the
     ones HiGHS and SCIP found (the gradient start is already coordinate-optimal).
 """
@@ -39,9 +46,9 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ..backend import BackendFeature
+from ..backend import BackendFeature, formulation_defaults
 from ..errors import InvalidInputError
-from ..formulation import Lowering, lower
+from ..formulation import FORMULATIONS, Lowering, lower
 from ..result import SolveStatus
 from ..strategy import TrainingResult, TrainingTask
 from ..verify import verify
@@ -51,13 +58,16 @@ __all__ = ["DEFAULT_PARAMS", "ExactStrategy", "IncumbentImprover", "gradient_sta
 
 DEFAULT_PARAMS = {"start": "ste", "start_seconds": 5.0, "improve": "none", "always_solve": False,
                   "symmetry_breaking": True}
+"""The parameters' defaults; ``symmetry_breaking``'s only for backends without a preference."""
 BOOLEAN_PARAMS = ("always_solve", "symmetry_breaking")
 STARTS = ("ste", "none")
 IMPROVES = ("coordinate", "none")
 
 
 def _check_params(params: Mapping) -> dict:
-    valid = ", ".join(f"{k} (default {v})" for k, v in DEFAULT_PARAMS.items())
+    valid = ", ".join(f"{k} (default {v})" if k != "symmetry_breaking"
+                      else f"{k} (default: the backend's preference, else {v})"
+                      for k, v in DEFAULT_PARAMS.items())
     unknown = sorted(str(k) for k in params if k not in DEFAULT_PARAMS)
     if unknown:
         raise InvalidInputError(f"unknown exact parameter(s) {', '.join(unknown)}; valid keys: {valid}")
@@ -83,6 +93,24 @@ def _check_params(params: Mapping) -> dict:
         )
     out["start_seconds"] = seconds
     return out
+
+
+def _symmetry_breaking(task: TrainingTask, params: Mapping) -> tuple[bool, str]:
+    """Whether to keep the symmetry-breaking rows, and who decided (``user``, ``backend``...)."""
+    preferred = formulation_defaults(task.backend)  # checked even when the user decides
+    if "symmetry_breaking" in task.params:
+        return bool(params["symmetry_breaking"]), "user"
+    if "symmetry_breaking" in preferred:
+        return bool(preferred["symmetry_breaking"]), "backend"
+    return bool(DEFAULT_PARAMS["symmetry_breaking"]), "default"
+
+
+def _formulation_record(lowering: Lowering, source: str) -> dict:
+    """The history record of the formulation settings the MILP was built with."""
+    if not getattr(FORMULATIONS[lowering.formulation], "SYMMETRY_BREAKING", False):
+        source = "formulation"
+    return {"formulation": lowering.formulation, "symmetry_breaking": bool(lowering.symmetry_breaking),
+            "symmetry_breaking_source": source}
 
 
 def gradient_start(lowering: Lowering, seconds: float, seed: int = 0):
@@ -172,14 +200,15 @@ class ExactStrategy:
         """Lower, start, solve, decode, verify."""
         t0 = time.perf_counter()
         params = _check_params(task.params)
+        symmetry_breaking, source = _symmetry_breaking(task, params)
         budget = task.budget()
         lowering = lower(
             task.architecture, task.data, formulation=task.formulation,
-            robust=task.robust, ties=task.ties, eps=task.eps,
-            symmetry_breaking=bool(params["symmetry_breaking"]),
+            robust=task.robust, ties=task.ties, eps=task.eps, symmetry_breaking=symmetry_breaking,
         )
         candidates = [task.warm_start, trivial_network(task.architecture, task.data)]
-        history = []
+        history = [_formulation_record(lowering, source)]
+        info = None
         if params["start"] == "ste":
             seconds = min(params["start_seconds"], budget.remaining() / 4)
             if seconds > 0.05:
@@ -187,8 +216,8 @@ class ExactStrategy:
                 candidates.append(net)
                 history.append(info)
         start = mip_start(lowering, *candidates)
-        if history:
-            history[0]["start_objective"] = None if start is None else lowering.problem.objective(start)
+        if info is not None:
+            info["start_objective"] = None if start is None else lowering.problem.objective(start)
         improver = None
         if params["improve"] == "coordinate" and BackendFeature.CALLBACKS in task.backend.features:
             improver = IncumbentImprover(lowering)

@@ -58,6 +58,11 @@ objective then covers the batch only, the previous network is a start only if it
 feasible on the new batch (else the majority-class network is), and the monotonicity above no
 longer holds; evaluation and the split rule still use every training point.
 
+**Symmetry breaking.** The tied MILPs keep the formulation's symmetry-breaking rows unless
+the backend prefers them off (its ``formulation_defaults``, :func:`bnnmip.backend.formulation_defaults`:
+``cbc`` does, measured on whole MILPs in ``docs/benchmarks/symmetry.md``); the ``exact``
+strategy's default is the same.
+
 **Result.** The network is the best one of step 4; status ``OPTIMAL`` when its untied training
 loss is 0 (no network does better), else ``FEASIBLE`` (a heuristic). Its verification is the one
 of the solve that produced it, against that tied solution (on its batch, with batches): every
@@ -80,6 +85,7 @@ from collections.abc import Mapping
 import attrs
 import numpy as np
 
+from ..backend import formulation_defaults
 from ..errors import InvalidInputError, PluginError, UnknownNameError
 from ..formulation import lower
 from ..ir import ActivationTies, TrainingSet
@@ -458,13 +464,16 @@ class SplitStrategy:
         while part.n_clusters < params.initial_clusters and (c := part.choose(None)) is not None:
             part.split(c, params.splitter, data, seed)
 
+        # the backend's preference (cbc: off), as exact's default; split has no parameter for it
+        symmetry_breaking = formulation_defaults(task.backend).get("symmetry_breaking", True)
         solves, history = [], []
         best = prev = None
         k = 0
         while True:
             batch, ties = _batch(data, part.cluster, params.batch_size, rng)
             lowering = lower(
-                arch, batch, formulation=task.formulation, robust=task.robust, ties=ties, eps=task.eps
+                arch, batch, formulation=task.formulation, robust=task.robust, ties=ties, eps=task.eps,
+                symmetry_breaking=symmetry_breaking,
             )
             warm = None
             if prev is not None:
