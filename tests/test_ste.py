@@ -170,6 +170,10 @@ def test_polish_repairs_a_shifted_bias():
         (Architecture(10, (2,), 2), {"epochs": 0}, "epochs"),
         (Architecture(10, (2,), 2), {"epochs": 2.5}, "epochs"),
         (Architecture(10, (2,), 2), {"bias_bound": -1.0}, "bias_bound"),
+        (Architecture(10, (2,), 2), {"robust_radius": -0.1}, "robust_radius"),
+        (Architecture(10, (2,), 2), {"robust_radius": float("inf")}, "robust_radius"),
+        (Architecture(10, (2,), 2), {"robust_radius": True}, "robust_radius"),
+        (Architecture(10, (2,), 2), {"robust_radius": "0.1"}, "robust_radius"),
     ],
 )
 def test_bad_input_raises(arch, kwargs, words):
@@ -232,3 +236,50 @@ def test_lp_refit_keeps_integer_rows_integral():
     fixed = BinarizedNetwork.from_arrays(w, b, weight_domain="integer:2")
     assert loss(fixed, data) == 0.0
     assert all(np.array_equal(W, np.round(W)) and np.abs(W).max() <= 2 for W in fixed.weights)
+
+
+# -- robust training: a start that keeps every first-layer sign on the l-inf balls -------------
+
+
+def robust_slack(net, X, r):
+    """Per point and first-layer neuron: |t| - r ||w||_1 (>= 0: the ball does not straddle)."""
+    t = X @ net.weights[0].T + net.biases[0]
+    return np.abs(t) - r * np.abs(net.weights[0]).sum(axis=1)
+
+
+@pytest.mark.parametrize("radius", [0.05, 0.1])
+def test_robust_start_keeps_every_ball_on_one_side_and_beats_the_majority(radius):
+    from bnnmip.ir import RobustnessSet
+
+    _, data = random_teacher(10, (2,), 2, 50, seed=300)  # the formulations benchmark's robust instance
+    arch = Architecture(10, (2,), 2)
+    net = ste_network(arch, data, bias_bound=1.0, robust_radius=radius)
+    assert robust_slack(net, data.X, radius).min() >= 1e-3 - 1e-12
+    assert loss(net, data) < majority_loss(data)  # measured: 0 (r = 0.05) and 24 of 28 (r = 0.1)
+    # a feasible point of the robust MILP with exactly that objective
+    low = lower(arch, data, formulation="tight", robust=RobustnessSet(radius))
+    from bnnmip.pattern_fit import realize
+
+    fit = realize(net, arch, data.X, eps=low.eps, bias_bounds=low.bias_bounds(), robust_radius=radius)
+    assert fit.realized
+    x = low.encode(fit.network)
+    assert low.problem.violation(x) <= 1e-9 and low.problem.objective(x) == pytest.approx(loss(net, data))
+
+
+def test_robust_start_grows_hidden_neurons_point_by_point(monkeypatch):
+    """Without gradient training, the grown network alone isolates the far class robustly."""
+    import bnnmip.ste as ste
+
+    rng = np.random.default_rng(5)
+    X = np.vstack([rng.uniform(0.0, 0.5, (30, 3)), [[1.0, 1.0, 0.9], [0.9, 1.0, 1.0]]])
+    data = TrainingSet.from_arrays(X, np.r_[np.zeros(30, int), np.ones(2, int)])
+    monkeypatch.setattr(ste, "_train_once", lambda *a: None)  # no restart yields a network
+    net = ste_network(Architecture(3, (2,), 2), data, bias_bound=1.0, robust_radius=0.1)
+    assert majority_loss(data) == 4.0 and loss(net, data) == 0.0
+    assert robust_slack(net, data.X, 0.1).min() >= 1e-3 - 1e-12
+
+
+def test_robust_start_without_biases_returns_a_network():
+    _, data = random_teacher(4, (2,), 2, 20, seed=3)
+    net = ste_network(Architecture(4, (2,), 2, bias=False), data, robust_radius=0.1, restarts=2)
+    assert isinstance(net, BinarizedNetwork) and not np.any(net.biases[0])

@@ -64,6 +64,21 @@ whose loss does not depend on this neuron are left free, and a feasibility LP lo
 row that gives the others their best targets, or else the current targets with one point
 flipped where that helps.
 
+Robust training (``robust_radius = r > 0``): the robust MILP needs every first-layer
+pre-activation to keep its sign on the l-inf ball of radius ``r`` around every training
+point, ``|w . x_i + b| >= r ||w||_1 + eps``, whatever the point's label. Gradient training
+ignores the balls, so after each restart :func:`_robustify` moves the first layer off them
+(each neuron's direction or an axis direction, with the bias in the best gap wide enough,
+scored by how well the hidden codes separate the classes), and only networks that keep a
+margin of ``1e-3 P`` beyond ``r ||w||_1`` are kept; the local search then works with robust
+moves (thresholds in wide-enough gaps, robust LPs over every point). With one hidden layer
+and biases, a network *grown* from "no hidden neuron fires" comes first: each hidden neuron
+is assigned a non-majority class, and the robust LP refit switches it on for one point of
+that class at a time where a hyperplane isolates them robustly. On the formulations
+benchmark's robust instances (10 inputs, 2 hidden, m = 50): loss 0 at ``r = 0.05`` and 24 at
+``r = 0.1`` (the majority 28, the optimum 16), where the plain start was not a feasible start
+at all at ``r = 0.1``.
+
 Measured on random labels on ``[0, 1]^10`` with 2 hidden neurons, seeds 230..289, 60
 instances per size (a zero-loss network exists for every one with m = 25), fitted exactly:
 
@@ -126,6 +141,7 @@ _TEMP_END = 0.03  # ... and last epoch (geometric annealing)
 _BALANCE = 0.5  # surrogate point weight w_i / (weight of class y_i) ** _BALANCE
 _OUTPUT_INIT = 0.1  # output-layer weights start N(0, 1) * _OUTPUT_INIT / sqrt(fan-in)
 _TIME_SLICES = 4  # the first restarts share the time limit in this many equal slices
+_ROBUST_MARGIN = 1e-3  # robust start: first-layer margin kept beyond r ||w||_1, times P (MILP eps <= 1e-4)
 
 
 def ste_network(
@@ -137,6 +153,7 @@ def ste_network(
     restarts: int = 8,
     epochs: int = 400,
     bias_bound: float | None = None,
+    robust_radius: float = 0.0,
 ) -> BinarizedNetwork:
     """Train a binarized network by straight-through gradient descent (a MILP warm start).
 
@@ -161,6 +178,11 @@ def ste_network(
     bias_bound : float, optional
         Keep every bias in ``[-bias_bound, bias_bound]`` (e.g. the MILP's bias box). Default:
         no bound.
+    robust_radius : float, default 0.0
+        With ``r > 0`` only networks that are feasible for robust training with radius ``r``
+        are returned: every first-layer pre-activation keeps its sign on the l-inf ball of
+        radius ``r`` around every training point, ``|w . x_i + b| >= r ||w||_1 +``
+        ``1e-3 P`` (see "Robust training" in the module notes).
 
     Returns
     -------
@@ -177,6 +199,10 @@ def ste_network(
         If the architecture does not fit the data or an option is out of range.
     """
     _check(arch, data, time_limit, restarts, epochs, bias_bound)
+    numeric = isinstance(robust_radius, int | float | np.integer | np.floating)
+    if isinstance(robust_radius, bool) or not numeric or not robust_radius >= 0 or math.isinf(robust_radius):
+        raise InvalidInputError(f"robust_radius must be a finite number >= 0, got {robust_radius!r}")
+    radius = float(robust_radius)
     start = time.perf_counter()
     rng = np.random.default_rng(seed)
     P = float(arch.weight_domain.bound)
@@ -187,15 +213,30 @@ def ste_network(
     y = np.asarray(data.y)
     pw = np.asarray(data.weights, dtype=float)
     target = 2.0 * data.one_hot() - 1.0  # +1 for the label's neuron, -1 for the others
-    best = _Best()
-    best.offer(*_majority(arch, data, B), X, y, pw)  # never worse than predicting the majority
+    best = _Best(radius, P)
+    if best.offer(*_majority(arch, data, B), X, y, pw) == math.inf:  # never worse than the majority
+        best = _Best()  # robust only with biases: then the runs' networks are checked by ``run``
+        best.offer(*_majority(arch, data, B), X, y, pw)
     integer = arch.weight_domain.is_integer
+    if radius > 0 and arch.n_layers == 2 and arch.bias:
+        # a network grown from "no hidden neuron fires" by the robust local search (module notes)
+        grown = _Best(radius, P)
+        if grown.offer(*_grow_start(arch, data, B), X, y, pw) < math.inf:
+            deadline = start + time_limit / min(restarts, _TIME_SLICES)
+            _improve(grown, X, y, pw, arch.weight_domain.bound, B, integer, arch.bias, deadline, radius)
+            best.offer(grown.weights, grown.biases, X, y, pw)
     for r in range(restarts):
+        if best.loss == 0.0:
+            break
         deadline = start + time_limit * min(1.0, (r + 1) / min(restarts, _TIME_SLICES))
         run = _Best()
         _train_once(arch, X, y, pw, target, P, B, rng, epochs, deadline, run)
+        if radius > 0 and run.weights is not None:  # trained without the balls: move layer 1 off them
+            robust = _Best(radius, P)
+            robust.offer(*_robustify(run.weights, run.biases, X, y, pw, P, B, radius), X, y, pw)
+            run = robust
         if 0.0 < run.loss < math.inf:
-            _improve(run, X, y, pw, arch.weight_domain.bound, B, integer, arch.bias, deadline)
+            _improve(run, X, y, pw, arch.weight_domain.bound, B, integer, arch.bias, deadline, radius)
         if run.weights is not None:
             best.offer(run.weights, run.biases, X, y, pw)
         if best.loss == 0.0 or time.perf_counter() >= start + time_limit:
@@ -263,19 +304,26 @@ def _check(arch, data, time_limit, restarts, epochs, bias_bound) -> None:
 
 
 class _Best:
-    """The best exported network seen so far, by (true loss, number of zero pre-activations)."""
+    """The best exported network seen so far, by (true loss, number of zero pre-activations).
 
-    def __init__(self):
+    With ``radius > 0`` a network whose first layer is not robust (:func:`_robust_slack`) is
+    never kept (its loss counts as infinite).
+    """
+
+    def __init__(self, radius: float = 0.0, P: float = 1.0):
         self.loss = math.inf
         self.zeros = math.inf
         self.weights = None
         self.biases = None
+        self.radius, self.P = radius, P
 
     def offer(self, weights, biases, X, y, pw) -> float:
         """Evaluate an exported network; keep it if it beats the best. Returns its loss."""
         a, zeros = X, 0
-        for W, b in zip(weights, biases, strict=True):
+        for l, (W, b) in enumerate(zip(weights, biases, strict=True)):
             t = a @ W.T + b
+            if l == 0 and self.radius > 0 and _robust_slack(t, W, self.radius, self.P).min() < 0:
+                return math.inf
             zeros += int(np.count_nonzero(np.abs(t) <= _ZERO_TOL))
             a = (t > 0).astype(float)
         out = a
@@ -296,6 +344,29 @@ def _majority(arch, data, B):
     biases = [np.full(widths[l + 1], -level) for l in range(arch.n_layers)]
     biases[-1][int(np.argmax(np.bincount(data.y, weights=data.weights, minlength=arch.n_classes)))] = level
     return weights, biases
+
+
+def _grow_start(arch, data, B):
+    """One hidden layer, every hidden neuron off (a zero row) and each assigned to a class.
+
+    The classes other than the (weighted) majority take the hidden neurons in turn, heaviest
+    first; an output neuron fires iff one of its hidden neurons does, the majority's iff none
+    does. So the network predicts the majority, and a hidden neuron switched on for a point
+    moves that point to its class: the local search grows the neurons point by point.
+    """
+    d0, d1, K = arch.widths
+    level = 1.0 if B is None else min(1.0, B)
+    counts = np.bincount(data.y, weights=data.weights, minlength=K)
+    majority = int(np.argmax(counts))
+    others = [int(k) for k in np.argsort(-counts, kind="stable") if k != majority] or [majority]
+    owner = [others[j % len(others)] for j in range(d1)]
+    W1, b1 = np.zeros((d1, d0)), np.full(d1, -level)
+    W2, b2 = np.zeros((K, d1)), np.full(K, -0.5 * level)
+    for j, k in enumerate(owner):
+        W2[k, j] = level
+        W2[majority, j] = -level
+    b2[majority] = 0.5 * level
+    return [W1, W2], [b1, b2]
 
 
 def _init(arch, X, rng):
@@ -429,21 +500,24 @@ def _train_once(arch, X, y, pw, target, P, B, rng, epochs, deadline, best) -> No
             biases[l] /= s
 
 
-def _improve(run, X, y, pw, P, B, integer, has_bias, deadline) -> None:
+def _improve(run, X, y, pw, P, B, integer, has_bias, deadline, radius: float = 0.0) -> None:
     """Offer ``run``'s network improved by the coordinate polish and the LP refits (in turns)."""
     weights, biases = run.weights, run.biases
     while run.loss > 0 and time.perf_counter() < deadline:
         before = run.loss
         if has_bias or integer:
-            weights, biases = _polish(weights, biases, X, y, pw, P, B, integer, has_bias, deadline)
+            weights, biases = _polish(weights, biases, X, y, pw, P, B, integer, has_bias, deadline,
+                                      radius=radius)
             run.offer(weights, biases, X, y, pw)
-        weights, biases = _refit_neurons(run.weights, run.biases, X, y, pw, P, B, integer, has_bias, deadline)
+        weights, biases = _refit_neurons(run.weights, run.biases, X, y, pw, P, B, integer, has_bias, deadline,
+                                         radius=radius)
         run.offer(weights, biases, X, y, pw)
         if not run.loss < before - 1e-12:
             return
 
 
-def _refit_neurons(weights, biases, X, y, pw, P, B, integer, has_bias, deadline, max_flips: int = 8):
+def _refit_neurons(weights, biases, X, y, pw, P, B, integer, has_bias, deadline, max_flips: int = 8,
+                   radius: float = 0.0):
     """Local search by linear programs: refit one neuron to better targets, the others fixed.
 
     With the other neurons fixed, every point's loss is ``l0_i`` with the neuron off and
@@ -455,6 +529,10 @@ def _refit_neurons(weights, biases, X, y, pw, P, B, integer, has_bias, deadline,
     (largest margin inside the weight and bias boxes; integer rows for an integer domain),
     and a row is taken if its margin is positive and the network's loss, recomputed with a
     plain forward pass, strictly drops. Repeats until no neuron improves or time is up.
+
+    With ``radius > 0`` the first layer's LPs are robust (margin ``r ||w||_1`` beyond
+    ``1e-3 P``) and keep every point, the free ones on their current side: a ball may not
+    straddle the hyperplane whether or not its point cares.
     """
     weights = [W.copy() for W in weights]
     biases = [b.copy() for b in biases]
@@ -479,11 +557,15 @@ def _refit_neurons(weights, biases, X, y, pw, P, B, integer, has_bias, deadline,
                 on = acts[l + 1][:, j] > 0
                 matters = l0 != l1
                 gain = np.where(on, l0 - l1, l1 - l0)  # loss change if the point flipped
+                robust = radius > 0 and l == 0
+                rows = np.ones_like(matters) if robust else matters
+                r_l, need = (radius, _ROBUST_MARGIN * P) if robust else (0.0, 0.0)
                 targets = []
                 if np.minimum(l0, l1).sum() < current - 1e-12:
-                    targets.append(np.where(l1 < l0, 1.0, -1.0))
+                    targets.append(np.where(l1 < l0, 1.0, np.where(l1 > l0, -1.0, np.where(on, 1.0, -1.0))))
                 cand = np.flatnonzero(matters & (gain < -1e-12))
-                for i in cand[np.argsort(gain[cand], kind="stable")][:max_flips]:
+                # robust: a ball may block most single flips, so every helpful one is tried
+                for i in cand[np.argsort(gain[cand], kind="stable")][:None if robust else max_flips]:
                     sigma = np.where(on, 1.0, -1.0)
                     sigma[i] = -sigma[i]
                     targets.append(sigma)
@@ -491,8 +573,8 @@ def _refit_neurons(weights, biases, X, y, pw, P, B, integer, has_bias, deadline,
                     left = deadline - time.perf_counter()
                     if left <= 0:
                         return weights, biases
-                    delta, w, b = _neuron_lp(H[matters], sigma[matters], P, Bl, 0.0, integer, left)
-                    if not delta > 0:
+                    delta, w, b = _neuron_lp(H[rows], sigma[rows], P, Bl, r_l, integer, left)
+                    if not delta > need:
                         continue
                     old = weights[l][j].copy(), biases[l][j]
                     weights[l][j], biases[l][j] = w, b
@@ -525,22 +607,23 @@ def _suffix_loss(weights, biases, a, l, onehot, pw):
     return np.abs(a - onehot).sum(axis=1) * pw
 
 
-def _best_threshold(u, l0, l1, B):
+def _best_threshold(u, l0, l1, B, half: float = 0.0):
     """Exact line search of one neuron's bias: the loss is ``l1_i`` where ``u_i + b > 0``, else ``l0_i``.
 
     Returns ``(loss, b)`` for the best threshold, put in the middle of the gap between the
     two consecutive distinct values of ``u`` it falls in (``(inf, None)`` if no threshold
-    fits the bias box ``[-B, B]``).
+    fits the bias box ``[-B, B]``). With ``half > 0`` only thresholds farther than ``half``
+    from every ``u_i`` count (a gap wider than ``2 half``; a robust first layer).
     """
     order = np.argsort(u, kind="stable")
     us, d = u[order], (l1 - l0)[order]
     # theta = -b just below us[k] (k = 0..m): points k, k+1, ... fire
     loss = l0.sum() + np.concatenate([np.cumsum(d[::-1])[::-1], [0.0]])
     lo, hi = np.r_[-np.inf, us], np.r_[us, np.inf]
-    spread = max(float(us[-1] - us[0]), 1e-6)
-    theta = np.where(np.isinf(hi), lo + 0.5 * spread, 0.5 * (lo + hi))
-    theta = np.where(np.isinf(lo), hi - 0.5 * spread, theta)
-    ok = np.r_[True, us[1:] > us[:-1], True]  # only cuts between different values
+    pad = max(0.5 * max(float(us[-1] - us[0]), 1e-6), 2.0 * half)
+    theta = np.where(np.isinf(hi), lo + pad, 0.5 * (lo + hi))
+    theta = np.where(np.isinf(lo), hi - pad, theta)
+    ok = np.r_[True, us[1:] > us[:-1] + 2.0 * half, True]  # only cuts between different values
     if B is not None:
         ok &= np.abs(theta) <= B
     if not ok.any():
@@ -549,14 +632,16 @@ def _best_threshold(u, l0, l1, B):
     return float(loss[k]), -float(theta[k])
 
 
-def _polish(weights, biases, X, y, pw, P, B, integer, has_bias, deadline, sweeps: int = 4):
+def _polish(weights, biases, X, y, pw, P, B, integer, has_bias, deadline, sweeps: int = 4,
+            radius: float = 0.0):
     """Coordinate descent on the true loss, one neuron at a time (a move must strictly improve).
 
     With biases, each neuron's bias is set by an exact line search (:func:`_best_threshold`);
     with integer weights, each single weight may also move to any other value in
     ``{-P, ..., P}``, together with the best bias for the new row. The other neurons are held
     fixed, so the loss of every point with the neuron off (``l0``) or on (``l1``) is computed
-    once per neuron.
+    once per neuron. With ``radius > 0`` a first-layer row only takes thresholds that keep
+    ``r ||w||_1 + 1e-3 P`` from every point (:func:`_robust_half`).
     """
     weights = [W.copy() for W in weights]
     biases = [b.copy() for b in biases]
@@ -585,8 +670,11 @@ def _polish(weights, biases, X, y, pw, P, B, integer, has_bias, deadline, sweeps
                             candidates.append(r)
                 for r in candidates:
                     ur = a @ r
+                    half = _robust_half(r, radius, P) if radius > 0 and l == 0 else 0.0
                     if has_bias:
-                        loss, b = _best_threshold(ur, l0, l1, B)
+                        loss, b = _best_threshold(ur, l0, l1, B, half)
+                    elif half > 0 and np.abs(ur).min() < half:
+                        continue
                     else:
                         loss, b = float(np.where(ur > 0, l1, l0).sum()), 0.0
                     if loss < best - 1e-12:
@@ -597,3 +685,81 @@ def _polish(weights, biases, X, y, pw, P, B, integer, has_bias, deadline, sweeps
         if not changed:
             break
     return weights, biases
+
+
+def _robust_half(row, radius, P):
+    """How far a robust first-layer threshold must stay from every point's ``w . x``."""
+    return radius * float(np.abs(row).sum()) + _ROBUST_MARGIN * P
+
+
+def _robust_slack(t, W, radius, P):
+    """Per point and first-layer neuron: ``|t| - r ||w||_1 - 1e-3 P`` (>= 0: robust)."""
+    return np.abs(t) - radius * np.abs(W).sum(axis=1) - _ROBUST_MARGIN * P
+
+
+def _robustify(weights, biases, X, y, pw, P, B, radius, sweeps: int = 2, max_cuts: int = 64):
+    """A first layer no ball straddles, chosen for the codes it gives the next layer.
+
+    The robust margin ``r ||w||_1`` favours sparse rows, which gradient training does not
+    find, and the trained output layer expects the trained hidden codes; so each first-layer
+    neuron in turn (the others fixed, ``sweeps`` passes) gets the row and bias whose codes
+    separate the classes best, scored by the loss the best class per code would give
+    (:func:`_code_loss`), among: its own direction and the axis directions ``+-P e_k``, each
+    with a bias farther than ``r ||w||_1 + 1e-3 P`` from every point (up to ``max_cuts``
+    evenly spread gaps per direction), or a constant neuron. The later layers are left to the
+    local search. Without a hidden layer the first layer is the output, scored by its loss.
+    """
+    weights = [W.copy() for W in weights]
+    biases = [b.copy() for b in biases]
+    W0, b0 = weights[0], biases[0]
+    n = W0.shape[1]
+    K = weights[-1].shape[0]
+    level = 1.0 if B is None else min(1.0, B)
+    axes = P * np.concatenate([np.eye(n), -np.eye(n)])
+    act = X @ W0.T + b0 > 0
+    if len(weights) == 1:
+        onehot = np.eye(K)[y]
+    for _ in range(sweeps):
+        for j in range(W0.shape[0]):
+            if len(weights) == 1:
+                l0, l1 = _off_on_losses(weights, biases, act.astype(float), 0, j, onehot, pw)
+            else:
+                _, base = np.unique(np.delete(act, j, axis=1), axis=0, return_inverse=True)
+                base = base.ravel() * 2
+            best = (math.inf, None, None)
+            for r, b_const in ((np.zeros(n), -level), (np.zeros(n), level)):  # constant neurons
+                bit = np.full(len(y), b_const > 0)
+                if len(weights) == 1:
+                    loss = float(np.where(bit, l1, l0).sum())
+                else:
+                    loss = _code_loss(base + bit, y, pw, K)
+                if loss < best[0] - 1e-12:
+                    best = (loss, r, b_const)
+            for r in (W0[j].copy(), *axes):
+                u = X @ r
+                half = _robust_half(r, radius, P)
+                if len(weights) == 1:
+                    loss, b = _best_threshold(u, l0, l1, B, half)
+                    if b is not None and loss < best[0] - 1e-12:
+                        best = (loss, r, b)
+                    continue
+                us = np.sort(u)
+                gaps = np.flatnonzero(us[1:] - us[:-1] > 2.0 * half)
+                thetas = 0.5 * (us[gaps] + us[gaps + 1])
+                if B is not None:
+                    thetas = thetas[np.abs(thetas) <= B]
+                if len(thetas) > max_cuts:
+                    thetas = thetas[np.linspace(0, len(thetas) - 1, max_cuts).round().astype(int)]
+                for theta in thetas:
+                    loss = _code_loss(base + (u > theta), y, pw, K)
+                    if loss < best[0] - 1e-12:
+                        best = (loss, r, -float(theta))
+            _, W0[j], b0[j] = best
+            act[:, j] = X @ W0[j] + b0[j] > 0
+    return weights, biases
+
+
+def _code_loss(keys, y, pw, K):
+    """Hamming loss if every code (``keys``, ints) predicted its heaviest class: 2 per error."""
+    counts = np.bincount(keys * K + y, weights=pw, minlength=(int(keys.max()) + 1) * K).reshape(-1, K)
+    return 2.0 * float((counts.sum(axis=1) - counts.max(axis=1)).sum())

@@ -7,7 +7,10 @@ start : {"ste", "none"}, default "ste"
     step (:func:`bnnmip.ste.ste_network`), move its weights as little as needed for its own
     activation pattern to meet the formulation's margins and boxes
     (:func:`bnnmip.pattern_fit.realize`), and hand it to the solver as a MIP start when it
-    beats the majority-class network. ``"none"``: only the majority-class start (the paper's setting).
+    beats the majority-class network. With a robustness set the gradient start keeps every
+    ball on one side of every first-layer hyperplane (``robust_radius`` of
+    :func:`~bnnmip.ste.ste_network`). ``"none"``: only the majority-class start (the paper's
+    setting).
 start_seconds : float, default 5
     Time for the gradient start (taken from the run's time budget, never more than a quarter
     of what is left of it).
@@ -124,9 +127,9 @@ def gradient_start(lowering: Lowering, seconds: float, seed: int = 0):
     t0 = time.perf_counter()
     arch, data = lowering.architecture, lowering.data
     boxes = lowering.bias_bounds()
-    raw = ste_network(arch, data, seed=seed, time_limit=seconds,
-                      bias_bound=boxes[0] if arch.bias else None)
     radius = 0.0 if lowering.robust is None else lowering.robust.radius
+    raw = ste_network(arch, data, seed=seed, time_limit=seconds,
+                      bias_bound=boxes[0] if arch.bias else None, robust_radius=radius)
     fit = realize(raw, arch, data.X, eps=lowering.eps, bias_bounds=boxes, robust_radius=radius,
                   time_limit=max(1.0, seconds))
     info = {
