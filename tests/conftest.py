@@ -14,6 +14,23 @@ def fresh_plugins(monkeypatch):
 
 
 @pytest.fixture
+def capture_lowerings(monkeypatch):
+    """``capture(module)``: record every lowering ``module.lower`` builds; returns the list."""
+
+    def capture(module):
+        seen = []
+
+        def capturing(*args, **kwargs):
+            seen.append(bnnmip.lower(*args, **kwargs))
+            return seen[-1]
+
+        monkeypatch.setattr(module, "lower", capturing)
+        return seen
+
+    return capture
+
+
+@pytest.fixture
 def highs():
     return bnnmip.get_backend("highs")
 

@@ -247,16 +247,10 @@ def test_cbc_prefers_no_symmetry_breaking():
     assert formulation_defaults(CbcBackend()) == {"symmetry_breaking": False}
 
 
-def test_exact_on_cbc_drops_the_symmetry_rows_unless_asked_with_the_same_optimum(cbc, monkeypatch):
+def test_exact_on_cbc_drops_the_symmetry_rows_unless_asked_with_the_same_optimum(cbc, capture_lowerings):
     from bnnmip.strategies import exact
 
-    seen = []
-
-    def capturing(*args, **kwargs):
-        seen.append(bnnmip.lower(*args, **kwargs))
-        return seen[-1]
-
-    monkeypatch.setattr(exact, "lower", capturing)
+    seen = capture_lowerings(exact)
     rng = np.random.default_rng(7)
     data = bnnmip.TrainingSet.from_arrays(rng.uniform(0, 1, (14, 4)), rng.integers(0, 2, 14))
     arch = bnnmip.Architecture(4, (2,), 2)
@@ -293,16 +287,10 @@ def test_cli_train_on_cbc_says_where_symmetry_breaking_came_from(cbc, tmp_path, 
     assert rec["symmetry_breaking"] is True and rec["symmetry_breaking_source"] == "user"
 
 
-def test_split_on_cbc_follows_the_backends_symmetry_preference(cbc, monkeypatch):
+def test_split_on_cbc_follows_the_backends_symmetry_preference(cbc, capture_lowerings):
     from bnnmip.strategies import split
 
-    seen = []
-
-    def capturing(*args, **kwargs):
-        seen.append(bnnmip.lower(*args, **kwargs))
-        return seen[-1]
-
-    monkeypatch.setattr(split, "lower", capturing)
+    seen = capture_lowerings(split)
     _, data = random_teacher(3, (2,), 2, 12, seed=1)
     arch = bnnmip.Architecture(3, (2,), 2)
     res = bnnmip.train(arch, data, backend="cbc", strategy="split", formulation="tight", options=OPTS,

@@ -171,17 +171,6 @@ def _sym_record(res):
     return next(r for r in res.history if "formulation" in r)
 
 
-def _capture_lowerings(monkeypatch):
-    seen = []
-
-    def capturing(*args, **kwargs):
-        seen.append(lower(*args, **kwargs))
-        return seen[-1]
-
-    monkeypatch.setattr(exact, "lower", capturing)
-    return seen
-
-
 def _preferring(defaults, name="prefers"):
     from bnnmip_highs import HighsBackend
 
@@ -193,9 +182,9 @@ def _preferring(defaults, name="prefers"):
     return Prefers()
 
 
-def test_backends_without_a_preference_keep_symmetry_breaking(monkeypatch):
+def test_backends_without_a_preference_keep_symmetry_breaking(capture_lowerings):
     data = _random_labels(m=8)
-    seen = _capture_lowerings(monkeypatch)
+    seen = capture_lowerings(exact)
     res = bnnmip.train(Architecture(4, (2,), 2), data, backend="highs", options=ONE,
                        params={"start": "none"})
     assert seen[0].symmetry_breaking
@@ -205,11 +194,11 @@ def test_backends_without_a_preference_keep_symmetry_breaking(monkeypatch):
     assert res.iterations == 0  # an auxiliary record, not an iteration
 
 
-def test_a_backends_preference_is_the_default_and_the_user_still_wins(monkeypatch):
+def test_a_backends_preference_is_the_default_and_the_user_still_wins(capture_lowerings):
     data = _random_labels(m=8)
     arch = Architecture(4, (2,), 2)
     backend = _preferring({"symmetry_breaking": False})
-    seen = _capture_lowerings(monkeypatch)
+    seen = capture_lowerings(exact)
     params = {"start": "none"}
     pref = bnnmip.train(arch, data, backend=backend, options=ONE, params=params)
     user = bnnmip.train(arch, data, backend=backend, options=ONE,

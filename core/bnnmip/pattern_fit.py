@@ -125,8 +125,12 @@ def _neuron_lp(H, sigma, P, B, r, integer, time_limit, closest_to=None, eps=0.0)
     w = np.round(x[:d]) if integer else x[:d]
     b = float(x[d]) if nb else 0.0
     # the margin actually achieved in plain arithmetic (not the solver's claim)
-    t = sigma * (H @ w + b) - r * np.abs(w).sum()
-    return float(t.min(initial=np.inf)), np.clip(w, -P, P), float(np.clip(b, -B, B))
+    return _margin(H, sigma, w, b, r), np.clip(w, -P, P), float(np.clip(b, -B, B))
+
+
+def _margin(H, sigma, w, b, r) -> float:
+    """The smallest (robust) margin ``sigma_i (w . h_i + b) - r ||w||_1`` of a neuron's row."""
+    return float((sigma * (H @ w + b) - r * np.abs(w).sum()).min(initial=np.inf))
 
 
 def _feasible_margin(H, sigma, P, B, r, integer, ref, eps):
@@ -139,7 +143,7 @@ def _feasible_margin(H, sigma, P, B, r, integer, ref, eps):
     w, b = np.asarray(ref[0], dtype=float), float(ref[1])
     if np.abs(w).max(initial=0.0) > P or abs(b) > B or (integer and np.any(w != np.round(w))):
         return None
-    delta = float((sigma * (H @ w + b) - r * np.abs(w).sum()).min(initial=np.inf))
+    delta = _margin(H, sigma, w, b, r)
     return delta if delta >= eps * (1 + 1e-6) + 1e-12 else None
 
 

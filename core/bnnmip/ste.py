@@ -560,13 +560,14 @@ def _refit_neurons(weights, biases, X, y, pw, P, B, integer, has_bias, deadline,
                 robust = radius > 0 and l == 0
                 rows = np.ones_like(matters) if robust else matters
                 r_l, need = (radius, _ROBUST_MARGIN * P) if robust else (0.0, 0.0)
+                sides = np.where(on, 1.0, -1.0)
                 targets = []
-                if np.minimum(l0, l1).sum() < current - 1e-12:
-                    targets.append(np.where(l1 < l0, 1.0, np.where(l1 > l0, -1.0, np.where(on, 1.0, -1.0))))
+                if np.minimum(l0, l1).sum() < current - 1e-12:  # free points keep their side
+                    targets.append(np.where(l1 < l0, 1.0, np.where(l1 > l0, -1.0, sides)))
                 cand = np.flatnonzero(matters & (gain < -1e-12))
                 # robust: a ball may block most single flips, so every helpful one is tried
                 for i in cand[np.argsort(gain[cand], kind="stable")][:None if robust else max_flips]:
-                    sigma = np.where(on, 1.0, -1.0)
+                    sigma = sides.copy()
                     sigma[i] = -sigma[i]
                     targets.append(sigma)
                 for sigma in targets:

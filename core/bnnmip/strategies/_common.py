@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..backend import solve
+from ..backend import formulation_defaults, solve
 from ..formulation import Lowering
 from ..ir import Architecture, TrainingSet
 from ..network import BinarizedNetwork
@@ -14,8 +14,23 @@ from ..verify import verify
 
 __all__ = [
     "mip_start", "solve_lowering", "sound_feasibility_tolerance", "sound_integrality_tolerance",
-    "start_is_optimal", "trivial_network",
+    "start_is_optimal", "symmetry_breaking", "trivial_network",
 ]
+
+
+def symmetry_breaking(task: TrainingTask, user=None) -> tuple[bool, str]:
+    """Whether to keep the formulation's symmetry-breaking rows, and who decided.
+
+    ``user`` (the strategy's checked parameter, ``None`` if not set) wins, then the backend's
+    ``formulation_defaults`` (checked even when the user decides), then ``True``. The source
+    is ``"user"``, ``"backend"`` or ``"default"``.
+    """
+    preferred = formulation_defaults(task.backend).get("symmetry_breaking")
+    if user is not None:
+        return bool(user), "user"
+    if preferred is not None:
+        return bool(preferred), "backend"
+    return True, "default"
 
 
 def trivial_network(arch: Architecture, data: TrainingSet) -> BinarizedNetwork | None:

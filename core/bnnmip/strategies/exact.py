@@ -49,13 +49,13 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ..backend import BackendFeature, formulation_defaults
+from ..backend import BackendFeature
 from ..errors import InvalidInputError
 from ..formulation import FORMULATIONS, Lowering, lower
 from ..result import SolveStatus
 from ..strategy import TrainingResult, TrainingTask
 from ..verify import verify
-from ._common import mip_start, solve_lowering, trivial_network
+from ._common import mip_start, solve_lowering, symmetry_breaking, trivial_network
 
 __all__ = ["DEFAULT_PARAMS", "ExactStrategy", "IncumbentImprover", "gradient_start"]
 
@@ -96,16 +96,6 @@ def _check_params(params: Mapping) -> dict:
         )
     out["start_seconds"] = seconds
     return out
-
-
-def _symmetry_breaking(task: TrainingTask, params: Mapping) -> tuple[bool, str]:
-    """Whether to keep the symmetry-breaking rows, and who decided (``user``, ``backend``...)."""
-    preferred = formulation_defaults(task.backend)  # checked even when the user decides
-    if "symmetry_breaking" in task.params:
-        return bool(params["symmetry_breaking"]), "user"
-    if "symmetry_breaking" in preferred:
-        return bool(preferred["symmetry_breaking"]), "backend"
-    return bool(DEFAULT_PARAMS["symmetry_breaking"]), "default"
 
 
 def _formulation_record(lowering: Lowering, source: str) -> dict:
@@ -203,11 +193,12 @@ class ExactStrategy:
         """Lower, start, solve, decode, verify."""
         t0 = time.perf_counter()
         params = _check_params(task.params)
-        symmetry_breaking, source = _symmetry_breaking(task, params)
+        breaks, source = symmetry_breaking(
+            task, params["symmetry_breaking"] if "symmetry_breaking" in task.params else None)
         budget = task.budget()
         lowering = lower(
             task.architecture, task.data, formulation=task.formulation,
-            robust=task.robust, ties=task.ties, eps=task.eps, symmetry_breaking=symmetry_breaking,
+            robust=task.robust, ties=task.ties, eps=task.eps, symmetry_breaking=breaks,
         )
         candidates = [task.warm_start, trivial_network(task.architecture, task.data)]
         history = [_formulation_record(lowering, source)]

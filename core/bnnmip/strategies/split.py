@@ -85,7 +85,6 @@ from collections.abc import Mapping
 import attrs
 import numpy as np
 
-from ..backend import formulation_defaults
 from ..errors import InvalidInputError, PluginError, UnknownNameError
 from ..formulation import lower
 from ..ir import ActivationTies, TrainingSet
@@ -94,7 +93,7 @@ from ..registry import get_splitter, list_splitters
 from ..result import SolveStatus
 from ..strategy import TrainingResult, TrainingTask, report_iteration
 from ..verify import Verification
-from ._common import mip_start, solve_lowering, trivial_network
+from ._common import mip_start, solve_lowering, symmetry_breaking, trivial_network
 
 __all__ = [
     "BUILTIN_SPLITTERS",
@@ -464,8 +463,7 @@ class SplitStrategy:
         while part.n_clusters < params.initial_clusters and (c := part.choose(None)) is not None:
             part.split(c, params.splitter, data, seed)
 
-        # the backend's preference (cbc: off), as exact's default; split has no parameter for it
-        symmetry_breaking = formulation_defaults(task.backend).get("symmetry_breaking", True)
+        breaks, _ = symmetry_breaking(task)  # the backend's preference (cbc: off); no parameter here
         solves, history = [], []
         best = prev = None
         k = 0
@@ -473,7 +471,7 @@ class SplitStrategy:
             batch, ties = _batch(data, part.cluster, params.batch_size, rng)
             lowering = lower(
                 arch, batch, formulation=task.formulation, robust=task.robust, ties=ties, eps=task.eps,
-                symmetry_breaking=symmetry_breaking,
+                symmetry_breaking=breaks,
             )
             warm = None
             if prev is not None:
