@@ -134,7 +134,8 @@ def test_a_third_party_backend_declares_formulation_defaults(fresh_plugins, tmp_
     res = bnnmip.train(inst.architecture, inst.data, backend="nosym", params={"start": "none"})
     assert res.objective == 0 and res.verification.ok
     assert next(r for r in res.history if "formulation" in r) == {
-        "formulation": "tight", "symmetry_breaking": False, "symmetry_breaking_source": "backend"}
+        "formulation": "tight", "symmetry_breaking": False, "symmetry_breaking_source": "backend",
+        "activation_groups": inst.data.n_points}
     unknown = r"backend 'misspelt' declares unknown formulation default\(s\) symetry_breaking"
     with pytest.raises(bnnmip.PluginError, match=unknown):
         bnnmip.train(inst.architecture, inst.data, backend="misspelt")

@@ -281,6 +281,14 @@ def _symmetry_note(history, backend: str) -> str:
             f"({why[rec['symmetry_breaking_source']]})")
 
 
+def _groups_note(history, points: int) -> str:
+    """``; N points in K activation groups`` when the formulation merged points."""
+    rec = next((r for r in history if "activation_groups" in r), None)
+    if rec is None or rec["activation_groups"] >= points:
+        return ""
+    return f"; {points} points in {rec['activation_groups']} activation groups"
+
+
 def _format_summary(s: dict, res) -> str:
     solve, size, acc = s["solve"], s["problem"], s["accuracy"]
     widths = " -> ".join(str(w) for w in s["widths"])
@@ -293,7 +301,7 @@ def _format_summary(s: dict, res) -> str:
         f"  network      {widths}, {s['weight_domain']} weights, biases {'on' if s['bias'] else 'off'}",
         f"  MILP         {s['formulation']}: {size['variables']:,} variables "
         f"({size['binaries']:,} binary), {size['rows']:,} rows, {size['nonzeros']:,} nonzeros"
-        + _symmetry_note(res.history, solve["backend"]),
+        + _symmetry_note(res.history, solve["backend"]) + _groups_note(res.history, s["train_points"]),
         f"  solve        {solve['backend']} {solve['solver_version']}, strategy {s['strategy']}: "
         f"{s['status'].upper()}"
         + ("" if s["status"] == solve["status"] else f" (last solve: {solve['status']})"),
@@ -305,7 +313,10 @@ def _format_summary(s: dict, res) -> str:
         f"({s['solves']} solve{'s' if s['solves'] != 1 else ''}), total {s['seconds']:.2f} s",
     ]
     if res.final.message == START_AT_BOUND_MESSAGE:
-        lines.append("  proof        the start's loss 0 is the least possible: optimal, solver not called")
+        bound = solve["objective"]
+        why = "" if not bound else " (points that must share activations have different labels)"
+        lines.append(f"  proof        the start's loss {_num(bound)} is the least possible{why}: optimal, "
+                     "solver not called")
     if s["loss"] is not None and s["loss"] != solve["objective"]:
         lines.append(f"  loss         {s['loss']:g} (the returned network's, by its forward pass)")
     v = res.verification

@@ -8,9 +8,10 @@ model of the same problem ``"tight"`` (:mod:`bnnmip.formulation.tight`).
 
 A formulation is a module with ``NAME``, ``DEFAULT_EPS`` and ``build(arch, data, cluster,
 n_clusters, robust, eps) -> (problem, big_m)``; ``MERGE_DUPLICATES = True`` asks
-:func:`lower` to give points with identical inputs one cluster first; ``SYMMETRY_BREAKING =
-True`` declares a ``symmetry_breaking`` keyword of ``build`` and a ``canonicalize(lowering,
-network)`` that :meth:`Lowering.encode` applies to MIP starts.
+:func:`lower` to give points with identical inputs one cluster first, and under robust
+training also points whose balls must share activations (:mod:`bnnmip.formulation.merging`);
+``SYMMETRY_BREAKING = True`` declares a ``symmetry_breaking`` keyword of ``build`` and a
+``canonicalize(lowering, network)`` that :meth:`Lowering.encode` applies to MIP starts.
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ from ..ir import ActivationTies, Architecture, RobustnessSet, TrainingSet
 from ..milp import MilpProblem
 from ..network import BinarizedNetwork
 from . import paper, tight
+from .merging import merge_duplicate_points, merge_overlapping_balls
 
-__all__ = ["DEFAULT_FORMULATION", "FORMULATIONS", "Lowering", "lower", "merge_duplicate_points"]
+__all__ = ["DEFAULT_FORMULATION", "FORMULATIONS", "Lowering", "lower", "merge_duplicate_points",
+           "merge_overlapping_balls"]
 
 FORMULATIONS = {paper.NAME: paper, tight.NAME: tight}
 DEFAULT_FORMULATION = "tight"
@@ -161,31 +164,10 @@ def lower(
     if not 0 < eps < 1:
         raise InvalidInputError(f"eps must be in (0, 1), got {eps}")
     if getattr(module, "MERGE_DUPLICATES", False):
-        ties = merge_duplicate_points(ties, data.X)
+        ties = merge_overlapping_balls(ties, data.X, 0.0 if robust is None else robust.radius)
     kwargs = {}
     breaks = bool(getattr(module, "SYMMETRY_BREAKING", False))
     if breaks:
         kwargs["symmetry_breaking"] = breaks = bool(symmetry_breaking)
     problem, big_m = module.build(architecture, data, ties.cluster, ties.n_clusters, robust, eps, **kwargs)
     return Lowering(problem, architecture, data, ties, robust, eps, formulation, big_m, breaks)
-
-
-def merge_duplicate_points(ties: ActivationTies, X: np.ndarray) -> ActivationTies:
-    """``ties`` with every two clusters that hold the same input point merged into one.
-
-    Identical inputs have identical activations in every layer, so the merge loses no
-    network; cluster ids are renumbered in order of first appearance.
-    """
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
-    _, point_key = np.unique(X, axis=0, return_inverse=True)
-    point_key = point_key.ravel()
-    C = ties.n_clusters
-    # bipartite graph: cluster c -- distinct input k
-    graph = coo_matrix(
-        (np.ones(len(point_key)), (ties.cluster, C + point_key)),
-        shape=(C + point_key.max() + 1,) * 2,
-    )
-    _, comp = connected_components(graph, directed=False)
-    return ActivationTies.from_labels(comp[ties.cluster])

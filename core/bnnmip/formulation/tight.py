@@ -14,7 +14,8 @@ losses unchanged:
 2. **Duplicate points merged.** Points with the same input share every activation, so they
    share one set of activation binaries and first-layer rows; their labels only add up in
    the objective (conflicting labels become a constant part of the loss). Clusters of a
-   tied model that contain a common point are merged for the same reason.
+   tied model that contain a common point are merged for the same reason, and under robust
+   training so are points whose balls must agree (:mod:`bnnmip.formulation.merging`).
 3. **Symmetry breaking.** The neurons of a hidden layer can be permuted (with the next
    layer's columns) and each can be negated, :math:`(w, b) \to (-w, -b)`, with the next
    layer absorbing the flip (:math:`W'_{:j} \to -W'_{:j}`, :math:`b' \to b' + W'_{:j}`,

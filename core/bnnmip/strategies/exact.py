@@ -28,9 +28,11 @@ symmetry_breaking : bool, default: the backend's preference, else True
     backend's ``formulation_defaults`` decide (:func:`bnnmip.backend.formulation_defaults`;
     ``cbc`` declares ``False``), and ``True`` for backends that declare nothing (``highs``,
     ``scip``). A value set here always wins. The history's first record says what the MILP
-    used: ``{"formulation": ..., "symmetry_breaking": ..., "symmetry_breaking_source": ...}``,
-    the source being ``"user"``, ``"backend"``, ``"default"`` or ``"formulation"`` (one
-    without such rows, e.g. ``paper``: always ``False``).
+    used: ``{"formulation": ..., "symmetry_breaking": ..., "symmetry_breaking_source": ...,
+    "activation_groups": ...}``, the source being ``"user"``, ``"backend"``, ``"default"`` or
+    ``"formulation"`` (one without such rows, e.g. ``paper``: always ``False``), the groups
+    the number of activation patterns the MILP keeps (fewer than the points when the
+    formulation merges points that must share them, :mod:`bnnmip.formulation.merging`).
 improve : {"coordinate", "none"}, default "none"
     On backends that call back during the search (:attr:`BackendFeature.CALLBACKS
     <bnnmip.backend.BackendFeature.CALLBACKS>`: HiGHS, SCIP with big-M rows or indicator
@@ -103,7 +105,7 @@ def _formulation_record(lowering: Lowering, source: str) -> dict:
     if not getattr(FORMULATIONS[lowering.formulation], "SYMMETRY_BREAKING", False):
         source = "formulation"
     return {"formulation": lowering.formulation, "symmetry_breaking": bool(lowering.symmetry_breaking),
-            "symmetry_breaking_source": source}
+            "symmetry_breaking_source": source, "activation_groups": lowering.ties.n_clusters}
 
 
 def gradient_start(lowering: Lowering, seconds: float, seed: int = 0):
