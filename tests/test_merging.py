@@ -96,3 +96,13 @@ def test_the_cli_names_the_groups_and_the_forced_loss(capsys):
     out = capsys.readouterr().out
     assert "75 points in " in out and "activation groups" in out
     assert "verified" in out
+
+
+def test_the_hull_rule_stops_at_its_lp_budget_and_merges_less(monkeypatch):
+    from bnnmip.formulation import merging
+
+    X = np.array([[-0.19, -0.19], [0.0, 0.0], [0.19, 0.19], [0.3, -0.05]])
+    monkeypatch.setattr(merging, "HULL_LP_BUDGET", 0)
+    assert merge_overlapping_balls(ActivationTies.none(4), X, 0.1).n_clusters == 2
+    monkeypatch.setattr(merging, "HULL_LP_BUDGET", 1)
+    assert merge_overlapping_balls(ActivationTies.none(4), X, 0.1).n_clusters == 1

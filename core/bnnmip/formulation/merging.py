@@ -21,8 +21,10 @@ Three facts, each exact for the model's first-layer rows (section 2 of
    point whose ball meets that set, :math:`\mathrm{dist}_\infty(x_k, \mathrm{conv}(U)) \le
    2r`, has the same activations as :math:`U`. Fact 2 is the case :math:`|U| = 1`.
 
-Facts 2 and 3 are applied until nothing changes. Fact 3 solves one small LP per candidate
-(a point within :math:`2r` of the cluster's bounding box) and merges only on a certificate
+Facts 2 and 3 are applied until nothing changes, fact 3 within a budget of
+:data:`HULL_LP_BUDGET` LPs (merging less is always sound; the budget only bounds the time on
+large data with large clusters). Fact 3 solves one small LP per candidate (a point that two
+cheap exclusion tests cannot rule out) and merges only on a certificate
 checked in floating point: the LP's convex combination, clipped and renormalized, must lie
 within :math:`2r (1 - 10^{-9})` of the point. Distances within that relative margin of
 :math:`2r` are never merged, to stay clear of rounding.
@@ -37,6 +39,8 @@ from ..ir import ActivationTies
 __all__ = ["merge_duplicate_points", "merge_overlapping_balls"]
 
 _SAFETY = 1.0 - 1e-9
+HULL_LP_BUDGET = 2000
+"""At most this many LPs for fact 3 per call (about 1 to 5 ms each on a few hundred points)."""
 
 
 def merge_duplicate_points(ties: ActivationTies, X: np.ndarray) -> ActivationTies:
@@ -82,8 +86,9 @@ def merge_overlapping_balls(ties: ActivationTies, X: np.ndarray, radius: float, 
 def _close_under_hulls(X: np.ndarray, labels: np.ndarray, reach: float) -> np.ndarray:
     """Merge labels until no point lies within ``reach`` (l-inf) of another label's hull."""
     labels = np.array(labels)
+    budget = HULL_LP_BUDGET
     grown = True
-    while grown:  # a pass over every cluster; again while any cluster grew
+    while grown and budget > 0:  # a pass over every cluster; again while any cluster grew
         grown = False
         for c in np.unique(labels):
             while True:  # grow cluster c until no point outside it reaches its hull
@@ -91,8 +96,12 @@ def _close_under_hulls(X: np.ndarray, labels: np.ndarray, reach: float) -> np.nd
                 U = X[inside]
                 if len(np.unique(U, axis=0)) < 2:
                     break  # one input: fact 2 already covered it
-                near = _candidates(U, X, ~inside, reach)
-                hit = next((k for k in near if _within(U, X[k], reach)), None)
+                hit = None
+                for k in _candidates(U, X, ~inside, reach)[:budget]:
+                    budget -= 1
+                    if _within(U, X[k], reach):
+                        hit = k
+                        break
                 if hit is None:
                     break
                 labels[labels == labels[hit]] = c
