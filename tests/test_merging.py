@@ -88,6 +88,20 @@ def test_merged_groups_give_the_same_optimum_as_the_paper_with_a_constant_loss_p
     assert lower(arch, data, robust=robust, formulation="paper").ties.n_clusters == 8
 
 
+def test_the_gradient_start_stops_at_the_loss_the_groups_force(monkeypatch):
+    import bnnmip.ste as ste
+
+    X = np.array([[0.0, 0.0], [0.1, 0.05], [0.15, 0.1], [1.0, 1.0], [0.9, 0.95], [0.0, 1.0],
+                  [1.0, 0.0], [0.5, 0.5]])
+    data = TrainingSet.from_arrays(X, np.array([0, 1, 0, 1, 0, 1, 1, 0]))
+    seen = []
+    original = ste.ste_network
+    monkeypatch.setattr(ste, "ste_network", lambda *a, **k: seen.append(k["loss_bound"]) or original(*a, **k))
+    res = bnnmip.train(Architecture(2, (2,), 2), data, robust=RobustnessSet(0.1), options=ONE)
+    assert seen == [pytest.approx(4.0)]
+    assert res.status is bnnmip.SolveStatus.OPTIMAL and res.verification.ok
+
+
 def test_the_cli_names_the_groups_and_the_forced_loss(capsys):
     from bnnmip.cli import main
 
@@ -95,6 +109,7 @@ def test_the_cli_names_the_groups_and_the_forced_loss(capsys):
                  "--threads", "1", "--time-limit", "30"]) == 0
     out = capsys.readouterr().out
     assert "75 points in " in out and "activation groups" in out
+    assert "is the least possible (points that must share activations have different labels)" in out
     assert "verified" in out
 
 

@@ -132,6 +132,23 @@ def test_stops_as_soon_as_the_loss_is_zero():
     assert loss(net, data) == 0.0
 
 
+def test_stops_as_soon_as_the_loss_bound_is_reached(monkeypatch):
+    import bnnmip.ste as ste
+
+    rng = np.random.default_rng(3)
+    data = TrainingSet.from_arrays(rng.uniform(0, 1, (30, 4)), rng.integers(0, 2, 30))
+    arch = Architecture(4, (2,), 2)
+    calls = []
+    train_once = ste._train_once
+    monkeypatch.setattr(ste, "_train_once", lambda *a, **k: calls.append(1) or train_once(*a, **k))
+    # the majority network already reaches a bound at its loss: no restart is run
+    net = ste_network(arch, data, loss_bound=majority_loss(data))
+    assert calls == [] and loss(net, data) == majority_loss(data)
+    # with the default bound 0 the restarts run and do better
+    net = ste_network(arch, data)
+    assert len(calls) > 0 and loss(net, data) < majority_loss(data)
+
+
 def test_point_weights_are_respected():
     # two copies of one point with different labels: only the heavy one can be right
     _, base = random_teacher(10, (2,), 2, 60, seed=0)
@@ -174,6 +191,9 @@ def test_polish_repairs_a_shifted_bias():
         (Architecture(10, (2,), 2), {"robust_radius": float("inf")}, "robust_radius"),
         (Architecture(10, (2,), 2), {"robust_radius": True}, "robust_radius"),
         (Architecture(10, (2,), 2), {"robust_radius": "0.1"}, "robust_radius"),
+        (Architecture(10, (2,), 2), {"loss_bound": -1.0}, "loss_bound"),
+        (Architecture(10, (2,), 2), {"loss_bound": float("nan")}, "loss_bound"),
+        (Architecture(10, (2,), 2), {"loss_bound": float("inf")}, "loss_bound"),
     ],
 )
 def test_bad_input_raises(arch, kwargs, words):

@@ -154,6 +154,7 @@ def ste_network(
     epochs: int = 400,
     bias_bound: float | None = None,
     robust_radius: float = 0.0,
+    loss_bound: float = 0.0,
 ) -> BinarizedNetwork:
     """Train a binarized network by straight-through gradient descent (a MILP warm start).
 
@@ -183,6 +184,12 @@ def ste_network(
         are returned: every first-layer pre-activation keeps its sign on the l-inf ball of
         radius ``r`` around every training point, ``|w . x_i + b| >= r ||w||_1 +``
         ``1e-3 P`` (see "Robust training" in the module notes).
+    loss_bound : float, default 0.0
+        A loss no network can beat on ``data`` (e.g. what points that must share their
+        activations but disagree on labels force, the MILP's
+        :meth:`~bnnmip.milp.MilpProblem.trivial_bound`). The search stops as soon as a
+        network reaches it, as it stops at loss 0 by default. A value above the true least
+        loss only makes the search stop early.
 
     Returns
     -------
@@ -203,6 +210,10 @@ def ste_network(
     if isinstance(robust_radius, bool) or not numeric or not robust_radius >= 0 or math.isinf(robust_radius):
         raise InvalidInputError(f"robust_radius must be a finite number >= 0, got {robust_radius!r}")
     radius = float(robust_radius)
+    numeric = isinstance(loss_bound, int | float | np.integer | np.floating)
+    if isinstance(loss_bound, bool) or not numeric or not loss_bound >= 0 or math.isinf(loss_bound):
+        raise InvalidInputError(f"loss_bound must be a finite number >= 0, got {loss_bound!r}")
+    floor = float(loss_bound) * (1.0 + 1e-12)  # 0 stays exactly 0
     start = time.perf_counter()
     rng = np.random.default_rng(seed)
     P = float(arch.weight_domain.bound)
@@ -223,10 +234,11 @@ def ste_network(
         grown = _Best(radius, P)
         if grown.offer(*_grow_start(arch, data, B), X, y, pw) < math.inf:
             deadline = start + time_limit / min(restarts, _TIME_SLICES)
-            _improve(grown, X, y, pw, arch.weight_domain.bound, B, integer, arch.bias, deadline, radius)
+            _improve(grown, X, y, pw, arch.weight_domain.bound, B, integer, arch.bias, deadline, radius,
+                     floor)
             best.offer(grown.weights, grown.biases, X, y, pw)
     for r in range(restarts):
-        if best.loss == 0.0:
+        if best.loss <= floor:
             break
         deadline = start + time_limit * min(1.0, (r + 1) / min(restarts, _TIME_SLICES))
         run = _Best()
@@ -235,11 +247,12 @@ def ste_network(
             robust = _Best(radius, P)
             robust.offer(*_robustify(run.weights, run.biases, X, y, pw, P, B, radius), X, y, pw)
             run = robust
-        if 0.0 < run.loss < math.inf:
-            _improve(run, X, y, pw, arch.weight_domain.bound, B, integer, arch.bias, deadline, radius)
+        if floor < run.loss < math.inf:
+            _improve(run, X, y, pw, arch.weight_domain.bound, B, integer, arch.bias, deadline, radius,
+                     floor)
         if run.weights is not None:
             best.offer(run.weights, run.biases, X, y, pw)
-        if best.loss == 0.0 or time.perf_counter() >= start + time_limit:
+        if best.loss <= floor or time.perf_counter() >= start + time_limit:
             break
     return BinarizedNetwork.from_arrays(
         best.weights, best.biases, weight_domain=arch.weight_domain, metadata={"bias": arch.bias}
@@ -500,24 +513,28 @@ def _train_once(arch, X, y, pw, target, P, B, rng, epochs, deadline, best) -> No
             biases[l] /= s
 
 
-def _improve(run, X, y, pw, P, B, integer, has_bias, deadline, radius: float = 0.0) -> None:
-    """Offer ``run``'s network improved by the coordinate polish and the LP refits (in turns)."""
+def _improve(run, X, y, pw, P, B, integer, has_bias, deadline, radius: float = 0.0,
+             floor: float = 0.0) -> None:
+    """Offer ``run``'s network improved by the coordinate polish and the LP refits (in turns).
+
+    Stops when its loss is at most ``floor``, no move helps, or the deadline passes.
+    """
     weights, biases = run.weights, run.biases
-    while run.loss > 0 and time.perf_counter() < deadline:
+    while run.loss > floor and time.perf_counter() < deadline:
         before = run.loss
         if has_bias or integer:
             weights, biases = _polish(weights, biases, X, y, pw, P, B, integer, has_bias, deadline,
                                       radius=radius)
             run.offer(weights, biases, X, y, pw)
         weights, biases = _refit_neurons(run.weights, run.biases, X, y, pw, P, B, integer, has_bias, deadline,
-                                         radius=radius)
+                                         radius=radius, floor=floor)
         run.offer(weights, biases, X, y, pw)
         if not run.loss < before - 1e-12:
             return
 
 
 def _refit_neurons(weights, biases, X, y, pw, P, B, integer, has_bias, deadline, max_flips: int = 8,
-                   radius: float = 0.0):
+                   radius: float = 0.0, floor: float = 0.0):
     """Local search by linear programs: refit one neuron to better targets, the others fixed.
 
     With the other neurons fixed, every point's loss is ``l0_i`` with the neuron off and
@@ -539,7 +556,7 @@ def _refit_neurons(weights, biases, X, y, pw, P, B, integer, has_bias, deadline,
     onehot = np.eye(weights[-1].shape[0])[y]
     current = float(_suffix_loss(weights, biases, X, 0, onehot, pw).sum())
     improved = True
-    while improved and current > 0:
+    while improved and current > floor:
         improved = False
         acts = [X]
         for W, b in zip(weights, biases, strict=True):

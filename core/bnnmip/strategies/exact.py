@@ -120,8 +120,12 @@ def gradient_start(lowering: Lowering, seconds: float, seed: int = 0):
     arch, data = lowering.architecture, lowering.data
     boxes = lowering.bias_bounds()
     radius = 0.0 if lowering.robust is None else lowering.robust.radius
+    # what the MILP's groups force (0 unless points that must agree disagree on labels): the
+    # search can stop there, since no network does better
+    bound = lowering.problem.trivial_bound()
     raw = ste_network(arch, data, seed=seed, time_limit=seconds,
-                      bias_bound=boxes[0] if arch.bias else None, robust_radius=radius)
+                      bias_bound=boxes[0] if arch.bias else None, robust_radius=radius,
+                      loss_bound=max(0.0, bound) if math.isfinite(bound) else 0.0)
     fit = realize(raw, arch, data.X, eps=lowering.eps, bias_bounds=boxes, robust_radius=radius,
                   time_limit=max(1.0, seconds))
     info = {
