@@ -9,14 +9,17 @@ start : {"ste", "none"}, default "ste"
     (:func:`bnnmip.pattern_fit.realize`), and hand it to the solver as a MIP start when it
     beats the majority-class network. With a robustness set the gradient start keeps every
     ball on one side of every first-layer hyperplane (``robust_radius`` of
-    :func:`~bnnmip.ste.ste_network`). ``"none"``: only the majority-class start (the paper's
+    :func:`~bnnmip.ste.ste_network`). The gradient search stops once it reaches the loss the
+    MILP's activation groups force (its ``loss_bound``: 0 unless points that must share their
+    activations disagree on labels). ``"none"``: only the majority-class start (the paper's
     setting).
 start_seconds : float, default 5
     Time for the gradient start (taken from the run's time budget, never more than a quarter
     of what is left of it).
 always_solve : bool, default False
     Without it, a start that already reaches the loss's trivial lower bound (a network that
-    fits every training point with the margins: loss 0) is returned as ``OPTIMAL`` without
+    fits every training point with the margins: loss 0; or the loss that merged activation
+    groups with conflicting labels force) is returned as ``OPTIMAL`` without
     calling the solver (0 nodes; the result's message says so). Set it to measure the
     solver itself on such instances.
 symmetry_breaking : bool, default: the backend's preference, else True
