@@ -206,14 +206,8 @@ def ste_network(
         If the architecture does not fit the data or an option is out of range.
     """
     _check(arch, data, time_limit, restarts, epochs, bias_bound)
-    numeric = isinstance(robust_radius, int | float | np.integer | np.floating)
-    if isinstance(robust_radius, bool) or not numeric or not robust_radius >= 0 or math.isinf(robust_radius):
-        raise InvalidInputError(f"robust_radius must be a finite number >= 0, got {robust_radius!r}")
-    radius = float(robust_radius)
-    numeric = isinstance(loss_bound, int | float | np.integer | np.floating)
-    if isinstance(loss_bound, bool) or not numeric or not loss_bound >= 0 or math.isinf(loss_bound):
-        raise InvalidInputError(f"loss_bound must be a finite number >= 0, got {loss_bound!r}")
-    floor = float(loss_bound) * (1.0 + 1e-12)  # 0 stays exactly 0
+    radius = _finite_nonnegative("robust_radius", robust_radius)
+    floor = _finite_nonnegative("loss_bound", loss_bound) * (1.0 + 1e-12)  # 0 stays exactly 0
     start = time.perf_counter()
     rng = np.random.default_rng(seed)
     P = float(arch.weight_domain.bound)
@@ -314,6 +308,14 @@ def _check(arch, data, time_limit, restarts, epochs, bias_bound) -> None:
         raise InvalidInputError(
             f"bias_bound must be a number >= 0 (or None for no bound), got {bias_bound!r}"
         )
+
+
+def _finite_nonnegative(name: str, value) -> float:
+    """``value`` as a float if it is a finite real number >= 0 (not a bool), else an error."""
+    numeric = isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
+    if not numeric or not value >= 0 or math.isinf(value):
+        raise InvalidInputError(f"{name} must be a finite number >= 0, got {value!r}")
+    return float(value)
 
 
 class _Best:
@@ -768,16 +770,27 @@ def _robustify(weights, biases, X, y, pw, P, B, radius, sweeps: int = 2, max_cut
                     thetas = thetas[np.abs(thetas) <= B]
                 if len(thetas) > max_cuts:
                     thetas = thetas[np.linspace(0, len(thetas) - 1, max_cuts).round().astype(int)]
-                for theta in thetas:
-                    loss = _code_loss(base + (u > theta), y, pw, K)
-                    if loss < best[0] - 1e-12:
-                        best = (loss, r, -float(theta))
+                if len(thetas) == 0:
+                    continue
+                losses = _code_loss(base[:, None] + (u[:, None] > thetas[None, :]), y, pw, K)
+                k = int(np.argmax(losses <= losses.min() + 1e-12))  # the first cut at the least loss
+                if losses[k] < best[0] - 1e-12:
+                    best = (float(losses[k]), r, -float(thetas[k]))
             _, W0[j], b0[j] = best
             act[:, j] = X @ W0[j] + b0[j] > 0
     return weights, biases
 
 
 def _code_loss(keys, y, pw, K):
-    """Hamming loss if every code (``keys``, ints) predicted its heaviest class: 2 per error."""
-    counts = np.bincount(keys * K + y, weights=pw, minlength=(int(keys.max()) + 1) * K).reshape(-1, K)
-    return 2.0 * float((counts.sum(axis=1) - counts.max(axis=1)).sum())
+    """Hamming loss if every code (``keys``, ints) predicted its heaviest class: 2 per error.
+
+    ``keys`` of shape ``(m, T)`` scores ``T`` codings of the points at once (one loss each).
+    """
+    keys = np.asarray(keys)
+    if keys.ndim == 1:
+        return float(_code_loss(keys[:, None], y, pw, K)[0])
+    n_codes, T = int(keys.max()) + 1, keys.shape[1]
+    index = (np.arange(T)[None, :] * n_codes + keys) * K + np.asarray(y)[:, None]
+    counts = np.bincount(index.ravel(), weights=np.repeat(pw, T), minlength=T * n_codes * K)
+    counts = counts.reshape(T, n_codes, K)
+    return 2.0 * (counts.sum(axis=2) - counts.max(axis=2)).sum(axis=1)

@@ -94,8 +94,8 @@ def _close_under_hulls(X: np.ndarray, labels: np.ndarray, reach: float) -> np.nd
             while True:  # grow cluster c until no point outside it reaches its hull
                 inside = labels == c
                 U = X[inside]
-                if len(np.unique(U, axis=0)) < 2:
-                    break  # one input: fact 2 already covered it
+                if len(U) < 2 or not np.ptp(U, axis=0).any():
+                    break  # one input (or none): fact 2 already covered it
                 hit = None
                 for k in _candidates(U, X, ~inside, reach)[:budget]:
                     budget -= 1
