@@ -139,6 +139,7 @@ def test_get_params_set_params_round_trip():
         "time_budget": 30.0,
         "strategy_params": {"max_rounds": 3},
         "validation_fraction": 0.25,
+        "solver_options": {"limits/nodes": 10},
     }
     clf = BDNNClassifier(**params)
     assert clf.get_params() == params  # stored verbatim, nothing validated or converted

@@ -8,11 +8,18 @@ through a literal status map). :func:`solve` times the steps, fires the event ho
 any exception into an ``ERROR`` result so that no run is lost to a solver crash.
 
 A backend may also prefer formulation settings (``formulation_defaults``, read and checked by
-:func:`formulation_defaults`): strategies use them where the user did not choose.
+:func:`formulation_defaults`): strategies use them where the user did not choose. A backend
+that declares :attr:`BackendFeature.SOLVER_OPTIONS` takes the solver's own parameters
+(``SolveOptions.solver_options``) and checks them in ``check_solver_options``, which
+:func:`check_solver_options` calls before anything runs.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
+import tempfile
 import time
 import traceback
 from collections.abc import Mapping
@@ -22,11 +29,14 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from .errors import BackendUnavailableError, PluginError
+from .errors import BackendUnavailableError, InvalidInputError, PluginError
 from .milp import MilpProblem
 from .result import SolveOptions, SolveResult, SolveStatus
 
-__all__ = ["FORMULATION_SETTINGS", "Backend", "BackendFeature", "formulation_defaults", "solve"]
+__all__ = [
+    "FORMULATION_SETTINGS", "Backend", "BackendFeature", "captured_output", "check_solver_options",
+    "formulation_defaults", "option_value", "solve",
+]
 
 
 class BackendFeature(Enum):
@@ -47,6 +57,11 @@ class BackendFeature(Enum):
     """Honours the thread count."""
     SEED = "seed"
     """Honours the random seed."""
+    SOLVER_OPTIONS = "solver_options"
+    """Applies ``options.solver_options`` (the solver's own parameter names) after its other
+    settings, and has a ``check_solver_options(options)`` method that returns them converted
+    to the parameters' types or raises :class:`bnnmip.InvalidInputError` naming each name or
+    value the solver does not accept."""
 
 
 FORMULATION_SETTINGS: Mapping[str, type] = MappingProxyType({"symmetry_breaking": bool})
@@ -72,6 +87,8 @@ class Backend(Protocol):
     ``size_limits``
         ``(max_columns, max_rows)`` for a solver with a size-limited licence (the conformance
         suite sizes its large instance to fit).
+    ``check_solver_options(options)``
+        Required with :attr:`BackendFeature.SOLVER_OPTIONS`: see there.
     """
 
     name: str
@@ -135,14 +152,107 @@ def formulation_defaults(backend) -> dict[str, object]:
     return out
 
 
+def check_solver_options(backend: Backend, options: SolveOptions) -> None:
+    """Refuse ``options.solver_options`` that ``backend`` cannot apply, before any solve.
+
+    Raises
+    ------
+    bnnmip.InvalidInputError
+        If the backend does not declare :attr:`BackendFeature.SOLVER_OPTIONS`, or its
+        ``check_solver_options`` refuses a name or value (the message names each). A backend
+        that cannot run here is not asked: its solve raises
+        :class:`bnnmip.BackendUnavailableError` instead.
+    """
+    if not options.solver_options:
+        return
+    names = ", ".join(options.solver_options)
+    if BackendFeature.SOLVER_OPTIONS not in backend.features:
+        from .registry import list_backends
+
+        takers = [name for name, b in list_backends().items() if BackendFeature.SOLVER_OPTIONS in b.features]
+        raise InvalidInputError(
+            f"backend {backend.name!r} does not take solver options (given: {names}); drop them, "
+            f"or use a backend that does: {', '.join(takers) or 'none installed'}"
+        )
+    if backend.availability()[0]:
+        backend.check_solver_options(dict(options.solver_options))
+
+
+@contextlib.contextmanager
+def captured_output(fd: int):
+    """Capture what native code writes to file descriptor ``fd`` (1 or 2) meanwhile.
+
+    Yields a function that returns the captured text once the block has ended; backends use
+    it to put a solver's own complaint about a parameter into their error message.
+    """
+    stream = sys.stdout if fd == 1 else sys.stderr
+    text = []
+    stream.flush()
+    saved = os.dup(fd)
+    with tempfile.TemporaryFile(mode="w+b") as tmp:
+        os.dup2(tmp.fileno(), fd)
+        try:
+            yield lambda: "".join(text)
+        finally:
+            stream.flush()
+            os.dup2(saved, fd)
+            os.close(saved)
+            tmp.seek(0)
+            text.append(tmp.read().decode(errors="replace"))
+
+
+_TRUE, _FALSE = ("true", "on", "yes", "1"), ("false", "off", "no", "0")
+
+
+def option_value(solver: str, name: str, value, kind: type):
+    """``value`` converted to ``kind`` (bool, int, float or str) for parameter ``name``.
+
+    For backends' ``check_solver_options``: strings from the command line are parsed
+    (``true/false``, ``on/off``, ``yes/no``, ``1/0`` for bools), numbers must fit the type.
+
+    Raises
+    ------
+    bnnmip.InvalidInputError
+        Naming the solver, the parameter, the value and the type expected.
+    """
+    def refuse():
+        what = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}[kind]
+        return InvalidInputError(f"{solver} parameter {name!r} takes {what}, got {value!r}")
+
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in _TRUE or text in _FALSE:
+            return text in _TRUE
+        raise refuse()
+    if kind is str:
+        return str(value)
+    if isinstance(value, bool):
+        raise refuse()
+    try:
+        if kind is float:
+            return float(value)
+        if isinstance(value, float) and not value.is_integer():
+            raise ValueError
+        return int(value)
+    except (TypeError, ValueError, OverflowError):
+        raise refuse() from None
+
+
 def solve(backend: Backend, problem: MilpProblem, options: SolveOptions | None = None) -> SolveResult:
-    """Solve ``problem`` with ``backend``: build, run, extract, timed; errors become results."""
+    """Solve ``problem`` with ``backend``: build, run, extract, timed; errors become results.
+
+    Raises :class:`bnnmip.BackendUnavailableError` if the backend cannot run here and
+    :class:`bnnmip.InvalidInputError` for solver options it refuses, before anything runs.
+    """
     from .plugins import get_plugin_manager
 
     options = options or SolveOptions()
     ok, reason = backend.availability()
     if not ok:
         raise BackendUnavailableError(f"backend {backend.name!r} is not usable here: {reason}")
+    check_solver_options(backend, options)
     hooks = get_plugin_manager().hook
     hooks.bnnmip_solve_started(problem=problem, backend=backend.name, options=options)
     t0 = time.perf_counter()

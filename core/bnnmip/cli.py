@@ -36,6 +36,13 @@ def _param(text: str) -> tuple[str, object]:
     return key.strip(), value
 
 
+def _solver_option(text: str) -> tuple[str, str]:
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE (a parameter of the solver), got {text!r}")
+    return key.strip(), raw.strip()
+
+
 def _model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("dataset", help="bundled data set name (see 'bnnmip datasets') or CSV path")
     p.add_argument("--label", help="label column of a CSV: name or index (default: last)")
@@ -69,6 +76,11 @@ def _solver_options(p: argparse.ArgumentParser) -> None:
                    help="seconds for the whole training run, shared by all of a strategy's solves")
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", type=_param,
                    help="strategy setting, e.g. --param max_splits=20 (repeatable)")
+    p.add_argument("--solver-option", action="append", default=[], metavar="NAME=VALUE",
+                   type=_solver_option,
+                   help="the solver's own parameter, applied after bnnmip's settings, e.g. "
+                        "separating/maxrounds=0 (scip), mip_heuristic_effort=0.2 (highs), "
+                        "cuts=off (cbc) (repeatable)")
     p.add_argument("--validation-size", type=float, default=0.0, metavar="FRACTION",
                    help="fraction of the training points held out for model selection "
                         "(strategies that use it, e.g. split)")
@@ -182,6 +194,7 @@ def _estimator(args):
         time_budget=args.time_budget,
         strategy_params=dict(args.param) or None,
         validation_fraction=args.validation_size,
+        solver_options=dict(args.solver_option) or None,
     )
 
 
@@ -228,6 +241,7 @@ def cmd_train(args) -> int:
         "status": res.status.value,
         "problem": res.problem_size,
         "solve": {k: v for k, v in res.final.summary().items() if k != "message"},
+        "solver_options": dict(args.solver_option),
         "verification": None if res.verification is None else {
             "ok": res.verification.ok,
             "mismatches": res.verification.mismatches,
@@ -304,7 +318,9 @@ def _format_summary(s: dict, res) -> str:
         + _symmetry_note(res.history, solve["backend"]) + _groups_note(res.history, s["train_points"]),
         f"  solve        {solve['backend']} {solve['solver_version']}, strategy {s['strategy']}: "
         f"{s['status'].upper()}"
-        + ("" if s["status"] == solve["status"] else f" (last solve: {solve['status']})"),
+        + ("" if s["status"] == solve["status"] else f" (last solve: {solve['status']})")
+        + ("; solver options " + ", ".join(f"{k}={v}" for k, v in s["solver_options"].items())
+           if s["solver_options"] else ""),
         f"  {'objective' if s['solves'] == 1 else 'last solve':12} "
         f"{_num(solve['objective'])} (Hamming loss: wrong output bits)   "
         f"bound {_num(solve['bound'])}   gap {_num(solve['gap'], '{:.2%}')}   "

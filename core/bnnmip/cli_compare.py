@@ -46,6 +46,16 @@ def _param(text: str) -> tuple[str | None, str, object]:
     return (strategy if dot else None), name, value
 
 
+def _solver_option(text: str) -> tuple[str | None, str, str]:
+    key, sep, raw = text.partition("=")
+    backend, colon, name = key.strip().partition(":")
+    if not colon:
+        backend, name = None, backend
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(f"expected BACKEND:NAME=VALUE, got {text!r}")
+    return backend, name.strip(), raw.strip()
+
+
 def add_parser(subparsers) -> None:
     """Register the ``compare`` and ``report`` subcommands on an argparse subparsers object."""
     p = subparsers.add_parser(
@@ -88,6 +98,10 @@ def add_parser(subparsers) -> None:
     g.add_argument("--param", action="append", type=_param, metavar="STRATEGY.KEY=VALUE",
                    help="strategy setting, e.g. --param split.max_splits=20 (repeatable; KEY=VALUE "
                         "alone when the grid has one strategy)")
+    g.add_argument("--solver-option", action="append", type=_solver_option, metavar="BACKEND:NAME=VALUE",
+                   help="the solver's own parameter for every cell of that backend, e.g. "
+                        "--solver-option scip:separating/maxrounds=0 (repeatable; NAME=VALUE alone "
+                        "when the grid has one backend)")
     g.add_argument("--baselines", nargs="*", metavar="MODEL",
                    help="baseline models per data set, seed and widths: mlp (same-width ReLU MLP)")
     g.add_argument("--max-points", type=non_negative_int, metavar="N",
@@ -173,6 +187,24 @@ def _grid_settings(args) -> tuple[dict, dict]:
                 strategy = strategies[0]
             params.setdefault(strategy, {})[name] = value
         grid["strategy_params"] = params
+    if args.solver_option:
+        backends = grid.get("backends", ["highs"])
+        backends = [backends] if isinstance(backends, str) else list(backends)
+        options = dict(grid.get("solver_options", {}))
+        for backend, name, value in args.solver_option:
+            if backend is None:
+                if len(backends) != 1:
+                    raise InvalidInputError(
+                        f"--solver-option {name}=...: the grid has backends {', '.join(backends)}; "
+                        f"say which one, e.g. --solver-option {backends[-1]}:{name}=...")
+                backend = backends[0]
+            table = options.get(backend, {})
+            if not isinstance(table, dict):
+                raise InvalidInputError(
+                    f"--solver-option {backend}:{name}=...: the config gives {backend} a list of "
+                    "solver option tables (an axis); add the option there")
+            options[backend] = {**table, name: value}
+        grid["solver_options"] = options
     for key in ("store", "workers", "grace", "dask_local", "scheduler"):
         value = getattr(args, key)
         if value is not None:

@@ -162,6 +162,10 @@ class BDNNClassifier(ClassifierMixin, BaseEstimator):
     validation_fraction : float, default 0.0
         Fraction of the training points held out (stratified, seeded by ``random_state``) as
         validation data for strategies that select models (``"split"``); 0 for none.
+    solver_options : dict or None, default None
+        The solver's own parameters by native name, e.g. ``{"separating/maxrounds": 0}`` on
+        SCIP, ``{"mip_heuristic_effort": 0.2}`` on HiGHS, ``{"cuts": "off"}`` on CBC; applied
+        after bnnmip's own settings (so they win) and checked before training starts.
 
     Attributes
     ----------
@@ -219,6 +223,7 @@ class BDNNClassifier(ClassifierMixin, BaseEstimator):
         time_budget=None,
         strategy_params=None,
         validation_fraction=0.0,
+        solver_options=None,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.weight_domain = weight_domain
@@ -241,6 +246,7 @@ class BDNNClassifier(ClassifierMixin, BaseEstimator):
         self.time_budget = time_budget
         self.strategy_params = strategy_params
         self.validation_fraction = validation_fraction
+        self.solver_options = solver_options
 
     # -- fit ---------------------------------------------------------------------------------
     def fit(self, X, y, sample_weight=None):
@@ -431,6 +437,7 @@ class BDNNClassifier(ClassifierMixin, BaseEstimator):
                 seed=self._seed(),
                 verbose=bool(self.verbose),
                 log_file=self.log_file,
+                solver_options=self.solver_options,
             )
         except (TypeError, ValueError) as exc:
             if isinstance(exc, InvalidInputError):

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from enum import Enum
 from pathlib import Path
+from types import MappingProxyType
 
 import attrs
 import numpy as np
@@ -47,6 +48,31 @@ def _optional_float(value):
     return None if value is None else float(value)
 
 
+def _solver_options(value) -> Mapping[str, bool | int | float | str]:
+    """A read-only copy of ``value``: native parameter names to scalar values."""
+    if value is None:
+        return MappingProxyType({})
+    if not isinstance(value, Mapping):
+        raise InvalidInputError(
+            f"solver_options must be a mapping of the solver's own parameter names to values, "
+            f"e.g. {{'separating/maxrounds': 0}} on SCIP; got {type(value).__name__}"
+        )
+    out = {}
+    for key, val in value.items():
+        if not isinstance(key, str) or not key.strip() or any(c.isspace() for c in key):
+            raise InvalidInputError(
+                f"solver_options: {key!r} is not a parameter name (a string without spaces)"
+            )
+        if isinstance(val, np.generic):
+            val = val.item()
+        if not isinstance(val, bool | int | float | str):
+            raise InvalidInputError(
+                f"solver_options: the value of {key!r} must be a bool, number or string, got {val!r}"
+            )
+        out[key] = val
+    return MappingProxyType(out)
+
+
 @attrs.frozen
 class SolveOptions:
     """Options every backend honours.
@@ -57,7 +83,11 @@ class SolveOptions:
     :attr:`~bnnmip.backend.BackendFeature.CALLBACKS`: called during the search with a new
     incumbent (a full column vector), it returns a better full solution for the solver to
     take, or ``None``. Its exceptions are caught and reported in the result's message; the
-    solve goes on without it.
+    solve goes on without it. ``solver_options`` maps the solver's own parameter names to
+    values (strings are converted to the parameter's type) for backends that declare
+    :attr:`~bnnmip.backend.BackendFeature.SOLVER_OPTIONS`; they are applied after every
+    setting above, so they win over it, and :func:`bnnmip.backend.check_solver_options`
+    refuses names and values the solver does not accept before anything runs.
     """
 
     time_limit: float | None = attrs.field(
@@ -78,6 +108,9 @@ class SolveOptions:
         default=None, converter=_optional_float, validator=_optional_positive("feasibility_tolerance")
     )
     heuristic: Callable[[np.ndarray], np.ndarray | None] | None = attrs.field(default=None, eq=False)
+    solver_options: Mapping[str, bool | int | float | str] = attrs.field(
+        factory=dict, converter=_solver_options, hash=False
+    )
 
     @mip_gap.validator
     def _check_gap(self, _attr, value):

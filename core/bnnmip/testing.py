@@ -370,6 +370,28 @@ def check_heuristic_callback(backend) -> None:
     assert "ValueError: boom" in res.message and len(calls) == 1
 
 
+def check_unknown_solver_option(backend) -> None:
+    """A solver option the backend cannot apply is refused by name before anything runs.
+
+    With SOLVER_OPTIONS declared the backend's ``check_solver_options`` refuses a name no
+    solver has; without it, any solver option is refused.
+    """
+    from .backend import BackendFeature, solve
+    from .errors import InvalidInputError
+
+    name = "bnnmip_no_such_parameter"
+    if BackendFeature.SOLVER_OPTIONS in backend.features:
+        assert callable(getattr(backend, "check_solver_options", None)), (
+            "declared SOLVER_OPTIONS but has no check_solver_options method")
+        assert backend.check_solver_options({}) in ({}, [], None, ())
+    try:
+        solve(backend, xor().lower().problem, _options(solver_options={name: 1}))
+    except InvalidInputError as exc:
+        assert name in str(exc), f"the refusal does not name the option: {exc}"
+    else:
+        raise AssertionError(f"an unknown solver option {name!r} was not refused")
+
+
 CONFORMANCE_CHECKS = (
     check_reference_optima,
     check_infeasible,
@@ -379,5 +401,6 @@ CONFORMANCE_CHECKS = (
     check_log_file,
     check_seeds_agree,
     check_heuristic_callback,
+    check_unknown_solver_option,
 )
 """Every conformance check, in order; each takes a backend object."""

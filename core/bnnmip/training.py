@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .backend import check_solver_options
 from .errors import BackendUnavailableError, InvalidInputError
 from .formulation import DEFAULT_FORMULATION
 from .ir import ActivationTies, Architecture, RobustnessSet, TrainingSet
@@ -89,6 +90,7 @@ def train(
         validation=validation,
         params=params or {},
     )
+    check_solver_options(task.backend, task.options)  # before the strategy's start runs
     result = get_strategy(strategy).train(task)
     if margin == "max-min":
         result = polish_margins(task, result)

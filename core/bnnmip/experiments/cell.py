@@ -149,6 +149,7 @@ def _fit_bdnn(config: dict, parts: dict, record: dict, emit) -> object:
         robust_radius=config["robust_radius"],
         strategy_params=dict(config["params"]),
         validation_fraction=parts["share"] if config["uses_validation"] else 0.0,
+        solver_options=config.get("solver_options") or None,
     )
     pm = get_plugin_manager()
     beat = _Heartbeat(emit)

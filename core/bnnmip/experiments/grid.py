@@ -47,7 +47,7 @@ _AXES = {
     "datasets", "backends", "strategies", "formulations", "seeds", "time_limits", "time_budgets",
     "hidden", "weight_domains", "robust_radii", "strategy_params", "baselines", "certify_radii",
     "max_points", "mip_gap", "test_fraction", "validation_fraction", "validation_strategies",
-    "bdnn", "mlp_params",
+    "bdnn", "mlp_params", "solver_options",
 }
 
 
@@ -71,6 +71,7 @@ def cell_label(config: Mapping[str, Any]) -> str:
         parts.append(f"limit={config['time_limit']:g}s")
         if config["robust_radius"]:
             parts.append(f"r={config['robust_radius']:g}")
+        parts += [f"{k}={v}" for k, v in (config.get("solver_options") or {}).items()]
     else:
         parts.insert(1, config["model"])
     return " ".join(parts)
@@ -176,21 +177,40 @@ def _hidden_axis(value) -> list[tuple[int, ...]]:
     return _dedupe([parse_hidden(v) for v in _as_list("hidden", value)])
 
 
-def _params_axis(strategy_params) -> dict[str, list[dict]]:
-    if strategy_params is None:
+def _tables_axis(field: str, owner: str, example: str, value) -> dict[str, list[dict]]:
+    """``{owner name: [table, ...]}`` from a table or a list of tables per name."""
+    if value is None:
         return {}
-    if not isinstance(strategy_params, Mapping):
+    if not isinstance(value, Mapping):
         raise InvalidInputError(
-            "grid: strategy_params must map strategy names to a table of settings (or a list "
-            "of tables, one per grid value), e.g. {split = {max_splits = 20}}"
+            f"grid: {field} must map {owner} names to a table of settings (or a list of tables, "
+            f"one per grid value), e.g. {example}"
         )
     out = {}
-    for name, value in strategy_params.items():
-        options = [value] if isinstance(value, Mapping) else _as_list(f"strategy_params.{name}", value)
+    for name, tables in value.items():
+        options = [tables] if isinstance(tables, Mapping) else _as_list(f"{field}.{name}", tables)
         for opt in options:
             if not isinstance(opt, Mapping):
-                raise InvalidInputError(f"grid: strategy_params.{name} must be a table, got {opt!r}")
+                raise InvalidInputError(f"grid: {field}.{name} must be a table, got {opt!r}")
         out[str(name)] = [json.loads(json.dumps(dict(opt), sort_keys=True)) for opt in options] or [{}]
+    return out
+
+
+def _params_axis(strategy_params) -> dict[str, list[dict]]:
+    return _tables_axis("strategy_params", "strategy", "{split = {max_splits = 20}}", strategy_params)
+
+
+def _solver_options_axis(solver_options) -> dict[str, list[dict]]:
+    from ..result import SolveOptions
+
+    out = _tables_axis("solver_options", "backend",
+                       '{scip = {"separating/maxrounds" = 0}}', solver_options)
+    for name, tables in out.items():
+        for table in tables:
+            try:
+                SolveOptions(solver_options=table)
+            except InvalidInputError as exc:
+                raise InvalidInputError(f"grid: solver_options.{name}: {exc}") from None
     return out
 
 
@@ -263,6 +283,11 @@ class Grid:
         Robust training radii (scaled units); ``0`` for plain training.
     strategy_params : dict
         Per strategy name, a table of settings or a list of tables (an axis).
+    solver_options : dict
+        Per backend name, a table of the solver's own parameters or a list of tables (an
+        axis), e.g. ``{scip = [{}, {"separating/maxrounds" = 0}]}``: checked by the backend
+        before any cell runs (:meth:`validate_names`), recorded in a cell's configuration only
+        when not empty.
     baselines : list of str
         Baseline models added per data set, seed and widths: ``"mlp"``.
     certify_radii : list of float
@@ -308,6 +333,7 @@ class Grid:
         factory=lambda: [0.0], converter=lambda v: _floats("robust_radii", v) or [0.0]
     )
     strategy_params: dict = attrs.field(factory=dict, converter=_params_axis)
+    solver_options: dict = attrs.field(factory=dict, converter=_solver_options_axis)
     baselines: list = attrs.field(factory=list, converter=lambda v: _strings("baselines", v))
     certify_radii: list = attrs.field(factory=list, converter=lambda v: _floats("certify_radii", v))
     max_points: int | None = None
@@ -355,12 +381,14 @@ class Grid:
                 "hidden_layer_sizes and random_state (they come from the cell)"
             )
         self.mlp_params = json.loads(json.dumps(dict(self.mlp_params), sort_keys=True))
-        unknown = set(self.strategy_params) - set(self.strategies)
-        if unknown:
-            raise InvalidInputError(
-                f"grid: strategy_params for {', '.join(sorted(unknown))}, which is not among the "
-                f"strategies ({', '.join(self.strategies)})"
-            )
+        for field, kind, names in (("strategy_params", "strategies", self.strategies),
+                                   ("solver_options", "backends", self.backends)):
+            unknown = set(getattr(self, field)) - set(names)
+            if unknown:
+                raise InvalidInputError(
+                    f"grid: {field} for {', '.join(sorted(unknown))}, which is not among the "
+                    f"{kind} ({', '.join(names)})"
+                )
 
     # -- construction ---------------------------------------------------------------------------
     @classmethod
@@ -381,7 +409,8 @@ class Grid:
         """Check backends, strategies, formulations, data sets and baselines exist here.
 
         Raises :class:`bnnmip.UnknownNameError` / :class:`bnnmip.InvalidInputError` before any
-        cell runs (a typo should not cost a grid's worth of crashed cells).
+        cell runs (a typo should not cost a grid's worth of crashed cells); solver options are
+        checked by their backends (where the backend can run here).
         """
         from ..datasets import list_datasets
         from ..errors import UnknownNameError
@@ -399,6 +428,15 @@ class Grid:
                         raise UnknownNameError(
                             f"grid: unknown {kind} {name!r}; available: {', '.join(known) or 'none'}"
                         )
+            from ..backend import check_solver_options
+            from ..result import SolveOptions
+
+            for name, tables in self.solver_options.items():
+                for table in tables:
+                    try:
+                        check_solver_options(list_backends()[name], SolveOptions(solver_options=table))
+                    except InvalidInputError as exc:
+                        raise InvalidInputError(f"grid: solver_options.{name}: {exc}") from None
         bundled = {n.replace("_", "-").lower() for n in list_datasets()}
         for ds in self.datasets:
             name = ds["name"]
@@ -431,8 +469,12 @@ class Grid:
                     self.formulations, self.strategies, self.backends, self.time_limits,
                     self.time_budgets, self.weight_domains, self.robust_radii,
                 ):
-                    for params in self.strategy_params.get(strategy, [{}]):
+                    for params, options in itertools.product(
+                        self.strategy_params.get(strategy, [{}]), self.solver_options.get(backend, [{}])
+                    ):
                         certify = self.certify_radii or ([radius] if radius > 0 else [])
+                        # only a cell with solver options records them: the keys of others stay
+                        extra = {"solver_options": options} if options else {}
                         out.append({
                             **common,
                             "model": "bdnn",
@@ -447,6 +489,7 @@ class Grid:
                             "params": params,
                             "uses_validation": strategy in self.validation_strategies,
                             "certify_radii": sorted(set(certify)),
+                            **extra,
                         })
             for baseline in self.baselines:
                 out.append({

@@ -43,7 +43,7 @@ MIN_TIME = 0.01
 """Solve times are floored at this (seconds) in the performance profile's ratios."""
 
 _VARIANT_FIELDS = ("model", "strategy", "formulation", "backend", "hidden", "weight_domain",
-                   "robust_radius", "time_limit", "time_budget", "params", "max_points")
+                   "robust_radius", "time_limit", "time_budget", "params", "solver_options", "max_points")
 _ALWAYS = ("model", "strategy", "formulation", "backend")
 
 
@@ -62,8 +62,8 @@ def _hidden(config) -> str:
 def _cfg_value(config: dict, field: str):
     if field == "hidden":
         return _hidden(config)
-    if field == "params":
-        params = config.get("params")
+    if field in ("params", "solver_options"):
+        params = config.get(field)
         return json.dumps(params, sort_keys=True) if params else ""
     value = config.get(field)
     return "" if value is None else value
@@ -92,6 +92,7 @@ def flatten(record: dict) -> dict:
         "time_budget": c.get("time_budget"),
         "mip_gap": c.get("mip_gap"),
         "params": _cfg_value(c, "params"),
+        "solver_options": _cfg_value(c, "solver_options"),
         "max_points": c.get("max_points"),
         "uses_validation": c.get("uses_validation"),
         "status": record.get("status"),
@@ -150,8 +151,15 @@ def _solve_time(record: dict) -> float:
 
 
 def _instance(config: dict) -> str:
-    """The cell minus its backend: the same instance on every backend."""
-    return json.dumps({k: v for k, v in config.items() if k != "backend"}, sort_keys=True)
+    """The cell minus its solver: the same instance on every backend and solver option set."""
+    return json.dumps({k: v for k, v in config.items() if k not in ("backend", "solver_options")},
+                      sort_keys=True)
+
+
+def _solver(config: dict) -> str:
+    """The backend's name, with the cell's solver options if it has any."""
+    options = config.get("solver_options") or {}
+    return " ".join([config["backend"], *(f"{k}={v}" for k, v in sorted(options.items()))])
 
 
 def _bdnn(records):
@@ -169,7 +177,7 @@ def backend_rows(records: list[dict]) -> list[dict]:
     groups = defaultdict(list)
     for r in bdnn:
         c = r["config"]
-        groups[(c["strategy"], c["formulation"], c["backend"])].append(r)
+        groups[(c["strategy"], c["formulation"], _solver(c))].append(r)
     rows = []
     for (strategy, formulation, backend), rs in sorted(groups.items()):
         status = Counter(r.get("status") for r in rs)
@@ -275,12 +283,12 @@ def plot_performance_profile(records: list[dict], path: Path) -> bool:
     bdnn = _bdnn(records)
     if not bdnn:
         return False
-    backends = sorted({r["config"]["backend"] for r in bdnn})
+    backends = sorted({_solver(r["config"]) for r in bdnn})
     instances = defaultdict(dict)
     for r in bdnn:
         solved = r.get("status") == "optimal" and r.get("solve_seconds") is not None
         t = max(float(r["solve_seconds"]), MIN_TIME) if solved else math.inf
-        instances[_instance(r["config"])][r["config"]["backend"]] = t
+        instances[_instance(r["config"])][_solver(r["config"])] = t
     ratios = {b: [] for b in backends}
     for times in instances.values():
         best = min(times.values(), default=math.inf)

@@ -46,6 +46,7 @@ from types import MappingProxyType
 import numpy as np
 
 from bnnmip.backend import BackendFeature
+from bnnmip.errors import InvalidInputError
 from bnnmip.milp import MilpProblem
 from bnnmip.milp_io import OBJCONST, column_index, column_names, write_mps
 from bnnmip.result import SolveOptions, SolveResult, SolveStatus
@@ -117,6 +118,7 @@ class CbcBackend:
             BackendFeature.LOG_FILE,
             BackendFeature.THREADS,
             BackendFeature.SEED,
+            BackendFeature.SOLVER_OPTIONS,
         }
     )
     # Without the tight formulation's symmetry-breaking rows CBC proves more: on the 18 small
@@ -182,6 +184,38 @@ class CbcBackend:
         self._version = text
         return text
 
+    # -- solver options --------------------------------------------------------------------
+    def check_solver_options(self, options: dict) -> list[str]:
+        """``options`` (CBC command-line parameters, e.g. ``cuts=off``) as command-line words.
+
+        Each is tried in a CBC run that only sets it (``cbc -name value -quit``): anything CBC
+        prints other than "changed from" (an unknown name, a value out of range or not among
+        the keywords, an action instead of a parameter) becomes the message of the
+        :class:`bnnmip.InvalidInputError`. Parameters that decide what bnnmip reads back
+        (printing, logging, the solution file, the MIP start, the time mode) are refused.
+        """
+        words, problems = [], []
+        exe = self.executable()
+        for name, value in options.items():
+            key = name.lstrip("-")
+            if any(word.startswith(key.lower()) for word in _CBC_RESERVED):
+                problems.append(f"CBC parameter {name!r} is bnnmip's to set (it reads CBC's log and "
+                                f"solution file): leave it out")
+                continue
+            text = ("on" if value else "off") if isinstance(value, bool) else (
+                _num(value) if isinstance(value, float) else str(value))
+            if exe is not None:
+                run = subprocess.run([exe, f"-{key}", text, "-quit"], capture_output=True, text=True,
+                                     errors="replace", stdin=subprocess.DEVNULL, timeout=30)
+                said = _cbc_complaints(run.stdout + run.stderr)
+                if said:
+                    problems.append(f"CBC refuses {name}={value!r}: {said}")
+                    continue
+            words += [f"-{key}", text]
+        if problems:
+            raise InvalidInputError("; ".join(problems))
+        return words
+
     # -- build -----------------------------------------------------------------------------
     def build(self, problem: MilpProblem, options: SolveOptions) -> _Native:
         """Write the MPS file (and the start file) to a fresh temporary directory."""
@@ -221,6 +255,7 @@ class CbcBackend:
             cmd += ["-integerTolerance", _num(min(options.integrality_tolerance, 0.5))]
         if native.start is not None:
             cmd += ["-mips", native.start]
+        cmd += self.check_solver_options(dict(options.solver_options))  # last: the user's win
         cmd += ["-solve", "-printingOptions", "all", "-solution", native.solution]
         return cmd
 
@@ -372,6 +407,19 @@ def _pulp_cbc() -> str | None:
 
 def _is_executable(path: str) -> bool:
     return os.path.isfile(path) and os.access(path, os.X_OK)
+
+
+_CBC_RESERVED = ("loglevel", "sloglevel", "printingoptions", "solution", "solve", "mips", "timemode", "quit",
+                 "stop", "exit", "end", "import", "export", "directory")
+
+
+def _cbc_complaints(output: str) -> str:
+    """What a ``cbc -name value -quit`` run said beyond its banner and "changed" lines."""
+    lines = output.splitlines()
+    start = next((i + 1 for i, line in enumerate(lines) if line.startswith("command line")), 0)
+    said = [line.strip() for line in lines[start:]
+            if line.strip() and "changed from" not in line and not line.startswith("Total time")]
+    return " ".join(said)
 
 
 def _num(value: float) -> str:

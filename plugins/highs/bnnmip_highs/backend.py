@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bnnmip.backend import BackendFeature
+from bnnmip.backend import BackendFeature, captured_output, option_value
+from bnnmip.errors import InvalidInputError
 from bnnmip.milp import MilpProblem
 from bnnmip.result import SolveOptions, SolveResult, SolveStatus
 
@@ -59,6 +60,7 @@ class HighsBackend:
             BackendFeature.THREADS,
             BackendFeature.SEED,
             BackendFeature.CALLBACKS,
+            BackendFeature.SOLVER_OPTIONS,
         }
     )
 
@@ -74,6 +76,47 @@ class HighsBackend:
             return importlib.metadata.version("highspy")
         except importlib.metadata.PackageNotFoundError:
             return "not installed"
+
+    # -- solver options --------------------------------------------------------------------
+    def check_solver_options(self, options: dict) -> dict:
+        """``options`` (HiGHS option names, e.g. ``mip_heuristic_effort``) typed and checked.
+
+        Each is set on a scratch ``Highs`` object; HiGHS's own complaint (an unknown name, a
+        value out of range) becomes the message of the :class:`bnnmip.InvalidInputError`.
+        """
+        import highspy
+
+        kinds = {highspy.HighsOptionType.kBool: bool, highspy.HighsOptionType.kInt: int,
+                 highspy.HighsOptionType.kDouble: float, highspy.HighsOptionType.kString: str}
+        h = _new_highs(quiet=True)
+        h.setOptionValue("output_flag", False)
+        out, problems = {}, []
+        for name, value in options.items():
+            with captured_output(1):  # HiGHS reports an unknown name on stdout in any case
+                status, kind = h.getOptionType(name)
+            if status != highspy.HighsStatus.kOk or kind not in kinds:
+                problems.append(f"HiGHS has no option {name!r} (HiGHS's options: "
+                                "https://ergo-code.github.io/HiGHS/stable/options/definitions/)")
+                continue
+            try:
+                typed = option_value("HiGHS", name, value, kinds[kind])
+            except InvalidInputError as exc:
+                problems.append(str(exc))
+                continue
+            with captured_output(1) as said:
+                h.setOptionValue("output_flag", True)
+                h.setOptionValue("log_to_console", True)
+                status = h.setOptionValue(name, typed)
+                h.setOptionValue("output_flag", False)
+            if status != highspy.HighsStatus.kOk:
+                why = " ".join(line.split("ERROR:", 1)[-1].strip() for line in said().splitlines()
+                               if "ERROR" in line)
+                problems.append(f"HiGHS refuses {name}={value!r}" + (f": {why}" if why else ""))
+            else:
+                out[name] = typed
+        if problems:
+            raise InvalidInputError("; ".join(problems))
+        return out
 
     # -- build -----------------------------------------------------------------------------
     def build(self, problem: MilpProblem, options: SolveOptions):
@@ -107,6 +150,8 @@ class HighsBackend:
         ]
         _check(h.passModel(lp), "passModel")
         self._set_options(h, options)
+        for name, value in self.check_solver_options(dict(options.solver_options)).items():
+            _check(h.setOptionValue(name, value), f"setOptionValue({name!r})")  # last: the user's win
         start_used = None
         if options.mip_start is not None:
             start_used = self._set_start(h, problem, options.mip_start)

@@ -55,7 +55,8 @@ from typing import Any
 import attrs
 import numpy as np
 
-from bnnmip.backend import BackendFeature
+from bnnmip.backend import BackendFeature, captured_output, option_value
+from bnnmip.errors import InvalidInputError
 from bnnmip.milp import MilpProblem, RowKind
 from bnnmip.milp_io import OBJCONST, column_index, write_mps
 from bnnmip.result import SolveOptions, SolveResult, SolveStatus
@@ -173,6 +174,7 @@ class ScipBackend:
             BackendFeature.LOG_FILE,
             BackendFeature.SEED,
             BackendFeature.CALLBACKS,
+            BackendFeature.SOLVER_OPTIONS,
         }
         if self.indicators:
             feats.add(BackendFeature.INDICATOR_CONSTRAINTS)
@@ -208,6 +210,46 @@ class ScipBackend:
         ScipBackend._version_cache = text
         return text
 
+    # -- solver options --------------------------------------------------------------------
+    def check_solver_options(self, options: dict) -> dict:
+        """``options`` (SCIP parameter names, e.g. ``separating/maxrounds``) typed and checked.
+
+        Each is set on a scratch model; SCIP's own complaint (a name it does not know, a value
+        out of range) becomes the message of the :class:`bnnmip.InvalidInputError`.
+        """
+        import pyscipopt
+
+        model = pyscipopt.Model()
+        model.hideOutput()
+        out, problems = {}, []
+        for name, value in options.items():
+            try:
+                current = model.getParam(name)
+            except KeyError:
+                problems.append(f"SCIP has no parameter {name!r} (SCIP's parameters: "
+                                "https://www.scipopt.org/doc/html/PARAMETERS.php)")
+                continue
+            kind = type(current) if isinstance(current, bool | int | float) else str
+            try:
+                typed = option_value("SCIP", name, value, kind)
+            except InvalidInputError as exc:
+                problems.append(str(exc))
+                continue
+            failure = None
+            with captured_output(2) as said:
+                try:
+                    model.setParam(name, typed)
+                    out[name] = typed
+                except Exception as exc:
+                    failure = exc
+            if failure is not None:  # SCIP refuses the value: say why in its words
+                why = " ".join(line.split("ERROR:", 1)[-1].strip() for line in said().splitlines()
+                               if "Invalid value" in line) or str(failure)
+                problems.append(f"SCIP refuses {name}={value!r}: {why}")
+        if problems:
+            raise InvalidInputError("; ".join(problems))
+        return out
+
     # -- build -----------------------------------------------------------------------------
     def build(self, problem: MilpProblem, options: SolveOptions) -> _Native:
         """A ``pyscipopt.Model`` holding the model, parameters set and MIP start passed."""
@@ -228,6 +270,8 @@ class ScipBackend:
             native.indicators = _add_indicators(model, problem, ind, variables, pyscipopt)
             native.n_indicators = len(native.indicators.conss)
         self._set_options(model, options)
+        for name, value in self.check_solver_options(dict(options.solver_options)).items():
+            model.setParam(name, value)  # last: the user's own parameters win
         if options.heuristic is not None and BackendFeature.CALLBACKS in self.features:
             slack_values = None if ind is None else native.indicators.evaluator(model, problem)
             native.heuristic = _include_heuristic(model, variables, options.heuristic, pyscipopt,
