@@ -13,7 +13,8 @@ import importlib.util
 from dataclasses import dataclass, field
 
 import numpy as np
-from bnnmip.backend import BackendFeature
+from bnnmip.backend import BackendFeature, option_value
+from bnnmip.errors import InvalidInputError
 from bnnmip.milp import MilpProblem
 from bnnmip.result import SolveOptions, SolveResult, SolveStatus
 
@@ -80,6 +81,7 @@ class GurobiBackend:
             BackendFeature.LOG_FILE,
             BackendFeature.THREADS,
             BackendFeature.SEED,
+            BackendFeature.SOLVER_OPTIONS,
         }
     )
     size_limits = (2000, 2000)
@@ -98,6 +100,44 @@ class GurobiBackend:
         except importlib.metadata.PackageNotFoundError:
             return "not installed"
 
+    # -- solver options --------------------------------------------------------------------
+    def check_solver_options(self, options: dict) -> dict:
+        """``options`` (Gurobi parameter names, e.g. ``MIPFocus``) typed and checked.
+
+        Each is set on a scratch model; Gurobi's own complaint (a value out of range) becomes
+        the message of the :class:`bnnmip.InvalidInputError`.
+        """
+        import gurobipy as gp
+
+        env = gp.Env(empty=True)
+        env.setParam("OutputFlag", 0)
+        env.start()
+        model = gp.Model(env=env)
+        out, problems = {}, []
+        try:
+            for name, value in options.items():
+                info = model.getParamInfo(name)
+                if info is None:
+                    problems.append(
+                        f"Gurobi has no parameter {name!r} (Gurobi's parameters: https://docs."
+                        "gurobi.com/projects/optimizer/en/current/reference/parameters.html)")
+                    continue
+                kind = info[1] if info[1] in (int, float) else str
+                try:
+                    typed = option_value("Gurobi", name, value, kind)
+                    model.setParam(name, typed)
+                    out[name] = typed
+                except InvalidInputError as exc:
+                    problems.append(str(exc))
+                except gp.GurobiError as exc:
+                    problems.append(f"Gurobi refuses {name}={value!r}: {exc}")
+        finally:
+            model.dispose()
+            env.dispose()
+        if problems:
+            raise InvalidInputError("; ".join(problems))
+        return out
+
     # -- build -----------------------------------------------------------------------------
     def build(self, problem: MilpProblem, options: SolveOptions) -> _Native:
         """Build a ``gurobipy.Model`` from the arrays; set the parameters and the MIP start."""
@@ -115,6 +155,8 @@ class GurobiBackend:
             env.start()
             model = gp.Model(problem.name, env=env)
             self._set_params(model, options, listen=start is not None)
+            for name, value in self.check_solver_options(dict(options.solver_options)).items():
+                model.setParam(name, value)  # last: the user's own parameters win
             inf = GRB.INFINITY
             x = model.addMVar(
                 problem.n_cols,

@@ -145,3 +145,16 @@ def test_too_large_for_the_pip_licence(backend):
         pytest.skip("a full Gurobi licence is installed: no size limit to hit")
     assert res.status is bnnmip.SolveStatus.ERROR
     assert LICENCE_MESSAGE in res.message
+
+
+def test_solver_options_are_checked_and_applied_last(backend):
+    from bnnmip.errors import InvalidInputError
+
+    problem = xor().lower().problem
+    opts = bnnmip.SolveOptions(mip_gap=1e-4, solver_options={"MIPFocus": "1", "MIPGap": "0.25"})
+    native = backend.build(problem, opts)
+    assert native.model.Params.MIPFocus == 1 and native.model.Params.MIPGap == 0.25
+    with pytest.raises(InvalidInputError, match="Gurobi refuses Cuts=7.*maximum is 3"):
+        backend.check_solver_options({"Cuts": 7})
+    res = bnnmip.solve(backend, problem, bnnmip.SolveOptions(solver_options={"MIPFocus": 2}))
+    assert res.status.value == "optimal" and res.objective == pytest.approx(0.0)
