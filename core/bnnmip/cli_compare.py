@@ -56,6 +56,17 @@ def _solver_option(text: str) -> tuple[str | None, str, str]:
     return backend, name.strip(), raw.strip()
 
 
+def _owner(given: str | None, names: list[str], kind: str, example: str) -> str:
+    """The strategy (backend) a flag names, or the grid's only one when it names none."""
+    if given is not None:
+        return given
+    if len(names) != 1:
+        raise InvalidInputError(
+            f"{example.split()[0]} without a name: the grid has {kind} {', '.join(names)}; "
+            f"say which one, e.g. {example}=...")
+    return names[0]
+
+
 def add_parser(subparsers) -> None:
     """Register the ``compare`` and ``report`` subcommands on an argparse subparsers object."""
     p = subparsers.add_parser(
@@ -179,12 +190,7 @@ def _grid_settings(args) -> tuple[dict, dict]:
         params = {k: dict(v) for k, v in dict(grid.get("strategy_params", {})).items()
                   if isinstance(v, dict)}
         for strategy, name, value in args.param:
-            if strategy is None:
-                if len(strategies) != 1:
-                    raise InvalidInputError(
-                        f"--param {name}=...: the grid has strategies {', '.join(strategies)}; "
-                        f"say which one, e.g. --param {strategies[-1]}.{name}=...")
-                strategy = strategies[0]
+            strategy = _owner(strategy, strategies, "strategies", f"--param {strategies[-1]}.{name}")
             params.setdefault(strategy, {})[name] = value
         grid["strategy_params"] = params
     if args.solver_option:
@@ -192,12 +198,7 @@ def _grid_settings(args) -> tuple[dict, dict]:
         backends = [backends] if isinstance(backends, str) else list(backends)
         options = dict(grid.get("solver_options", {}))
         for backend, name, value in args.solver_option:
-            if backend is None:
-                if len(backends) != 1:
-                    raise InvalidInputError(
-                        f"--solver-option {name}=...: the grid has backends {', '.join(backends)}; "
-                        f"say which one, e.g. --solver-option {backends[-1]}:{name}=...")
-                backend = backends[0]
+            backend = _owner(backend, backends, "backends", f"--solver-option {backends[-1]}:{name}")
             table = options.get(backend, {})
             if not isinstance(table, dict):
                 raise InvalidInputError(

@@ -27,6 +27,7 @@ passed and ``mip_start_used`` is ``False``; ``PARTIAL_MIP_START`` is not declare
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import importlib.util
 import math
@@ -194,6 +195,13 @@ class CbcBackend:
         :class:`bnnmip.InvalidInputError`. Parameters that decide what bnnmip reads back
         (printing, logging, the solution file, the MIP start, the time mode) are refused.
         """
+        return list(self._checked(tuple(options.items())))
+
+    @functools.lru_cache(maxsize=16)  # noqa: B019 (few backends, few option sets)
+    def _checked(self, items: tuple) -> tuple:
+        """The work of :meth:`check_solver_options`, once per option set (each solve asks)."""
+        options = dict(items)
+
         words, problems = [], []
         exe = self.executable()
         for name, value in options.items():
@@ -214,7 +222,7 @@ class CbcBackend:
             words += [f"-{key}", text]
         if problems:
             raise InvalidInputError("; ".join(problems))
-        return words
+        return tuple(words)
 
     # -- build -----------------------------------------------------------------------------
     def build(self, problem: MilpProblem, options: SolveOptions) -> _Native:

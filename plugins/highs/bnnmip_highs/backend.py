@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import importlib.util
 import os
@@ -84,6 +85,13 @@ class HighsBackend:
         Each is set on a scratch ``Highs`` object; HiGHS's own complaint (an unknown name, a
         value out of range) becomes the message of the :class:`bnnmip.InvalidInputError`.
         """
+        return dict(self._checked(tuple(options.items())))
+
+    @functools.lru_cache(maxsize=16)  # noqa: B019 (few backends, few option sets)
+    def _checked(self, items: tuple) -> tuple:
+        """The work of :meth:`check_solver_options`, once per option set (each solve asks)."""
+        options = dict(items)
+
         import highspy
 
         kinds = {highspy.HighsOptionType.kBool: bool, highspy.HighsOptionType.kInt: int,
@@ -116,7 +124,7 @@ class HighsBackend:
                 out[name] = typed
         if problems:
             raise InvalidInputError("; ".join(problems))
-        return out
+        return tuple(out.items())
 
     # -- build -----------------------------------------------------------------------------
     def build(self, problem: MilpProblem, options: SolveOptions):

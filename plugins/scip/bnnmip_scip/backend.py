@@ -43,6 +43,7 @@ SCIP checks the whole solution, so a wrong slack would only get the answer rejec
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import importlib.util
 import math
@@ -217,6 +218,13 @@ class ScipBackend:
         Each is set on a scratch model; SCIP's own complaint (a name it does not know, a value
         out of range) becomes the message of the :class:`bnnmip.InvalidInputError`.
         """
+        return dict(self._checked(tuple(options.items())))
+
+    @functools.lru_cache(maxsize=16)  # noqa: B019 (few backends, few option sets)
+    def _checked(self, items: tuple) -> tuple:
+        """The work of :meth:`check_solver_options`, once per option set (each solve asks)."""
+        options = dict(items)
+
         import pyscipopt
 
         model = pyscipopt.Model()
@@ -248,7 +256,7 @@ class ScipBackend:
                 problems.append(f"SCIP refuses {name}={value!r}: {why}")
         if problems:
             raise InvalidInputError("; ".join(problems))
-        return out
+        return tuple(out.items())
 
     # -- build -----------------------------------------------------------------------------
     def build(self, problem: MilpProblem, options: SolveOptions) -> _Native:
