@@ -25,8 +25,8 @@ Instances:
 - paper protocol on the breast-cancer file and iris: min-max scaling fitted on the training
   part, 50/25/25 stratified splits, hidden width 2, ``--seeds`` repetitions; test accuracy
   with the solver's weights, with max-min margin weights (same pattern,
-  :func:`bnnmip.pattern_fit.polish`) and with the soft-margin refit (C = 1) where the 25 %
-  validation part prefers it (:func:`bnnmip.soft_margin.refit_if_better`, what
+  :func:`bnnmip.heuristics.pattern_fit.polish`) and with the soft-margin refit (C = 1) where the 25 %
+  validation part prefers it (:func:`bnnmip.heuristics.soft_margin.refit_if_better`, what
   ``margin="soft"`` with validation data returns; the validation part is used for nothing
   else); a same-width ReLU MLP (scikit-learn, Adam, 2000 iterations) on the same training
   parts.
@@ -180,8 +180,8 @@ def protocol_job(dataset, seed, variant, backend, time_limit):
     np.seterr(all="ignore")
     from bnnmip import Architecture, TrainingSet
     from bnnmip.formulation import FORMULATIONS
-    from bnnmip.pattern_fit import polish
-    from bnnmip.soft_margin import refit_if_better
+    from bnnmip.heuristics.pattern_fit import polish
+    from bnnmip.heuristics.soft_margin import refit_if_better
 
     parts = protocol_split(dataset, seed)
     Xs, y_tr, y_idx, classes = parts["X"], parts["y"], parts["y_idx"], parts["classes"]

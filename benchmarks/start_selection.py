@@ -5,13 +5,13 @@
 
 The paper protocol of ``benchmarks/formulations.py`` (its ``protocol_split``: min-max scaling fitted on the training
 part, 50/25/25 stratified splits, hidden width 2, ``tight``'s eps and bias boxes). On every
-split, ``--starts`` gradient-trained networks (:func:`bnnmip.ste.ste_network`, 5 s each, seeds
+split, ``--starts`` gradient-trained networks (:func:`bnnmip.heuristics.ste_network`, 5 s each, seeds
 ``100 * split + j``) are brought inside the margins as ``exact`` does
-(:func:`bnnmip.pattern_fit.realize`) and each is scored on the training part (Hamming loss),
+(:func:`bnnmip.heuristics.pattern_fit.realize`) and each is scored on the training part (Hamming loss),
 the validation part and the test part, also after two refits of its first layer with the
 activation pattern (and so every training prediction) fixed:
 
-- ``max-min``: the largest minimum margin (:func:`bnnmip.pattern_fit.polish`, weights in the box);
+- ``max-min``: the largest minimum margin (:func:`bnnmip.heuristics.pattern_fit.polish`, weights in the box);
 - ``l1``: the smallest weight L1 norm at margin 1 (an L1 support vector machine per neuron,
   the largest l-infinity margin; written here, not part of bnnmip, because it did not help).
 
@@ -70,8 +70,8 @@ def split_job(dataset, split, starts):
 
     from bnnmip import Architecture, TrainingSet
     from bnnmip.formulation import FORMULATIONS
-    from bnnmip.pattern_fit import polish, realize
-    from bnnmip.ste import ste_network
+    from bnnmip.heuristics import ste_network
+    from bnnmip.heuristics.pattern_fit import polish, realize
 
     tight = FORMULATIONS["tight"]
     parts = protocol_split(dataset, split)

@@ -6,8 +6,8 @@
 ``DIR`` is a source tree of the commit to compare with (``git archive <commit> | tar -x -C
 DIR``); its ``core/bnnmip`` is imported as a second package, so both versions run in this
 process, one instance after the other (which one goes first alternates). Timed: what the
-``exact`` strategy does for its start, :func:`bnnmip.ste.ste_network` (seed 0, bias box 1,
-``--time-limit`` seconds) followed by :func:`bnnmip.pattern_fit.realize` (eps 1e-5).
+``exact`` strategy does for its start, :func:`bnnmip.heuristics.ste_network` (seed 0, bias box 1,
+``--time-limit`` seconds) followed by :func:`bnnmip.heuristics.pattern_fit.realize` (eps 1e-5).
 
 Instances (10 inputs, 2 classes): random labels on ``[0, 1]^10`` with 2 hidden neurons, m =
 25, 35, 50 (seeds 230..229 + ``--seeds``; the held-out set the start's docstring reports);

@@ -29,9 +29,9 @@ SIZES = ((25, 2), (30, 2), (20, 3))
 def run(backends, seeds, time_limit):
     import bnnmip
     from bnnmip import Architecture, TrainingSet
-    from bnnmip.backend import solve
+    from bnnmip.backends import solve
     from bnnmip.formulation import lower
-    from bnnmip.registry import get_backend
+    from bnnmip.plugins.registry import get_backend
     from bnnmip.strategies._common import sound_feasibility_tolerance, sound_integrality_tolerance
 
     for name in backends:

@@ -22,6 +22,7 @@ def _expected_failed_checks(_estimator):
     return SKLEARN_EXPECTED_FAILED_CHECKS
 
 
+@pytest.mark.slow
 @parametrize_with_checks(
     [BDNNClassifier(time_limit=2, hidden_layer_sizes=(2,))],
     expected_failed_checks=_expected_failed_checks,

@@ -7,13 +7,9 @@ The flow is one-directional::
         -> decode -> BinarizedNetwork -> verify (numpy forward pass vs MILP)
 """
 
-import pluggy
-
-hookimpl = pluggy.HookimplMarker("bnnmip")
-"""Marker for hook implementations: ``@bnnmip.hookimpl``."""
-
-from .backend import Backend, BackendFeature, solve  # noqa: E402
-from .errors import (  # noqa: E402
+from ._version import __version__
+from .backends import Backend, BackendFeature, SolveOptions, SolveResult, SolveStatus, solve
+from .errors import (
     BackendUnavailableError,
     BnnmipError,
     InvalidInputError,
@@ -22,17 +18,13 @@ from .errors import (  # noqa: E402
     SolveFailedError,
     UnknownNameError,
 )
-from .formulation import Lowering, lower  # noqa: E402
-from .ir import ActivationTies, Architecture, RobustnessSet, TrainingSet, WeightDomain  # noqa: E402
-from .milp import MilpProblem  # noqa: E402
-from .network import BinarizedNetwork, InputScaling, PredictionRule  # noqa: E402
-from .registry import get_backend, get_strategy, list_backends, list_strategies  # noqa: E402
-from .result import SolveOptions, SolveResult, SolveStatus  # noqa: E402
-from .strategy import TrainingResult, TrainingTask  # noqa: E402
-from .training import train  # noqa: E402
-from .verify import Verification, verify  # noqa: E402
-
-__version__ = "0.1.0"
+from .formulation import Lowering, lower
+from .ir import ActivationTies, Architecture, RobustnessSet, TrainingSet, WeightDomain
+from .milp import MilpProblem
+from .network import BinarizedNetwork, InputScaling, PredictionRule
+from .plugins import get_backend, get_strategy, hookimpl, list_backends, list_strategies
+from .training import TrainingResult, TrainingTask, train
+from .verify import Verification, verify
 
 __all__ = [
     "ActivationTies",

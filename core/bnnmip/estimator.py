@@ -47,12 +47,14 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .backends import DEFAULT_BACKEND
+from .backends.results import SolveOptions, SolveStatus
+from .datasets import split_dataset
 from .errors import InvalidInputError, SolveFailedError
-from .formulation import DEFAULT_FORMULATION
+from .formulation import DEFAULT_FORMULATION, lower
 from .ir import Architecture, RobustnessSet, TrainingSet
 from .network import BinarizedNetwork, InputScaling, PredictionRule
-from .registry import get_strategy
-from .result import SolveOptions, SolveStatus
+from .plugins.registry import get_strategy
 from .training import resolve_backend, train
 
 __all__ = ["SKLEARN_EXPECTED_FAILED_CHECKS", "BDNNClassifier", "VerificationWarning"]
@@ -205,7 +207,7 @@ class BDNNClassifier(ClassifierMixin, BaseEstimator):
         hidden_layer_sizes=(2,),
         weight_domain="continuous",
         bias=True,
-        backend="highs",
+        backend=DEFAULT_BACKEND,
         strategy="exact",
         formulation=DEFAULT_FORMULATION,
         time_limit=60.0,
@@ -384,7 +386,6 @@ class BDNNClassifier(ClassifierMixin, BaseEstimator):
             raise InvalidInputError(
                 f"validation_fraction must be in [0, 1), got {frac!r}; e.g. 0.25"
             )
-        from .datasets import split_dataset
 
         idx = np.arange(X.shape[0])
         fit_idx, val_idx, _, _ = split_dataset(idx[:, None], y, test_size=frac, seed=self._seed())
@@ -402,10 +403,8 @@ class BDNNClassifier(ClassifierMixin, BaseEstimator):
 
         Used by ``bnnmip export``; backend and strategy are not needed and not checked.
         """
-        import bnnmip
-
         prep = self._prepare(X, y, sample_weight, check_backend=False)
-        return bnnmip.lower(
+        return lower(
             prep.architecture, prep.data, formulation=self.formulation, robust=prep.robust,
             eps=self.eps,
         )

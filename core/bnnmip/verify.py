@@ -28,7 +28,7 @@ class Verification:
     constant on the l-inf ball (robust models only). ``min_margin`` is the smallest
     ``|t|`` of any pre-activation on the training points. ``repaired`` is set when the
     solver's own weights failed this check and the network was replaced by weights fitted to
-    the activation pattern the MILP claims (:func:`bnnmip.pattern_fit.repair_network`); the
+    the activation pattern the MILP claims (:func:`bnnmip.heuristics.pattern_fit.repair_network`); the
     numbers then describe the repaired network.
     """
 

@@ -15,7 +15,7 @@ records cells that hang; cells run locally (:class:`LocalExecutor`) or on Dask
 
 from .grid import Grid, cell_key, load_grid
 from .report import report
-from .runner import DaskExecutor, LocalExecutor, Progress, RunSummary, run_grid, watch_cell
+from .run import DaskExecutor, LocalExecutor, Progress, RunSummary, run_grid, watch_cell
 from .store import ResultStore
 
 __all__ = [

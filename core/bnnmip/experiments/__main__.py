@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..cli_compare import add_parser
+from ..cli.compare import add_parser
 from ..errors import BnnmipError
 
 

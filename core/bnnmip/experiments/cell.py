@@ -1,6 +1,6 @@
 """Run one cell of a grid: load, split by the paper's protocol, fit, evaluate, one record.
 
-This runs inside a worker process (see :mod:`bnnmip.experiments.runner`): one cell per
+This runs inside a worker process (see :mod:`bnnmip.experiments.run`): one cell per
 process, one solver thread. The protocol (as in ``benchmarks/strategies.py``):
 
 1. Load the data set; with ``max_points``, draw that many points first (stratified, seeded
@@ -26,7 +26,13 @@ import traceback
 import warnings
 from collections.abc import Callable
 
-from .. import hookimpl
+import numpy
+
+from .._version import __version__
+from ..datasets import load_dataset, split_dataset
+from ..errors import SolveFailedError
+from ..plugins import get_plugin_manager, hookimpl
+from ..robustness import certify
 
 __all__ = ["base_record", "machine_info", "run_cell", "traceback_tail", "versions"]
 
@@ -48,13 +54,10 @@ def machine_info() -> dict:
 
 def versions() -> dict:
     """Versions of bnnmip and of the libraries a cell's numbers depend on."""
-    import numpy
-    import scipy
-    import sklearn
+    import scipy  # lazy: start-up cost (scipy's submodules load on first use)
+    import sklearn  # lazy: start-up cost (scikit-learn takes seconds to import)
 
-    import bnnmip
-
-    return {"bnnmip": bnnmip.__version__, "numpy": numpy.__version__, "scipy": scipy.__version__,
+    return {"bnnmip": __version__, "numpy": numpy.__version__, "scipy": scipy.__version__,
             "scikit-learn": sklearn.__version__}
 
 
@@ -96,8 +99,6 @@ def base_record(key: str, config: dict) -> dict:
 
 
 def _load(config: dict):
-    from ..datasets import load_dataset, split_dataset
-
     ds = load_dataset(config["dataset"], label=config.get("label"))
     X, y = ds.X, ds.y
     seed = config["seed"]
@@ -130,9 +131,7 @@ class _Heartbeat:
 
 
 def _fit_bdnn(config: dict, parts: dict, record: dict, emit) -> object:
-    from ..errors import SolveFailedError
-    from ..estimator import BDNNClassifier
-    from ..plugins import get_plugin_manager
+    from ..estimator import BDNNClassifier  # lazy: start-up cost (the estimator imports scikit-learn)
 
     X_fit, y_fit = parts["rest"] if config["uses_validation"] else parts["train"]
     clf = BDNNClassifier(
@@ -187,9 +186,13 @@ def _fit_bdnn(config: dict, parts: dict, record: dict, emit) -> object:
 
 
 def _fit_mlp(config: dict, parts: dict, record: dict, emit):
-    from sklearn.neural_network import MLPClassifier
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import MinMaxScaler
+    from sklearn.neural_network import (
+        MLPClassifier,  # lazy: start-up cost (scikit-learn takes seconds to import)
+    )
+    from sklearn.pipeline import make_pipeline  # lazy: start-up cost (scikit-learn takes seconds to import)
+    from sklearn.preprocessing import (
+        MinMaxScaler,  # lazy: start-up cost (scikit-learn takes seconds to import)
+    )
 
     X_train, y_train = parts["train"]
     if not config["hidden"]:
@@ -212,8 +215,6 @@ def _fit_mlp(config: dict, parts: dict, record: dict, emit):
 
 
 def _certify(clf, config: dict, parts: dict) -> list[dict]:
-    from ..robustness import certify
-
     X_test, y_test = parts["test"]
     out = []
     for radius in config["certify_radii"]:

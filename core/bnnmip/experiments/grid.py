@@ -24,7 +24,13 @@ from typing import Any
 
 import attrs
 
-from ..errors import InvalidInputError
+from ..backends import DEFAULT_BACKEND, check_solver_options
+from ..backends.results import SolveOptions
+from ..datasets import list_datasets
+from ..errors import InvalidInputError, UnknownNameError
+from ..formulation import DEFAULT_FORMULATION, FORMULATIONS
+from ..ir import WeightDomain
+from ..plugins.registry import list_backends, list_strategies
 
 __all__ = ["BASELINES", "SCHEMA", "Grid", "cell_key", "cell_label", "load_grid", "watchdog_limits"]
 
@@ -66,7 +72,7 @@ def cell_label(config: Mapping[str, Any]) -> str:
     parts = [config["dataset"], f"seed={config['seed']}", f"hidden={hidden}"]
     if config["model"] == "bdnn":
         parts[1:1] = [config["backend"], config["strategy"]]
-        if config["formulation"] != "paper":
+        if config["formulation"] != DEFAULT_FORMULATION:
             parts.append(config["formulation"])
         parts.append(f"limit={config['time_limit']:g}s")
         if config["robust_radius"]:
@@ -201,8 +207,6 @@ def _params_axis(strategy_params) -> dict[str, list[dict]]:
 
 
 def _solver_options_axis(solver_options) -> dict[str, list[dict]]:
-    from ..result import SolveOptions
-
     out = _tables_axis("solver_options", "backend",
                        '{scip = {"separating/maxrounds" = 0}}', solver_options)
     for name, tables in out.items():
@@ -268,7 +272,7 @@ class Grid:
         Bundled data set names or CSV paths, or tables ``{name, max_points, label, hidden}``
         (``hidden`` there replaces the grid's hidden widths for that data set).
     backends, strategies, formulations : list of str
-        Defaults ``["highs"]``, ``["exact"]``, ``["paper"]``.
+        Defaults ``[DEFAULT_BACKEND]`` (``"highs"``), ``["exact"]``, ``[DEFAULT_FORMULATION]`` (``"tight"``).
     seeds : list of int or int
         Seeds of the split and the solver; an int ``N`` means ``0..N-1``. Default ``[0]``.
     time_limits : list of float
@@ -310,12 +314,14 @@ class Grid:
     """
 
     datasets: list = attrs.field(converter=_datasets)
-    backends: list = attrs.field(factory=lambda: ["highs"], converter=lambda v: _strings("backends", v))
+    backends: list = attrs.field(
+        factory=lambda: [DEFAULT_BACKEND], converter=lambda v: _strings("backends", v)
+    )
     strategies: list = attrs.field(
         factory=lambda: ["exact"], converter=lambda v: _strings("strategies", v)
     )
     formulations: list = attrs.field(
-        factory=lambda: ["paper"], converter=lambda v: _strings("formulations", v)
+        factory=lambda: [DEFAULT_FORMULATION], converter=lambda v: _strings("formulations", v)
     )
     seeds: list = attrs.field(factory=lambda: [0], converter=_seeds)
     time_limits: list = attrs.field(
@@ -370,7 +376,6 @@ class Grid:
         self.max_points = _max_points(self.max_points)
         for ds in self.datasets:
             ds["max_points"] = _max_points(ds["max_points"]) if ds["max_points"] is not None else None
-        from ..ir import WeightDomain
 
         self.weight_domains = [str(WeightDomain.parse(w)) for w in self.weight_domains]
         if not isinstance(self.mlp_params, Mapping) or {"hidden_layer_sizes", "random_state"} & set(
@@ -412,11 +417,6 @@ class Grid:
         cell runs (a typo should not cost a grid's worth of crashed cells); solver options are
         checked by their backends (where the backend can run here).
         """
-        from ..datasets import list_datasets
-        from ..errors import UnknownNameError
-        from ..formulation import FORMULATIONS
-        from ..registry import list_backends, list_strategies
-
         if self.bdnn:
             for kind, names, known in (
                 ("backend", self.backends, list_backends()),
@@ -428,8 +428,6 @@ class Grid:
                         raise UnknownNameError(
                             f"grid: unknown {kind} {name!r}; available: {', '.join(known) or 'none'}"
                         )
-            from ..backend import check_solver_options
-            from ..result import SolveOptions
 
             for name, tables in self.solver_options.items():
                 for table in tables:

@@ -30,7 +30,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from ..errors import InvalidInputError
-from ..strategy import AUXILIARY_RECORD_KEYS
+from ..training.task import AUXILIARY_RECORD_KEYS
 from .store import ResultStore
 
 __all__ = ["ReportFiles", "accuracy_rows", "backend_rows", "flatten", "report",
@@ -270,10 +270,10 @@ def _write_csv(path: Path, rows: list[dict], fields: list[str] | None = None) ->
 
 
 def _pyplot():
-    import matplotlib
+    import matplotlib  # lazy: optional dependency (matplotlib, the experiments extra)
 
     matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # lazy: optional dependency (matplotlib, the experiments extra)
 
     return plt
 
@@ -376,7 +376,7 @@ def plot_accuracy_vs_splits(records: list[dict], path: Path) -> bool:
                 ax.plot(ks, [statistics.fmean(by_k[k]) for k in ks], style, color=color,
                         marker="o" if style == "-" else None, markersize=3,
                         label=f"{label}: {name} (mean of {len(histories)})")
-    from matplotlib.ticker import MaxNLocator
+    from matplotlib.ticker import MaxNLocator  # lazy: optional dependency (matplotlib, the experiments extra)
 
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("number of splits done (clusters - 1)")

@@ -33,11 +33,12 @@ Objective (weighted Hamming distance between binary outputs and one-hot labels):
 
 from __future__ import annotations
 
+import attrs
 import numpy as np
 
 from ..ir import Architecture, RobustnessSet, TrainingSet
 from ..milp import RowKind
-from ._builder import ProblemBuilder
+from ..milp.builder import ProblemBuilder
 
 NAME = "paper"
 DEFAULT_EPS = 1e-5
@@ -70,69 +71,106 @@ def build(
     B = bias_bound(arch, data.X)
     r = 0.0 if robust is None else robust.radius
     n = data.n_features
-    deep_m = [P * arch.widths[l - 1] + B + 1.0 for l in range(2, arch.n_layers + 1)]
-    return assemble(
-        arch, data, cluster, n_clusters, robust, eps,
+    constants = BigMConstants(
         rows=np.arange(data.n_points),
         bias_bounds=[B] * arch.n_layers,
         layer1_m=P * np.abs(data.X).sum(axis=1) + B + 1.0 + r * n * P,
-        deep_m=deep_m,
-        name=NAME,
+        deep_m=[P * arch.widths[l - 1] + B + 1.0 for l in range(2, arch.n_layers + 1)],
     )
+    return assemble(Model(arch, data, cluster, n_clusters, r, eps), constants, name=NAME)
 
 
-def assemble(arch, data, cluster, n_clusters, robust, eps, *, rows, bias_bounds, layer1_m, deep_m,
-             name, extra=None):
-    """The model of this module's docstring with the given boxes and big-M constants.
+@attrs.frozen(eq=False)
+class Model:
+    """What every part of the MILP is built from: the network, the data and its groups."""
+
+    arch: Architecture
+    data: TrainingSet
+    cluster: np.ndarray
+    """Activation group of each point (every point its own group when untied)."""
+    n_clusters: int
+    radius: float
+    """Robust radius ``r`` (0 without robustness)."""
+    eps: float
+    """Activation margin."""
+
+
+@attrs.frozen(eq=False)
+class BigMConstants:
+    """The boxes and big-M constants a formulation chooses.
 
     ``rows`` are the points that get first-layer big-M rows (a formulation may drop points
     whose rows would repeat another's), ``bias_bounds[l]`` the bias box of layer ``l + 1``,
     ``layer1_m[i]`` the big-M of point ``rows[i]``'s first-layer rows, ``deep_m[l - 2]`` that
-    of layer ``l >= 2``. ``extra(builder)``, if given, adds rows or bounds before the objective.
+    of layer ``l >= 2``.
     """
-    X, n = data.X, data.n_features
-    widths, L = arch.widths, arch.n_layers
-    P = arch.weight_domain.bound
-    integer = arch.weight_domain.is_integer
-    r = 0.0 if robust is None else robust.radius
-    pb = ProblemBuilder()
 
-    # ---- columns ----
+    rows: np.ndarray
+    bias_bounds: list
+    layer1_m: np.ndarray
+    deep_m: list
+
+
+def assemble(model: Model, constants: BigMConstants, *, name: str, extra=None):
+    """The model of this module's docstring with the given boxes and big-M constants.
+
+    ``extra(builder)``, if given, adds rows or bounds before the objective. Returns
+    ``(problem, big_m)`` with ``big_m[l]`` the big-M constants of layer ``l``'s rows.
+    """
+    pb = ProblemBuilder()
+    _add_columns(pb, model, constants.bias_bounds)
+    if model.radius > 0:
+        _add_abs_rows(pb)
+    big_m = {1: _add_layer1_rows(pb, model, constants)}
+    for l in range(2, model.arch.n_layers + 1):
+        big_m[l] = _add_deep_rows(pb, model, l, float(constants.deep_m[l - 2]))
+    if extra is not None:
+        extra(pb)
+    c, offset = _objective(pb, model)
+    return pb.build(c, offset, name), big_m
+
+
+def _add_columns(pb: ProblemBuilder, model: Model, bias_bounds) -> None:
+    """Weights, biases, |W1| bounds (robust), activations and the products ``s = u W``."""
+    arch, widths, L = model.arch, model.arch.widths, model.arch.n_layers
+    P = arch.weight_domain.bound
     for l in range(1, L + 1):
-        pb.add_columns(f"W{l}", (widths[l], widths[l - 1]), -P, P, integer)
+        pb.add_columns(f"W{l}", (widths[l], widths[l - 1]), -P, P, arch.weight_domain.is_integer)
         if arch.bias:
             pb.add_columns(f"b{l}", (widths[l],), -bias_bounds[l - 1], bias_bounds[l - 1], False)
-    if r > 0:
-        pb.add_columns("xi1", (widths[1], n), 0, P, False)
+    if model.radius > 0:
+        pb.add_columns("xi1", (widths[1], model.data.n_features), 0, P, False)
     for l in range(1, L + 1):
-        pb.add_columns(f"u{l}", (n_clusters, widths[l]), 0, 1, True)
+        pb.add_columns(f"u{l}", (model.n_clusters, widths[l]), 0, 1, True)
     for l in range(2, L + 1):
-        pb.add_columns(f"s{l}", (n_clusters, widths[l], widths[l - 1]), -P, P, False)
+        pb.add_columns(f"s{l}", (model.n_clusters, widths[l], widths[l - 1]), -P, P, False)
 
-    big_m = {}
-    # ---- |W| rows (robust) ----
-    d1 = widths[1]
-    if r > 0:
-        W1, xi = pb.index("W1").ravel(), pb.index("xi1").ravel()
-        k = W1.size
-        idx = np.arange(2 * k)
-        pb.add_rows(
-            "abs1", RowKind.ABS, 2 * k,
-            [(idx, np.concatenate([W1, W1]), np.r_[np.ones(k), -np.ones(k)]),
-             (idx, np.concatenate([xi, xi]), -1.0)],
-            -np.inf, 0.0,
-        )
 
-    # ---- layer 1 big-M rows: one pair per (kept) point and neuron ----
-    Xr, m = X[rows], len(rows)
-    M = np.asarray(layer1_m, dtype=float)  # (m,)
-    big_m[1] = M
+def _add_abs_rows(pb: ProblemBuilder) -> None:
+    """``xi1 >= |W1|`` (robust training)."""
+    W1, xi = pb.index("W1").ravel(), pb.index("xi1").ravel()
+    k = W1.size
+    idx = np.arange(2 * k)
+    pb.add_rows(
+        "abs1", RowKind.ABS, 2 * k,
+        [(idx, np.concatenate([W1, W1]), np.r_[np.ones(k), -np.ones(k)]),
+         (idx, np.concatenate([xi, xi]), -1.0)],
+        -np.inf, 0.0,
+    )
+
+
+def _add_layer1_rows(pb: ProblemBuilder, model: Model, constants: BigMConstants) -> np.ndarray:
+    """Layer 1 big-M rows: one pair per (kept) point and neuron; returns their big-M."""
+    d1, eps, r = model.arch.widths[1], model.eps, model.radius
+    rows = constants.rows
+    Xr, m = model.data.X[rows], len(rows)
+    M = np.asarray(constants.layer1_m, dtype=float)  # (m,)
     row = np.arange(m * d1).reshape(m, d1)  # row (i, j)
     Wcol = pb.index("W1")  # (d1, n)
-    u1 = pb.index("u1")[cluster[rows]]  # (m, d1)
+    u1 = pb.index("u1")[model.cluster[rows]]  # (m, d1)
     w_entries = (row[:, :, None], Wcol[None, :, :], Xr[:, None, :])  # W_j . x_i
     shared = [w_entries]
-    if arch.bias:
+    if model.arch.bias:
         shared.append((row, pb.index("b1")[None, :], 1.0))
     u_entry = (row, u1, -(M + eps)[:, None])
     for rname, kind, sign, lo, hi in (
@@ -143,49 +181,51 @@ def assemble(arch, data, cluster, n_clusters, robust, eps, *, rows, bias_bounds,
         if r > 0:
             entries.append((row[:, :, None], pb.index("xi1")[None, :, :], sign * r))
         pb.add_rows(rname, kind, m * d1, entries, lo, hi, binary=u1, big_m=np.repeat(M + eps, d1))
+    return M
 
-    # ---- deeper layers: exact products, then big-M rows per cluster and neuron ----
-    for l in range(2, L + 1):
-        dl = widths[l]
-        s = pb.index(f"s{l}")  # (C, dl, dk)
-        u_prev = np.broadcast_to(pb.index(f"u{l - 1}")[:, None, :], s.shape)
-        W = np.broadcast_to(pb.index(f"W{l}")[None, :, :], s.shape)
-        k = s.size
-        q = np.arange(k).reshape(s.shape)
-        pb.add_rows(
-            f"prod{l}", RowKind.PRODUCT, 4 * k,
-            [
-                (q, s, 1.0), (q, u_prev, -P),                       # s - P u <= 0
-                (q + k, s, 1.0), (q + k, u_prev, P),                # s + P u >= 0
-                (q + 2 * k, s, 1.0), (q + 2 * k, W, -1.0), (q + 2 * k, u_prev, -P),  # >= -P
-                (q + 3 * k, s, 1.0), (q + 3 * k, W, -1.0), (q + 3 * k, u_prev, P),   # <= P
-            ],
-            np.concatenate([np.full(k, -np.inf), np.zeros(k), np.full(k, -P), np.full(k, -np.inf)]),
-            np.concatenate([np.zeros(k), np.full(k, np.inf), np.full(k, np.inf), np.full(k, P)]),
-        )
-        Ml = float(deep_m[l - 2])
-        big_m[l] = np.full(n_clusters, Ml)
-        row = np.arange(n_clusters * dl).reshape(n_clusters, dl)
-        ul = pb.index(f"u{l}")
-        entries = [(row[:, :, None], s, 1.0), (row, ul, -(Ml + eps))]
-        if arch.bias:
-            entries.append((row, pb.index(f"b{l}")[None, :], 1.0))
-        pb.add_rows(f"act{l}_off", RowKind.BIGM_OFF, row.size, entries, -np.inf, -eps,
-                    binary=ul, big_m=Ml + eps)
-        pb.add_rows(f"act{l}_on", RowKind.BIGM_ON, row.size, entries, -Ml, np.inf,
-                    binary=ul, big_m=Ml + eps)
-    if extra is not None:
-        extra(pb)
 
-    # ---- objective: weighted Hamming loss on the output layer ----
+def _add_deep_rows(pb: ProblemBuilder, model: Model, l: int, Ml: float) -> np.ndarray:
+    """Layer ``l >= 2``: exact products, then big-M rows per cluster and neuron."""
+    P, eps, C = model.arch.weight_domain.bound, model.eps, model.n_clusters
+    dl = model.arch.widths[l]
+    s = pb.index(f"s{l}")  # (C, dl, dk)
+    u_prev = np.broadcast_to(pb.index(f"u{l - 1}")[:, None, :], s.shape)
+    W = np.broadcast_to(pb.index(f"W{l}")[None, :, :], s.shape)
+    k = s.size
+    q = np.arange(k).reshape(s.shape)
+    pb.add_rows(
+        f"prod{l}", RowKind.PRODUCT, 4 * k,
+        [
+            (q, s, 1.0), (q, u_prev, -P),                       # s - P u <= 0
+            (q + k, s, 1.0), (q + k, u_prev, P),                # s + P u >= 0
+            (q + 2 * k, s, 1.0), (q + 2 * k, W, -1.0), (q + 2 * k, u_prev, -P),  # >= -P
+            (q + 3 * k, s, 1.0), (q + 3 * k, W, -1.0), (q + 3 * k, u_prev, P),   # <= P
+        ],
+        np.concatenate([np.full(k, -np.inf), np.zeros(k), np.full(k, -P), np.full(k, -np.inf)]),
+        np.concatenate([np.zeros(k), np.full(k, np.inf), np.full(k, np.inf), np.full(k, P)]),
+    )
+    row = np.arange(C * dl).reshape(C, dl)
+    ul = pb.index(f"u{l}")
+    entries = [(row[:, :, None], s, 1.0), (row, ul, -(Ml + eps))]
+    if model.arch.bias:
+        entries.append((row, pb.index(f"b{l}")[None, :], 1.0))
+    pb.add_rows(f"act{l}_off", RowKind.BIGM_OFF, row.size, entries, -np.inf, -eps,
+                binary=ul, big_m=Ml + eps)
+    pb.add_rows(f"act{l}_on", RowKind.BIGM_ON, row.size, entries, -Ml, np.inf,
+                binary=ul, big_m=Ml + eps)
+    return np.full(C, Ml)
+
+
+def _objective(pb: ProblemBuilder, model: Model) -> tuple[np.ndarray, float]:
+    """Weighted Hamming loss on the output layer: cost vector and constant."""
+    data = model.data
     onehot = data.one_hot()
     per_point = data.weights[:, None] * (1.0 - 2.0 * onehot)  # (m, K)
-    coef = np.zeros((n_clusters, arch.n_classes))
-    np.add.at(coef, cluster, per_point)
+    coef = np.zeros((model.n_clusters, model.arch.n_classes))
+    np.add.at(coef, model.cluster, per_point)
     c = np.zeros(pb.n_cols)
-    c[pb.index(f"u{L}").ravel()] = coef.ravel()
-    offset = float(data.weights @ onehot.sum(axis=1))
-    return pb.build(c, offset, name), big_m
+    c[pb.index(f"u{model.arch.n_layers}").ravel()] = coef.ravel()
+    return c, float(data.weights @ onehot.sum(axis=1))
 
 
 def encode_auxiliary(arch: Architecture, x: np.ndarray, columns, activations, weights) -> None:

@@ -37,7 +37,7 @@ from .._validation import frozen_array
 from ..ir import Architecture, RobustnessSet, TrainingSet
 from ..milp import RowKind
 from ..network import BinarizedNetwork
-from .paper import assemble
+from .paper import BigMConstants, Model, assemble
 
 NAME = "tight"
 DEFAULT_EPS = 1e-4
@@ -93,13 +93,14 @@ def build(
     # first-layer rows once per (cluster, input) pair
     _, rows = np.unique(np.c_[cluster, X], axis=0, return_index=True)
     rows = np.sort(rows)
-    return assemble(
-        arch, data, cluster, n_clusters, robust, eps,
+    constants = BigMConstants(
         rows=rows,
         bias_bounds=boxes,
         layer1_m=P * np.abs(X[rows]).sum(axis=1) + boxes[0] + r * n * P,
         deep_m=[P * arch.widths[l - 1] + boxes[l - 1] for l in range(2, arch.n_layers + 1)],
-        name=NAME,
+    )
+    return assemble(
+        Model(arch, data, cluster, n_clusters, r, eps), constants, name=NAME,
         extra=_symmetry_rows(arch, int(cluster[0])) if symmetry_breaking else None,
     )
 

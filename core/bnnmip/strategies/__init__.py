@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .. import hookimpl
+from ..plugins import hookimpl
 from ._common import mip_start, solve_lowering, sound_integrality_tolerance, trivial_network
 from .exact import ExactStrategy
 from .local_search import LocalSearchStrategy

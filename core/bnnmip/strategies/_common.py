@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import attrs
 import numpy as np
 
-from ..backend import formulation_defaults, solve
+from ..backends import formulation_defaults, solve
+from ..backends.results import START_AT_BOUND_MESSAGE, SolveResult, SolveStatus
 from ..formulation import Lowering
+from ..heuristics.pattern_fit import repair_network
 from ..ir import Architecture, TrainingSet
 from ..network import BinarizedNetwork
-from ..result import START_AT_BOUND_MESSAGE, SolveResult, SolveStatus
-from ..strategy import TrainingTask
+from ..training.task import TrainingTask
 from ..verify import verify
 
 __all__ = [
@@ -108,12 +110,12 @@ def solve_lowering(lowering: Lowering, task: TrainingTask, start=None, budget=No
 
     Unless the task sets them, the integrality and feasibility tolerances are derived from
     eps and the big-M constants (:func:`sound_integrality_tolerance`,
-    :func:`sound_feasibility_tolerance`). With a :class:`~bnnmip.strategy.Budget`, the
+    :func:`sound_feasibility_tolerance`). With a :class:`~bnnmip.training.Budget`, the
     solve's time limit is cut to what is left of it. ``heuristic`` becomes
-    ``options.heuristic`` (see :class:`~bnnmip.result.SolveOptions`).
+    ``options.heuristic`` (see :class:`~bnnmip.backends.SolveOptions`).
 
     If the decoded network's forward pass disagrees with the solution, weights are fitted to
-    the activation pattern the MILP claims (:func:`~bnnmip.pattern_fit.repair_network`); when
+    the activation pattern the MILP claims (:func:`~bnnmip.heuristics.pattern_fit.repair_network`); when
     that succeeds the repaired network is returned (``verification.repaired``), otherwise the
     solver's network with a failed verification: never a silently wrong one.
 
@@ -122,10 +124,6 @@ def solve_lowering(lowering: Lowering, task: TrainingTask, start=None, budget=No
     with the start as its solution, 0 nodes and a message saying so. An unavailable backend
     is still reported as such.
     """
-    import attrs
-
-    from ..pattern_fit import repair_network
-
     options = task.options
     if options.integrality_tolerance is None:
         options = attrs.evolve(options, integrality_tolerance=sound_integrality_tolerance(lowering))

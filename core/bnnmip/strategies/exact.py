@@ -4,12 +4,12 @@ Parameters (``task.params``)
 ----------------------------
 start : {"ste", "none"}, default "ste"
     ``"ste"``: before the MILP, train the network by gradient descent with a straight-through
-    step (:func:`bnnmip.ste.ste_network`), move its weights as little as needed for its own
+    step (:func:`bnnmip.heuristics.ste_network`), move its weights as little as needed for its own
     activation pattern to meet the formulation's margins and boxes
-    (:func:`bnnmip.pattern_fit.realize`), and hand it to the solver as a MIP start when it
+    (:func:`bnnmip.heuristics.pattern_fit.realize`), and hand it to the solver as a MIP start when it
     beats the majority-class network. With a robustness set the gradient start keeps every
     ball on one side of every first-layer hyperplane (``robust_radius`` of
-    :func:`~bnnmip.ste.ste_network`). The gradient search stops once it reaches the loss the
+    :func:`~bnnmip.heuristics.ste_network`). The gradient search stops once it reaches the loss the
     MILP's activation groups force (its ``loss_bound``: 0 unless points that must share their
     activations disagree on labels). ``"none"``: only the majority-class start (the paper's
     setting).
@@ -24,11 +24,9 @@ always_solve : bool, default False
     solver itself on such instances.
 symmetry_breaking : bool, default: the backend's preference, else True
     Keep the formulation's symmetry-breaking rows and fixings (``tight``: the first point's
-    hidden neurons off, neurons ordered by bias; see ``docs/formulation.md``). On 18 small
-    random-label instances (``docs/benchmarks/symmetry.md``) they made SCIP and HiGHS prove
-    faster (shifted geometric mean 0.11 s vs 0.36 s, 0.31 s vs 0.55 s) but CBC find the
-    zero-loss network less often (13 vs 16 proven within 30 s). So when it is not set, a
-    backend's ``formulation_defaults`` decide (:func:`bnnmip.backend.formulation_defaults`;
+    hidden neurons off, neurons ordered by bias; see ``docs/formulation.md``). They help SCIP
+    and HiGHS prove and cost CBC proofs (``docs/benchmarks/symmetry.md``). So when it is not set, a
+    backend's ``formulation_defaults`` decide (:func:`bnnmip.backends.formulation_defaults`;
     ``cbc`` declares ``False``), and ``True`` for backends that declare nothing (``highs``,
     ``scip``). A value set here always wins. The history's first record says what the MILP
     used: ``{"formulation": ..., "symmetry_breaking": ..., "symmetry_breaking_source": ...,
@@ -38,9 +36,9 @@ symmetry_breaking : bool, default: the backend's preference, else True
     formulation merges points that must share them, :mod:`bnnmip.formulation.merging`).
 improve : {"coordinate", "none"}, default "none"
     On backends that call back during the search (:attr:`BackendFeature.CALLBACKS
-    <bnnmip.backend.BackendFeature.CALLBACKS>`: HiGHS, SCIP with big-M rows or indicator
+    <bnnmip.backends.BackendFeature.CALLBACKS>`: HiGHS, SCIP with big-M rows or indicator
     constraints), every new incumbent is improved by coordinate descent on its true loss
-    (:func:`bnnmip.ste.improve_network`), refitted to the formulation's margins and handed
+    (:func:`bnnmip.heuristics.improve_network`), refitted to the formulation's margins and handed
     back to the solver when it is better. Off by
     default: in ``docs/benchmarks/formulations.md`` it never found a better incumbent than the
     ones HiGHS and SCIP found (the gradient start is already coordinate-optimal).
@@ -54,11 +52,13 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ..backend import BackendFeature
+from ..backends import BackendFeature
+from ..backends.results import SolveStatus
 from ..errors import InvalidInputError
 from ..formulation import FORMULATIONS, Lowering, lower
-from ..result import SolveStatus
-from ..strategy import TrainingResult, TrainingTask
+from ..heuristics import improve_network, ste_network
+from ..heuristics.pattern_fit import realize
+from ..training.task import TrainingResult, TrainingTask
 from ..verify import verify
 from ._common import mip_start, solve_lowering, symmetry_breaking, trivial_network
 
@@ -116,9 +116,6 @@ def gradient_start(lowering: Lowering, seconds: float, seed: int = 0):
 
     Returns ``(network, info)``; ``info`` records the time taken and the start's loss.
     """
-    from ..pattern_fit import realize
-    from ..ste import ste_network
-
     t0 = time.perf_counter()
     arch, data = lowering.architecture, lowering.data
     boxes = lowering.bias_bounds()
@@ -154,9 +151,6 @@ class IncumbentImprover:
 
     def __call__(self, x):
         """A better full solution than incumbent ``x``, or ``None``."""
-        from ..pattern_fit import realize
-        from ..ste import improve_network
-
         t0 = time.perf_counter()
         self.calls += 1
         try:

@@ -65,7 +65,7 @@ The search stops, after at least one block solve, when
 - ``patience`` consecutive cycles brought no strict loss decrease (the network may still
   move on plateaus of equal loss);
 - ``max_rounds`` cycles are done;
-- the time budget (``task.time_budget``) is exhausted: one :class:`~bnnmip.strategy.Budget`
+- the time budget (``task.time_budget``) is exhausted: one :class:`~bnnmip.training.Budget`
   covers the whole run, lowering included, and every solve's time limit is cut to what is
   left of it;
 - with a single weight layer (no hidden layer) the only block is the full MILP, so one
@@ -95,7 +95,7 @@ layer index), ``loss`` (current forward-pass loss after the block), ``status``, 
 (elapsed since the run started), ``accepted``, ``objective`` (the block's MILP objective),
 plus ``changed``, ``candidate_loss``, ``verified`` and ``note``; the first record also has
 ``start`` and ``start_loss``. ``solves`` holds every block's
-:class:`~bnnmip.result.SolveResult`, so ``result.objective`` is the *last block's* objective;
+:class:`~bnnmip.backends.SolveResult`, so ``result.objective`` is the *last block's* objective;
 the final loss is ``result.verification.true_loss``.
 
 Examples
@@ -122,12 +122,12 @@ from collections.abc import Mapping
 import attrs
 import numpy as np
 
-from ..backend import solve
+from ..backends import solve
+from ..backends.results import SolveResult, SolveStatus
 from ..errors import InvalidInputError
 from ..formulation import Lowering, lower
 from ..network import BinarizedNetwork
-from ..result import SolveResult, SolveStatus
-from ..strategy import Budget, TrainingResult, TrainingTask, report_iteration
+from ..training.task import Budget, TrainingResult, TrainingTask, report_iteration
 from ..verify import verify
 from ._common import sound_integrality_tolerance, trivial_network
 

@@ -34,7 +34,7 @@ else the majority-class network).
 
 1. Start from one cluster holding every point (or the task's ``ties``), bisected with the
    splitter until there are ``initial_clusters`` clusters.
-2. Solve ``T(c)``, warm-started as above; one :class:`~bnnmip.strategy.Budget` covers the run
+2. Solve ``T(c)``, warm-started as above; one :class:`~bnnmip.training.Budget` covers the run
    and each solve's limit is ``options.time_limit`` cut to what is left of it.
 3. Evaluate the decoded network *untied* on every training point (forward-pass Hamming loss
    and accuracy under the network's own prediction rule) and on the validation data if given.
@@ -59,7 +59,7 @@ feasible on the new batch (else the majority-class network is), and the monotoni
 longer holds; evaluation and the split rule still use every training point.
 
 **Symmetry breaking.** The tied MILPs keep the formulation's symmetry-breaking rows unless
-the backend prefers them off (its ``formulation_defaults``, :func:`bnnmip.backend.formulation_defaults`:
+the backend prefers them off (its ``formulation_defaults``, :func:`bnnmip.backends.formulation_defaults`:
 ``cbc`` does, measured on whole MILPs in ``docs/benchmarks/symmetry.md``); the ``exact``
 strategy's default is the same.
 
@@ -85,13 +85,13 @@ from collections.abc import Mapping
 import attrs
 import numpy as np
 
+from ..backends.results import SolveStatus
 from ..errors import InvalidInputError, PluginError, UnknownNameError
 from ..formulation import lower
 from ..ir import ActivationTies, TrainingSet
 from ..network import BinarizedNetwork
-from ..registry import get_splitter, list_splitters
-from ..result import SolveStatus
-from ..strategy import TrainingResult, TrainingTask, report_iteration
+from ..plugins.registry import get_splitter, list_splitters
+from ..training.task import TrainingResult, TrainingTask, report_iteration
 from ..verify import Verification
 from ._common import mip_start, solve_lowering, symmetry_breaking, trivial_network
 
@@ -136,7 +136,7 @@ def _widest_feature_halves(X: np.ndarray) -> np.ndarray:
 
 def _kmeans_two(X: np.ndarray, seed: int, sample_weight=None) -> np.ndarray:
     """2-means labels of ``X`` (rows with at least two distinct values), both sides non-empty."""
-    from sklearn.cluster import KMeans
+    from sklearn.cluster import KMeans  # lazy: start-up cost (scikit-learn takes seconds to import)
 
     kmeans = KMeans(n_clusters=2, n_init=N_INIT, random_state=seed)
     labels = kmeans.fit(X, sample_weight=sample_weight).labels_

@@ -1,6 +1,6 @@
 """CBC as a subprocess: the binary PuLP ships (or any ``cbc``), driven through MPS files.
 
-``build`` writes the MILP with :func:`bnnmip.milp_io.write_mps` (and the MIP start as a CBC
+``build`` writes the MILP with :func:`bnnmip.milp.io.write_mps` (and the MIP start as a CBC
 solution file) into a temporary directory; ``run`` calls::
 
     cbc model.mps -timeMode elapsed -sec T -ratio G [-threads N] [-randomCbcSeed S]
@@ -46,11 +46,10 @@ from types import MappingProxyType
 
 import numpy as np
 
-from bnnmip.backend import BackendFeature
+from bnnmip.backends import BackendFeature, SolveOptions, SolveResult, SolveStatus
 from bnnmip.errors import InvalidInputError
 from bnnmip.milp import MilpProblem
-from bnnmip.milp_io import OBJCONST, column_index, column_names, write_mps
-from bnnmip.result import SolveOptions, SolveResult, SolveStatus
+from bnnmip.milp.io import OBJCONST, column_index, column_names, write_mps
 
 # first words of the solution file's status line -> (status with a solution, without one)
 _STATUS = (
@@ -126,7 +125,7 @@ class CbcBackend:
     # random-label instances of docs/benchmarks/symmetry.md (30 s, one thread) it proved 16
     # without them and 13 with them (shifted geometric mean 2.08 s vs 3.39 s: 0.6x), where
     # SCIP (3.1x) and HiGHS (1.8x) gain from them. The exact strategy uses this unless the
-    # user sets symmetry_breaking (bnnmip.backend.formulation_defaults).
+    # user sets symmetry_breaking (bnnmip.backends.formulation_defaults).
     formulation_defaults = MappingProxyType({"symmetry_breaking": False})
 
     def __init__(self, path: str | os.PathLike | None = None, *, grace_seconds: float = 10.0):

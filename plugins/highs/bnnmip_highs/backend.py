@@ -11,10 +11,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bnnmip.backend import BackendFeature, captured_output, option_value
+from bnnmip.backends import (
+    BackendFeature,
+    SolveOptions,
+    SolveResult,
+    SolveStatus,
+    captured_output,
+    option_value,
+)
 from bnnmip.errors import InvalidInputError
 from bnnmip.milp import MilpProblem
-from bnnmip.result import SolveOptions, SolveResult, SolveStatus
 
 # HighsModelStatus name -> (status with a solution, status without one)
 _STATUS = {

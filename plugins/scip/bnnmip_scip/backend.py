@@ -2,7 +2,7 @@
 
 Two ways to build the native model, chosen with ``ScipBackend(build_via=...)``:
 
-- ``"mps"`` (default): write the arrays with :func:`bnnmip.milp_io.write_mps` to a temporary
+- ``"mps"`` (default): write the arrays with :func:`bnnmip.milp.io.write_mps` to a temporary
   file and let SCIP's MPS reader load it (the objective constant rides on the fixed column
   ``OBJCONST``);
 - ``"rows"``: one ``addVar`` per column and one linear constraint per CSR row, built from
@@ -56,11 +56,17 @@ from typing import Any
 import attrs
 import numpy as np
 
-from bnnmip.backend import BackendFeature, captured_output, option_value
+from bnnmip.backends import (
+    BackendFeature,
+    SolveOptions,
+    SolveResult,
+    SolveStatus,
+    captured_output,
+    option_value,
+)
 from bnnmip.errors import InvalidInputError
 from bnnmip.milp import MilpProblem, RowKind
-from bnnmip.milp_io import OBJCONST, column_index, write_mps
-from bnnmip.result import SolveOptions, SolveResult, SolveStatus
+from bnnmip.milp.io import OBJCONST, column_index, write_mps
 
 # SCIP status string (Model.getStatus) -> (status with a solution, status without one)
 _STATUS = {

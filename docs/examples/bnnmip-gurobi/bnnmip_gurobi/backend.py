@@ -13,10 +13,9 @@ import importlib.util
 from dataclasses import dataclass, field
 
 import numpy as np
-from bnnmip.backend import BackendFeature, option_value
+from bnnmip.backends import BackendFeature, SolveOptions, SolveResult, SolveStatus, option_value
 from bnnmip.errors import InvalidInputError
 from bnnmip.milp import MilpProblem
-from bnnmip.result import SolveOptions, SolveResult, SolveStatus
 
 __all__ = ["DEFAULT_INTEGRALITY_TOLERANCE", "LICENCE_MESSAGE", "GurobiBackend"]
 

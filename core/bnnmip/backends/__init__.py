@@ -1,0 +1,32 @@
+"""Backends: the contract a solver plugin implements, what it exchanges, and :func:`solve`.
+
+- :mod:`.contract`: :class:`Backend` (the protocol), :class:`BackendFeature`, formulation
+  defaults a backend may declare.
+- :mod:`.results`: :class:`SolveOptions` in, :class:`SolveResult` / :class:`SolveStatus` out.
+- :mod:`.options`: the solver's own parameters (checked before anything runs).
+- :mod:`.solve`: :func:`solve` (build, run, extract, timed; errors become results).
+"""
+
+from .contract import FORMULATION_SETTINGS, Backend, BackendFeature, formulation_defaults
+from .options import captured_output, check_solver_options, option_value
+from .results import START_AT_BOUND_MESSAGE, SolveOptions, SolveResult, SolveStatus
+from .solve import solve
+
+DEFAULT_BACKEND = "highs"
+"""The backend used when none is named (``--backend``, ``BDNNClassifier(backend=...)``)."""
+
+__all__ = [
+    "DEFAULT_BACKEND",
+    "FORMULATION_SETTINGS",
+    "START_AT_BOUND_MESSAGE",
+    "Backend",
+    "BackendFeature",
+    "SolveOptions",
+    "SolveResult",
+    "SolveStatus",
+    "captured_output",
+    "check_solver_options",
+    "formulation_defaults",
+    "option_value",
+    "solve",
+]

@@ -1,0 +1,139 @@
+"""What a backend is: the protocol every backend plugin implements and the features it declares.
+
+A backend is a small object with a ``name``, declared ``features``, a cheap
+``availability()`` probe that never imports the solver, ``solver_version()``, and three
+steps: ``build`` (native model from a :class:`~bnnmip.milp.MilpProblem`), ``run`` (solve it
+under :class:`~bnnmip.backends.SolveOptions`), ``extract`` (a :class:`~bnnmip.backends.SolveResult`
+through a literal status map).
+
+A backend may also prefer formulation settings (``formulation_defaults``, read and checked by
+:func:`formulation_defaults`): strategies use them where the user did not choose.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import Enum
+from types import MappingProxyType
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from ..errors import PluginError
+from ..milp import MilpProblem
+from .results import SolveOptions, SolveResult
+
+__all__ = ["FORMULATION_SETTINGS", "Backend", "BackendFeature", "formulation_defaults"]
+
+
+class BackendFeature(Enum):
+    """Capabilities a backend declares."""
+
+    MIP_START = "mip_start"
+    """Accepts a full assignment as a starting solution."""
+    PARTIAL_MIP_START = "partial_mip_start"
+    """Accepts a partial assignment (NaN entries) and completes it."""
+    INDICATOR_CONSTRAINTS = "indicator_constraints"
+    """Can replace big-M activation rows with native indicator constraints."""
+    CALLBACKS = "callbacks"
+    """Calls ``options.heuristic`` with new incumbents during the search and gives the solver
+    the better solutions it returns."""
+    LOG_FILE = "log_file"
+    """Writes its log to a file."""
+    THREADS = "threads"
+    """Honours the thread count."""
+    SEED = "seed"
+    """Honours the random seed."""
+    SOLVER_OPTIONS = "solver_options"
+    """Applies ``options.solver_options`` (the solver's own parameter names) after its other
+    settings, and has a ``check_solver_options(options)`` method that returns them converted
+    to the parameters' types or raises :class:`bnnmip.InvalidInputError` naming each name or
+    value the solver does not accept."""
+
+
+FORMULATION_SETTINGS: Mapping[str, type] = MappingProxyType({"symmetry_breaking": bool})
+"""The settings a backend may prefer in ``formulation_defaults``, with their types.
+
+``symmetry_breaking``: keep the formulation's symmetry-breaking rows and fixings (the ``exact``
+strategy's parameter of that name; see ``docs/formulation.md``).
+"""
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """The interface every backend plugin implements.
+
+    Optional attributes, read with ``getattr`` (a backend without them is still a backend):
+
+    ``formulation_defaults``
+        A mapping of :data:`FORMULATION_SETTINGS` names to values, e.g.
+        ``{"symmetry_breaking": False}``: the formulation settings this solver does best with.
+        A strategy uses such a value only where the user did not set it (the ``exact``
+        strategy records which value it used and where it came from in its history).
+        Undeclared settings keep bnnmip's defaults. Checked by :func:`formulation_defaults`.
+    ``size_limits``
+        ``(max_columns, max_rows)`` for a solver with a size-limited licence (the conformance
+        suite sizes its large instance to fit).
+    ``check_solver_options(options)``
+        Required with :attr:`BackendFeature.SOLVER_OPTIONS`: see there.
+    """
+
+    name: str
+    features: frozenset[BackendFeature]
+
+    def availability(self) -> tuple[bool, str]:
+        """Return ``(True, "")`` if usable, else ``(False, reason)``; must be cheap."""
+
+    def solver_version(self) -> str:
+        """The underlying solver's version string."""
+
+    def build(self, problem: MilpProblem, options: SolveOptions) -> Any:
+        """Build the native model (options may set parameters, the MIP start...)."""
+
+    def run(self, model: Any, options: SolveOptions) -> None:
+        """Solve the native model in place."""
+
+    def extract(self, model: Any, problem: MilpProblem, options: SolveOptions) -> SolveResult:
+        """Read status, objective, bound, gap, nodes and the solution from the native model."""
+
+
+def formulation_defaults(backend) -> dict[str, object]:
+    """The formulation settings ``backend`` prefers (its ``formulation_defaults``), checked.
+
+    ``{}`` when the backend declares none (no attribute, or ``None``).
+
+    Raises
+    ------
+    bnnmip.PluginError
+        Naming the backend, if the declaration is not a mapping, has a key other than those
+        of :data:`FORMULATION_SETTINGS` or a value of the wrong type.
+    """
+    declared = getattr(backend, "formulation_defaults", None)
+    if declared is None:
+        return {}
+    name = getattr(backend, "name", backend)
+    known = ", ".join(f"{key} ({kind.__name__})" for key, kind in FORMULATION_SETTINGS.items())
+    if not isinstance(declared, Mapping):
+        raise PluginError(
+            f"backend {name!r}: formulation_defaults must be a mapping of setting name to value, "
+            f"e.g. {{'symmetry_breaking': False}}; got {declared!r}. Known settings: {known}"
+        )
+    unknown = sorted(repr(key) if not isinstance(key, str) else key
+                     for key in declared if key not in FORMULATION_SETTINGS)
+    if unknown:
+        raise PluginError(
+            f"backend {name!r} declares unknown formulation default(s) {', '.join(unknown)}; "
+            f"known settings: {known}"
+        )
+    out = {}
+    for key, value in declared.items():
+        kind = FORMULATION_SETTINGS[key]
+        if kind is bool and isinstance(value, bool | np.bool_):
+            value = bool(value)
+        if not isinstance(value, kind):
+            what = "True or False" if kind is bool else f"a {kind.__name__}"
+            raise PluginError(
+                f"backend {name!r}: formulation default {key} must be {what}, got {value!r}"
+            )
+        out[key] = value
+    return out

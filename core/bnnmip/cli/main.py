@@ -1,0 +1,40 @@
+"""The ``bnnmip`` command line: one module per command, put together here.
+
+Each command module (:mod:`.train`, :mod:`.predict`, :mod:`.evaluate`, :mod:`.compare`,
+:mod:`.export`, :mod:`.listings`) has ``add_parser(subparsers)`` and the function that runs it;
+:mod:`.options` and :mod:`.output` hold what several share.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..errors import BnnmipError
+from . import compare, evaluate, export, listings, predict, train
+
+__all__ = ["main"]
+
+COMMANDS = (train, predict, evaluate, compare, export, listings)
+"""The command modules, in the order ``bnnmip --help`` lists them."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bnnmip",
+        description="Train binarized neural networks by mixed-integer linear programming.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in COMMANDS:
+        command.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except BnnmipError as exc:
+        print(f"bnnmip: error: {exc}", file=sys.stderr)
+        return 2

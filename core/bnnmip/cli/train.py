@@ -1,0 +1,226 @@
+"""``bnnmip train``: train a network and report the solve, the verification and the accuracy."""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from ..backends.results import START_AT_BOUND_MESSAGE
+from ..plugins import get_plugin_manager
+from .argtypes import positive_float
+from .options import _load_split, _model_options, _solver_options
+from .output import num, plain
+from .progress import ProgressReporter
+
+__all__ = ["add_parser", "cmd_train"]
+
+
+def add_parser(sub) -> None:
+    """Register ``bnnmip train``."""
+    p = sub.add_parser("train", help="train a network and report the solve and its accuracy")
+    _model_options(p)
+    _solver_options(p)
+    p.add_argument("--margin", choices=("none", "max-min", "soft"), default="none",
+                   help="max-min: refit the trained weights for the largest margins, same training "
+                        "predictions; soft: refit every row as an l1 soft-margin classifier on the "
+                        "trained hidden representation, a few training errors traded for margin "
+                        "(kept only if better on the --validation-size points, if any) "
+                        "(default: none)")
+    p.add_argument("--margin-c", type=positive_float, default=None, metavar="C",
+                   help="soft-margin trade-off C, larger fits the training points more tightly "
+                        "(default: 1; only with --margin soft)")
+    p.add_argument("--output", "-o", type=Path, help="save the trained network (JSON) here")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(func=cmd_train)
+
+
+def _estimator(args):
+    from ..estimator import BDNNClassifier  # lazy: start-up cost (the estimator imports scikit-learn)
+
+    return BDNNClassifier(
+        hidden_layer_sizes=tuple(args.hidden),
+        weight_domain=args.weights,
+        bias=not args.no_bias,
+        backend=args.backend,
+        strategy=args.strategy,
+        formulation=args.formulation,
+        time_limit=args.time_limit,
+        mip_gap=args.gap,
+        threads=args.threads,
+        random_state=args.seed,
+        eps=args.eps,
+        robust_radius=args.robust_radius,
+        margin=getattr(args, "margin", "none"),
+        margin_c=getattr(args, "margin_c", None),
+        verbose=args.verbose,
+        log_file=args.log_file,
+        time_budget=args.time_budget,
+        strategy_params=dict(args.param) or None,
+        validation_fraction=args.validation_size,
+        solver_options=dict(args.solver_option) or None,
+    )
+
+
+def _accuracy(net, X, y, classes, rule) -> float | None:
+    if len(y) == 0:
+        return None
+    idx = net.predict_index(X, rule=rule)
+    return float(np.mean(np.asarray(classes)[idx] == y))
+
+
+def cmd_train(args) -> int:
+    """Train, print the summary, optionally save the network."""
+    ds, X_train, X_test, y_train, y_test = _load_split(args)
+    clf = _estimator(args)
+    pm = get_plugin_manager()
+    reporter = ProgressReporter(verbose=args.verbose)
+    pm.register(reporter, name="bnnmip-cli-progress")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the summary reports verification itself
+            clf.fit(X_train, y_train)
+    finally:
+        reporter.close()
+        pm.unregister(reporter)
+    res, net = clf.training_result_, clf.network_
+    summary = {
+        "dataset": ds.name,
+        "points": int(ds.X.shape[0]),
+        "features": int(ds.X.shape[1]),
+        "classes": [plain(c) for c in clf.classes_],
+        "train_points": int(len(y_train)),
+        "test_points": int(len(y_test)),
+        "validation_points": math.ceil(args.validation_size * len(y_train)),
+        "widths": list(net.widths),
+        "weight_domain": str(net.weight_domain),
+        "bias": not args.no_bias,
+        "formulation": args.formulation,
+        "strategy": res.strategy,
+        "status": res.status.value,
+        "problem": res.problem_size,
+        "solve": {k: v for k, v in res.final.summary().items() if k != "message"},
+        "solver_options": dict(args.solver_option),
+        "verification": None if res.verification is None else {
+            "ok": res.verification.ok,
+            "mismatches": res.verification.mismatches,
+            "per_layer": list(res.verification.per_layer),
+            "true_loss": res.verification.true_loss,
+            "min_margin": res.verification.min_margin,
+            "robust_violations": res.verification.robust_violations,
+            "repaired": res.verification.repaired,
+        },
+        "accuracy": {
+            rule: {
+                "train": _accuracy(net, X_train, y_train, clf.classes_, rule),
+                "test": _accuracy(net, X_test, y_test, clf.classes_, rule),
+            }
+            for rule in ("preactivation", "binary")
+        },
+        "loss": res.loss,
+        "solves": len(res.solves),
+        "build_seconds": round(sum(r.build_seconds for r in res.solves), 4),
+        "solve_seconds": round(sum(r.solve_seconds for r in res.solves), 4),
+        "seconds": round(res.seconds, 3),
+        "iterations": res.iterations,
+        "history": list(res.history),
+        "model": None,
+    }
+    if args.output:
+        net.save(args.output)
+        summary["model"] = str(args.output)
+    if args.json:
+        print(json.dumps(summary, indent=1))
+    else:
+        print(_format_summary(summary, res))
+    return 0
+
+
+def _symmetry_note(history, backend: str) -> str:
+    """``; symmetry breaking on/off (why)`` when the user or the backend chose it, else ``""``."""
+    rec = next((r for r in history if "symmetry_breaking_source" in r), None)
+    why = {"user": "--param symmetry_breaking", "backend": f"the {backend} backend's default"}
+    if rec is None or rec["symmetry_breaking_source"] not in why:
+        return ""  # bnnmip's default (on), or a formulation without such rows
+    return (f"; symmetry breaking {'on' if rec['symmetry_breaking'] else 'off'} "
+            f"({why[rec['symmetry_breaking_source']]})")
+
+
+def _groups_note(history, points: int) -> str:
+    """``; N points in K activation groups`` when the formulation merged points."""
+    rec = next((r for r in history if "activation_groups" in r), None)
+    if rec is None or rec["activation_groups"] >= points:
+        return ""
+    return f"; {points} points in {rec['activation_groups']} activation groups"
+
+
+def _format_summary(s: dict, res) -> str:
+    solve, size, acc = s["solve"], s["problem"], s["accuracy"]
+    widths = " -> ".join(str(w) for w in s["widths"])
+    lines = [
+        f"bnnmip train: {s['dataset']} ({s['points']} points x {s['features']} features, "
+        f"{len(s['classes'])} classes)",
+        f"  split        {s['train_points']} train / {s['test_points']} test"
+        + (f" ({s['validation_points']} of the train points held out for validation)"
+           if s["validation_points"] else ""),
+        f"  network      {widths}, {s['weight_domain']} weights, biases {'on' if s['bias'] else 'off'}",
+        f"  MILP         {s['formulation']}: {size['variables']:,} variables "
+        f"({size['binaries']:,} binary), {size['rows']:,} rows, {size['nonzeros']:,} nonzeros"
+        + _symmetry_note(res.history, solve["backend"]) + _groups_note(res.history, s["train_points"]),
+        f"  solve        {solve['backend']} {solve['solver_version']}, strategy {s['strategy']}: "
+        f"{s['status'].upper()}"
+        + ("" if s["status"] == solve["status"] else f" (last solve: {solve['status']})")
+        + ("; solver options " + ", ".join(f"{k}={v}" for k, v in s["solver_options"].items())
+           if s["solver_options"] else ""),
+        f"  {'objective' if s['solves'] == 1 else 'last solve':12} "
+        f"{num(solve['objective'])} (Hamming loss: wrong output bits)   "
+        f"bound {num(solve['bound'])}   gap {num(solve['gap'], '{:.2%}')}   "
+        f"nodes {num(solve['nodes'])}",
+        f"  time         build {s['build_seconds']:.2f} s, solve {s['solve_seconds']:.2f} s "
+        f"({s['solves']} solve{'s' if s['solves'] != 1 else ''}), total {s['seconds']:.2f} s",
+    ]
+    if res.final.message == START_AT_BOUND_MESSAGE:
+        bound = solve["objective"]
+        why = "" if not bound else " (points that must share activations have different labels)"
+        lines.append(f"  proof        the start's loss {num(bound)} is the least possible{why}: optimal, "
+                     "solver not called")
+    if s["loss"] is not None and s["loss"] != solve["objective"]:
+        lines.append(f"  loss         {s['loss']:g} (the returned network's, by its forward pass)")
+    v = res.verification
+    whose = "(the solver's network, before the refit below) " if res.solver_network is not None else ""
+    lines.append(f"  verification {whose}{v.describe() if v is not None else 'no solution to verify'}")
+    pre, binr = acc["preactivation"], acc["binary"]
+    lines.append(
+        f"  accuracy     train {num(pre['train'], '{:.3f}')}, test {num(pre['test'], '{:.3f}')}"
+        f"   (paper's binary-output rule: train {num(binr['train'], '{:.3f}')}, "
+        f"test {num(binr['test'], '{:.3f}')})"
+    )
+    for rec in res.history:
+        if rec.get("start") == "ste":
+            lines.insert(4, (
+                f"  start        gradient-trained network (straight-through step), loss "
+                f"{rec['start_loss']:g} in {rec['start_seconds']:.2f} s; MIP start objective "
+                f"{num(rec.get('start_objective'))}"
+            ))
+        if rec.get("margin") == "max-min":
+            lines.append(
+                f"  margins      refitted for the largest margins: smallest |pre-activation| "
+                f"{rec['min_margin_before']:.3g} -> {rec['min_margin_after']:.3g}"
+                if rec["realized"] else "  margins      could not be refitted; the solver's weights are kept"
+            )
+        if rec.get("margin") == "soft":
+            val = (f", validation accuracy {rec['validation_accuracy_before']:.3f} -> "
+                   f"{rec['validation_accuracy_after']:.3f}" if "validation_accuracy_after" in rec else "")
+            verdict = "kept" if rec["kept"] else "not kept: the solver's network is returned"
+            lines.append(
+                f"  margins      soft-margin refit (C {rec['C']:g}): training loss "
+                f"{rec['train_loss_before']:g} -> {rec['train_loss_after']:g}{val}; {verdict}"
+            )
+    if s["iterations"]:
+        lines.append(f"  iterations   {s['iterations']} ({s['strategy']}; --verbose shows each)")
+    if s["model"]:
+        lines.append(f"  saved        {s['model']}")
+    return "\n".join(lines)

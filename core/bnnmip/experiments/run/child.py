@@ -1,0 +1,126 @@
+"""The worker process of one cell, started either way :mod:`bnnmip.experiments.run` knows.
+
+- :func:`fork_main`: the target of a ``multiprocessing`` process from a *forkserver* that has
+  already imported bnnmip, scikit-learn and the solvers (starting a cell costs a fork, not
+  seconds of imports). Events go back through a ``multiprocessing`` pipe.
+- ``python -m bnnmip.experiments.run.child``: a plain subprocess, for where ``multiprocessing``
+  may not start children (inside Dask's daemonic worker processes) or has no forkserver.
+  Standard input: first line ``{"key", "config", "sys_path"}``; the worker's original standard
+  output carries the events, one JSON object per line.
+
+Either way: events are ``{"event": "started" | "phase" | "iteration" | "result", ...}``; the
+last one carries the record. The worker leads its own process group (so the watchdog can kill
+a solver subprocess with it), sends everything it prints (solver chatter) to a file the
+parent reads on a crash, runs with one thread in every thread pool, and exits at once when its
+parent disappears (a SIGKILLed run leaves no solving orphans).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+
+from ..cell import run_cell
+from ..store import to_json
+
+
+def _own_group() -> None:
+    if os.name == "posix":
+        try:
+            os.setpgid(0, 0)
+        except OSError:
+            pass
+
+
+def _one_thread() -> None:
+    try:
+        from threadpoolctl import threadpool_limits  # lazy: optional dependency (comes with scikit-learn)
+
+        threadpool_limits(1)
+    except Exception:  # noqa: BLE001 - best effort; the environment variables say 1 too
+        pass
+
+
+def _redirect_output(path: str | None) -> None:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if path is None:
+        os.dup2(2, 1)
+        return
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+
+
+def _run(key: str, config: dict, send) -> None:
+    lock = threading.Lock()
+
+    def emit(event: dict) -> None:
+        with lock:
+            send(to_json(event))
+
+
+    emit({"event": "started", "pid": os.getpid()})
+    record = run_cell(key, config, emit)
+    emit({"event": "result", "record": record})
+
+
+def fork_main(key: str, config: dict, conn, errpath: str) -> None:
+    """Run one cell in a forkserver child; events through ``conn``."""
+    import multiprocessing  # lazy: start-up cost (only the forkserver launcher needs it)
+
+    _own_group()
+    _redirect_output(errpath)
+    parent = multiprocessing.parent_process()
+
+    def exit_when_parent_goes() -> None:
+        if parent is not None:
+            parent.join()
+            os._exit(70)
+
+    threading.Thread(target=exit_when_parent_goes, daemon=True).start()
+    _one_thread()
+    _run(key, config, lambda text: conn.send_bytes(text.encode()))
+    conn.close()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+def _exit_when_stdin_closes() -> None:
+    try:
+        while sys.stdin.buffer.read(65536):
+            pass
+    except Exception:  # noqa: BLE001 - any failure to read means the parent is unreachable
+        pass
+    os._exit(70)
+
+
+def main() -> None:
+    """Subprocess entry point: read the cell from stdin, write events to stdout."""
+    _own_group()
+    events = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)
+    message = json.loads(sys.stdin.buffer.readline())
+    _redirect_output(message.get("errpath"))
+    for entry in reversed(message.get("sys_path", [])):
+        if entry not in sys.path:
+            sys.path.insert(0, entry)
+    threading.Thread(target=_exit_when_stdin_closes, daemon=True).start()
+    _one_thread()
+
+    def send(text: str) -> None:
+        events.write(text + "\n")
+        events.flush()
+
+    _run(message["key"], message["config"], send)
+    events.close()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,175 @@
+"""``train``: the Python entry point below the estimator: names in, a TrainingResult out."""
+
+from __future__ import annotations
+
+import attrs
+import numpy as np
+
+from ..backends import DEFAULT_BACKEND, check_solver_options
+from ..backends.results import SolveOptions
+from ..errors import BackendUnavailableError, InvalidInputError
+from ..formulation import DEFAULT_FORMULATION, FORMULATIONS
+from ..heuristics.pattern_fit import polish
+from ..heuristics.soft_margin import check_c, refit_if_better
+from ..ir import ActivationTies, Architecture, RobustnessSet, TrainingSet
+from ..network import BinarizedNetwork
+from ..plugins.registry import get_backend, get_strategy
+from .task import TrainingResult, TrainingTask
+
+__all__ = ["MARGINS", "polish_margins", "resolve_backend", "soft_margins", "train"]
+
+MARGINS = ("none", "max-min", "soft")
+"""``margin`` choices: keep the solver's weights, refit them for the largest margins with the
+same training predictions, or refit them for soft margins (a few training errors traded for
+margin, :mod:`bnnmip.heuristics.soft_margin`)."""
+
+
+def resolve_backend(name):
+    """The backend called ``name``, checked usable (clear errors before any solve)."""
+    backend = get_backend(name)
+    ok, reason = backend.availability()
+    if not ok:
+        raise BackendUnavailableError(
+            f"backend {backend.name!r} is installed but not usable here: {reason}"
+        )
+    return backend
+
+
+def train(
+    architecture: Architecture,
+    data: TrainingSet,
+    *,
+    backend: str = DEFAULT_BACKEND,
+    strategy: str = "exact",
+    options: SolveOptions | None = None,
+    formulation: str = DEFAULT_FORMULATION,
+    robust: RobustnessSet | None = None,
+    ties: ActivationTies | None = None,
+    eps: float | None = None,
+    warm_start: BinarizedNetwork | None = None,
+    time_budget: float | None = None,
+    validation: TrainingSet | None = None,
+    params: dict | None = None,
+    margin: str = "none",
+    margin_c: float | None = None,
+) -> TrainingResult:
+    """Train ``architecture`` on (already scaled) ``data`` with a strategy and a backend.
+
+    ``margin="max-min"`` refits the trained network's weights, with its activation pattern on
+    the training points (and so its training loss) unchanged, so that every neuron separates
+    the points it fires on from the others with the largest margin (:func:`polish_margins`).
+    ``margin="soft"`` refits every row as an l1 soft-margin classifier with trade-off
+    ``margin_c`` (default 1) on the network's own hidden representation
+    (:func:`soft_margins`); with ``validation`` data the refit is kept only if it is more
+    accurate there; it needs a continuous weight domain and no robustness set.
+
+    Examples
+    --------
+    >>> import numpy as np, bnnmip
+    >>> X = np.array([[0., 0.], [0., 1.], [1., 0.], [1., 1.]]); y = np.array([0, 1, 1, 0])
+    >>> arch = bnnmip.Architecture(n_inputs=2, hidden=(2,), n_classes=2)
+    >>> result = bnnmip.train(arch, bnnmip.TrainingSet.from_arrays(X, y))
+    >>> result.status.value, result.objective
+    ('optimal', 0.0)
+    """
+    if margin not in MARGINS:
+        raise InvalidInputError(f"margin must be one of {', '.join(MARGINS)}, got {margin!r}")
+    if margin_c is not None and margin != "soft":
+        raise InvalidInputError(f"margin_c is the trade-off of margin='soft', but margin={margin!r}")
+    if margin == "soft":
+        _check_soft(architecture, robust, margin_c)
+    task = TrainingTask(
+        architecture=architecture,
+        data=data,
+        backend=resolve_backend(backend),
+        options=options or SolveOptions(),
+        formulation=formulation,
+        robust=robust,
+        ties=ties,
+        eps=eps,
+        warm_start=warm_start,
+        time_budget=time_budget,
+        validation=validation,
+        params=params or {},
+    )
+    check_solver_options(task.backend, task.options)  # before the strategy's start runs
+    result = get_strategy(strategy).train(task)
+    if margin == "max-min":
+        result = polish_margins(task, result)
+    elif margin == "soft":
+        result = soft_margins(task, result, C=margin_c)
+    return result
+
+
+def _check_soft(architecture, robust, margin_c) -> None:
+    """Clear errors, before any solve, for what the soft-margin refit does not do."""
+    if architecture.weight_domain.is_integer:
+        raise InvalidInputError(
+            f"margin='soft' refits continuous weights, but the weight domain is "
+            f"{architecture.weight_domain}; use margin='max-min' or margin='none'"
+        )
+    if robust is not None:
+        raise InvalidInputError(
+            "margin='soft' gives up training points, which would void the robustness guarantee; "
+            "use margin='max-min' (it keeps it) or margin='none' for robust training"
+        )
+    if margin_c is not None:
+        check_c(margin_c, "margin_c")
+
+
+def soft_margins(task: TrainingTask, result: TrainingResult, C: float | None = None) -> TrainingResult:
+    """``result`` with its network refitted for soft margins (:func:`~bnnmip.heuristics.soft_refit`).
+
+    With validation data in ``task`` the refit replaces the trained network only if its
+    validation accuracy is higher (ties keep the trained network, whose training loss the
+    solver certified). Otherwise it always replaces it. Either way a record is appended to
+    ``result.history`` (``margin="soft"``, ``C``, training loss and validation accuracy
+    before and after, ``kept``: whether the refit is the returned network). When it is, the
+    trained network stays available as ``result.solver_network`` and ``result.verification``
+    still describes that network against the MILP; ``result.loss`` is the refit's training
+    loss.
+    """
+    net = result.network
+    if net is None:
+        return result
+    chosen, record = refit_if_better(net, task.data, validation=task.validation, C=C,
+                                     bias=task.architecture.bias)
+    history = (*result.history, record)
+    if not record["kept"]:
+        return attrs.evolve(result, history=history)
+    return attrs.evolve(result, network=chosen, solver_network=net, history=history)
+
+
+def polish_margins(task: TrainingTask, result: TrainingResult) -> TrainingResult:
+    """``result`` with its network refitted for the largest margins (same training pattern).
+
+    One LP per neuron (:func:`bnnmip.heuristics.pattern_fit.polish`) inside the formulation's weight and
+    bias boxes. The training loss is checked unchanged; if the pattern cannot be refitted
+    (a robust network whose pattern is only feasible at a smaller radius, say) or the check
+    fails, the network is kept as it was. A record is appended to ``result.history``.
+    """
+    net = result.network
+    if net is None:
+        return result
+    module = FORMULATIONS[task.formulation]
+    data, arch = task.data, task.architecture
+    eps = module.DEFAULT_EPS if task.eps is None else float(task.eps)
+    radius = 0.0 if task.robust is None else task.robust.radius
+    boxes = module.bias_bounds(arch, data.X, radius, eps)
+    fit = polish(net, arch, data.X, eps=eps, bias_bounds=boxes, robust_radius=radius)
+    before = float(min(np.abs(t).min() for t in net.forward(data.X, scaled=True).pre))
+    record = {"margin": "max-min", "min_margin_before": before, "realized": fit.realized}
+    if fit.realized:
+        new = fit.network
+        loss = new.hamming_loss(data.X, data.y, weights=data.weights, scaled=True)
+        old = net.hamming_loss(data.X, data.y, weights=data.weights, scaled=True)
+        if abs(loss - old) <= 1e-9 * max(1.0, old):
+            after = float(min(np.abs(t).min() for t in new.forward(data.X, scaled=True).pre))
+            record.update(min_margin_after=after, seconds=round(fit.seconds, 3))
+            verification = result.verification
+            if verification is not None:
+                verification = attrs.evolve(verification, min_margin=after)
+            return attrs.evolve(result, network=new, verification=verification,
+                                history=(*result.history, record))
+        record["realized"] = False
+    return attrs.evolve(result, history=(*result.history, record))
