@@ -100,7 +100,7 @@ def _load_bcw() -> Dataset:
 
 def _sklearn_loader(loader_name: str, name: str) -> Callable[[], Dataset]:
     def load() -> Dataset:
-        from sklearn import datasets as skd  # lazy: start-up cost (scikit-learn takes seconds to import)
+        from sklearn import datasets as skd  # lazy: start-up cost (scikit-learn)
 
         bunch = getattr(skd, loader_name)()
         return Dataset(
@@ -533,9 +533,7 @@ def _check_size(name: str, value, available: int, *, allow_zero: bool):
 
 
 def _split(X, y, test_size, seed, stratify, train_size=None):
-    from sklearn.model_selection import (
-        train_test_split,  # lazy: start-up cost (scikit-learn takes seconds to import)
-    )
+    from sklearn.model_selection import train_test_split  # lazy: start-up cost (scikit-learn)
 
     kwargs = {"test_size": test_size, "train_size": train_size, "random_state": seed}
     if stratify:

@@ -54,8 +54,8 @@ def machine_info() -> dict:
 
 def versions() -> dict:
     """Versions of bnnmip and of the libraries a cell's numbers depend on."""
-    import scipy  # lazy: start-up cost (scipy's submodules load on first use)
-    import sklearn  # lazy: start-up cost (scikit-learn takes seconds to import)
+    import scipy  # lazy: start-up cost (scipy submodule)
+    import sklearn  # lazy: start-up cost (scikit-learn)
 
     return {"bnnmip": __version__, "numpy": numpy.__version__, "scipy": scipy.__version__,
             "scikit-learn": sklearn.__version__}
@@ -186,13 +186,9 @@ def _fit_bdnn(config: dict, parts: dict, record: dict, emit) -> object:
 
 
 def _fit_mlp(config: dict, parts: dict, record: dict, emit):
-    from sklearn.neural_network import (
-        MLPClassifier,  # lazy: start-up cost (scikit-learn takes seconds to import)
-    )
-    from sklearn.pipeline import make_pipeline  # lazy: start-up cost (scikit-learn takes seconds to import)
-    from sklearn.preprocessing import (
-        MinMaxScaler,  # lazy: start-up cost (scikit-learn takes seconds to import)
-    )
+    from sklearn.neural_network import MLPClassifier  # lazy: start-up cost (scikit-learn)
+    from sklearn.pipeline import make_pipeline  # lazy: start-up cost (scikit-learn)
+    from sklearn.preprocessing import MinMaxScaler  # lazy: start-up cost (scikit-learn)
 
     X_train, y_train = parts["train"]
     if not config["hidden"]:

@@ -33,6 +33,7 @@ within :math:`2r (1 - 10^{-9})` of the point. Distances within that relative mar
 from __future__ import annotations
 
 import numpy as np
+from scipy.sparse import coo_matrix
 
 from ..ir import ActivationTies
 
@@ -58,10 +59,7 @@ def merge_overlapping_balls(ties: ActivationTies, X: np.ndarray, radius: float, 
     With radius 0 only identical inputs are merged; ``hulls=False`` leaves out fact 3.
     Cluster ids are renumbered in order of first appearance.
     """
-    from scipy.sparse import coo_matrix  # lazy: start-up cost (scipy's submodules load on first use)
-    from scipy.sparse.csgraph import (
-        connected_components,  # lazy: start-up cost (scipy's submodules load on first use)
-    )
+    from scipy.sparse.csgraph import connected_components  # lazy: start-up cost (scipy submodule)
 
     X = np.asarray(X, dtype=float)
     C = ties.n_clusters
@@ -70,7 +68,7 @@ def merge_overlapping_balls(ties: ActivationTies, X: np.ndarray, radius: float, 
     n_keys = int(point_key.max()) + 1
     rows, cols = [ties.cluster], [C + point_key]  # cluster c -- distinct input k
     if radius > 0:
-        from scipy.spatial import cKDTree  # lazy: start-up cost (scipy's submodules load on first use)
+        from scipy.spatial import cKDTree  # lazy: start-up cost (scipy submodule)
 
         _, first = np.unique(point_key, return_index=True)  # a point with input k: first[k]
         pairs = cKDTree(X[first]).query_pairs(2.0 * radius * _SAFETY, p=np.inf, output_type="ndarray")
@@ -135,7 +133,7 @@ def _within(U: np.ndarray, x: np.ndarray, reach: float) -> bool:
     combination, clipped to be nonnegative and renormalized, is within ``reach`` of ``x`` in
     plain floating point.
     """
-    from scipy.optimize import linprog  # lazy: start-up cost (scipy's submodules load on first use)
+    from scipy.optimize import linprog  # lazy: start-up cost (scipy submodule)
 
     k, n = U.shape
     # variables: lambda (k), t; minimize t s.t. |U^T lambda - x| <= t, sum lambda = 1

@@ -199,7 +199,7 @@ class _Certifier(MilpFallback):
 
     def _pattern_lp(self, g, h, pattern, *, symmetric):
         """Max slack ``s`` with ``t_j >= s`` (on), ``t_j <= 0`` (off; ``<= -s`` if symmetric)."""
-        from scipy.optimize import linprog  # lazy: start-up cost (scipy's submodules load on first use)
+        from scipy.optimize import linprog  # lazy: start-up cost (scipy submodule)
 
         self._check_time()
         n = h.shape[1]

@@ -136,7 +136,7 @@ def _widest_feature_halves(X: np.ndarray) -> np.ndarray:
 
 def _kmeans_two(X: np.ndarray, seed: int, sample_weight=None) -> np.ndarray:
     """2-means labels of ``X`` (rows with at least two distinct values), both sides non-empty."""
-    from sklearn.cluster import KMeans  # lazy: start-up cost (scikit-learn takes seconds to import)
+    from sklearn.cluster import KMeans  # lazy: start-up cost (scikit-learn)
 
     kmeans = KMeans(n_clusters=2, n_init=N_INIT, random_state=seed)
     labels = kmeans.fit(X, sample_weight=sample_weight).labels_

@@ -38,7 +38,7 @@ def _options(**kw):
 
 def infeasible_problem():
     """``0 <= x <= 1`` integer with the row ``x >= 2``: infeasible."""
-    import scipy.sparse as sp  # lazy: start-up cost (scipy's submodules load on first use)
+    import scipy.sparse as sp  # lazy: start-up cost (scipy submodule)
 
 
     return MilpProblem(
