@@ -11,15 +11,20 @@
 Either way: events are ``{"event": "started" | "phase" | "iteration" | "result", ...}``; the
 last one carries the record. The worker leads its own process group (so the watchdog can kill
 a solver subprocess with it), sends everything it prints (solver chatter) to a file the
-parent reads on a crash, runs with one thread in every thread pool, and exits at once when its
-parent disappears (a SIGKILLed run leaves no solving orphans).
+parent reads on a crash, runs with one thread in every thread pool, and keeps its temporary
+files in a folder of its own. When its parent disappears (a SIGKILLed run), it kills every other
+process of its group (a solver subprocess such as CBC's), removes its temporary folder and the
+cell's log file, and exits: a killed run leaves no solving orphans and no files behind.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
+import signal
 import sys
+import tempfile
 import threading
 
 from ..cell import run_cell
@@ -41,6 +46,65 @@ def _one_thread() -> None:
         threadpool_limits(1)
     except Exception:  # noqa: BLE001 - best effort; the environment variables say 1 too
         pass
+
+
+def _own_temp_folder() -> str:
+    """A temporary folder for this cell alone (every ``tempfile`` user in the worker lands there)."""
+    folder = tempfile.mkdtemp(prefix=f"bnnmip-cell-{os.getpid()}-")
+    tempfile.tempdir = folder
+    os.environ["TMPDIR"] = folder  # solver subprocesses too
+    return folder
+
+
+def _group_members(pgid: int) -> list[int]:
+    """Processes of group ``pgid`` (from ``/proc``; empty where there is none)."""
+    members = []
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return members
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as fh:
+                stat = fh.read().decode(errors="replace")
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2:].split()  # after "pid (comm) "
+        if len(fields) > 2 and fields[2] == str(pgid):
+            members.append(int(entry))
+    return members
+
+
+def _die_with_parent(folder: str, errpath: str | None) -> None:
+    """The parent is gone: kill the rest of this process group, remove this cell's files, exit."""
+    me = os.getpid()
+    try:
+        group = os.getpgid(0)
+    except OSError:
+        group = None
+    if group == me:  # only a group leader owns its group
+        for pid in _group_members(group):
+            if pid != me:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+    shutil.rmtree(folder, ignore_errors=True)
+    if errpath:
+        try:
+            os.unlink(errpath)
+        except OSError:
+            pass
+    os._exit(70)
+
+
+def _finish(folder: str) -> None:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    shutil.rmtree(folder, ignore_errors=True)
+    os._exit(0)
 
 
 def _redirect_output(path: str | None) -> None:
@@ -74,29 +138,28 @@ def fork_main(key: str, config: dict, conn, errpath: str) -> None:
 
     _own_group()
     _redirect_output(errpath)
+    folder = _own_temp_folder()
     parent = multiprocessing.parent_process()
 
     def exit_when_parent_goes() -> None:
         if parent is not None:
             parent.join()
-            os._exit(70)
+            _die_with_parent(folder, errpath)
 
     threading.Thread(target=exit_when_parent_goes, daemon=True).start()
     _one_thread()
     _run(key, config, lambda text: conn.send_bytes(text.encode()))
     conn.close()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
+    _finish(folder)
 
 
-def _exit_when_stdin_closes() -> None:
+def _exit_when_stdin_closes(folder: str, errpath: str | None) -> None:
     try:
         while sys.stdin.buffer.read(65536):
             pass
     except Exception:  # noqa: BLE001 - any failure to read means the parent is unreachable
         pass
-    os._exit(70)
+    _die_with_parent(folder, errpath)
 
 
 def main() -> None:
@@ -105,10 +168,13 @@ def main() -> None:
     events = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)
     message = json.loads(sys.stdin.buffer.readline())
     _redirect_output(message.get("errpath"))
+    folder = _own_temp_folder()
     for entry in reversed(message.get("sys_path", [])):
         if entry not in sys.path:
             sys.path.insert(0, entry)
-    threading.Thread(target=_exit_when_stdin_closes, daemon=True).start()
+    watcher = threading.Thread(target=_exit_when_stdin_closes, args=(folder, message.get("errpath")),
+                               daemon=True)
+    watcher.start()
     _one_thread()
 
     def send(text: str) -> None:
@@ -117,9 +183,7 @@ def main() -> None:
 
     _run(message["key"], message["config"], send)
     events.close()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
+    _finish(folder)
 
 
 if __name__ == "__main__":

@@ -161,3 +161,6 @@ def watch_cell(key: str, config: dict, grace: float = DEFAULT_GRACE, *,
     finally:
         with _LIVE_LOCK:
             _LIVE.discard(worker)
+        if worker.alive():
+            worker.kill()
+        worker.close()

@@ -85,7 +85,6 @@ class _Worker:
         os.close(fd)
         self.launcher = launcher
         if launcher == "fork":
-
             ctx = _forkserver_context()
             reader, writer = ctx.Pipe(duplex=False)
             self.proc = ctx.Process(target=fork_main, args=(key, config, writer, self.errpath),
