@@ -209,11 +209,6 @@ def _sum_type(W: np.ndarray) -> str:
     return "int32_t" if bound < 2**31 - 2 else "int64_t"
 
 
-def _weight_ctype(W: np.ndarray) -> str:
-    m = int(np.max(np.abs(W), initial=0))
-    return "int8_t" if m <= 127 else ("int16_t" if m <= 32767 else "int32_t")
-
-
 def generate_c(network: BinarizedNetwork, name: str = "bnnmip_model", *,
                rule: PredictionRule | str | None = None) -> dict[str, str]:
     """The C sources for ``network``: ``{"<name>.h": ..., "<name>.c": ..., "<name>_harness.c": ...}``.
@@ -349,30 +344,41 @@ def _layer_code(name, plan: LayerPlan, W, b, fold, factor, rule) -> str:
     store = ("        t[i] = tt;" if out_kind == "pre"
              else "        if (tt > 0.0) bits[i >> 6] |= (uint64_t)1 << (i & 63);")
     if plan.kind == "float_in":
+        words = plan.words
+        bias_note = "bias" + (f" x {factor:g} (input scaling folded)" if factor != 1.0 else "")
         if plan.integer:
-            ctype = _weight_ctype(W)
-            parts.append(_array(ctype, f"{pre}_W", [str(int(v)) for v in W.ravel()], "row-major [out][in]"))
+            pos, neg = _masks(W, plan.planes)
+            parts.append(_array("uint64_t", f"{pre}_POS", [_u64(v) for v in pos],
+                                f"[out][bit plane][word]: bit j set where w_j > 0 has this bit "
+                                f"({plan.planes} planes)"))
+            parts.append(_array("uint64_t", f"{pre}_NEG", [_u64(v) for v in neg],
+                                "same for w_j < 0, on |w_j|"))
+            parts.append(_array("double", f"{pre}_B", [_c_double(v) for v in bias], bias_note))
+            pl = max(plan.planes, 1)
+            weight = f"""            w = 0;  /* w_j from its bit planes, high to low */
+            for (k = {plan.planes} - 1; k >= 0; --k)
+                w = w + w + (int)((p[k * {words} + (j >> 6)] >> (j & 63)) & 1u)
+                    - (int)((n[k * {words} + (j >> 6)] >> (j & 63)) & 1u);
+            if (w == 1) acc += v;  /* +-1: an addition or a subtraction */
+            else if (w == -1) acc -= v;
+            else if (w != 0) acc += (double)w * v;"""
+            decl = (f"        const uint64_t *p = {pre}_POS + (long)i * {pl * words};\n"
+                    f"        const uint64_t *n = {pre}_NEG + (long)i * {pl * words};\n"
+                    "        int w, k;\n")
         else:
             parts.append(_array("double", f"{pre}_W", [_c_double(v) for v in W.ravel()],
                                 "row-major [out][in]"))
-        parts.append(_array("double", f"{pre}_B", [_c_double(v) for v in bias],
-                            "bias" + (f" x {factor:g} (input scaling folded)" if factor != 1.0 else "")))
-        if plan.integer:
-            term = ("if (w == 1) acc += v; else if (w == -1) acc -= v; "
-                    "else if (w != 0) acc += (double)w * v;")
-        else:
-            term = "acc += w * v;"
-        wdecl = "int w" if plan.integer else "double w"
+            parts.append(_array("double", f"{pre}_B", [_c_double(v) for v in bias], bias_note))
+            weight = f"            acc += {pre}_W[i * {plan.n_in} + j] * v;"
+            decl = ""
         body = f"""static void {name}_layer{L}({arg_in}, {arg_out})
 {{
     int i, j;
 {clear}    for (i = 0; i < {plan.n_out}; ++i) {{
         double acc = 0.0, v, tt;
-        {wdecl};
-        for (j = 0; j < {plan.n_in}; ++j) {{
+{decl}        for (j = 0; j < {plan.n_in}; ++j) {{  /* in input order */
             v = x[j];
-            w = {pre}_W[i * {plan.n_in} + j];
-            {term}
+{weight}
         }}
         tt = acc + {pre}_B[i];
 {store}
