@@ -129,6 +129,10 @@ def _parser() -> argparse.ArgumentParser:
 
     add_compare(sub)
 
+    from .cli_deploy import add_parser as add_deploy
+
+    add_deploy(sub)
+
     p = sub.add_parser("export", help="write the training MILP as MPS and/or LP files")
     _model_options(p)
     p.add_argument("--output", "-o", type=Path, required=True,
@@ -270,10 +274,14 @@ def cmd_train(args) -> int:
     if args.output:
         net.save(args.output)
         summary["model"] = str(args.output)
+    from .deploy.footprint import footprint, format_footprint
+
+    fp = footprint(net)
+    summary["footprint"] = fp.to_dict()
     if args.json:
         print(json.dumps(summary, indent=1))
     else:
-        print(_format_summary(summary, res))
+        print(_format_summary(summary, res) + "\n" + format_footprint(fp))
     return 0
 
 
