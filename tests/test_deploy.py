@@ -291,3 +291,12 @@ def test_cli_train_prints_footprint_and_trained_net_exports_exactly(tmp_path, ca
     assert "packed model" in out and "vs float32 MLP 4 -> 3 -> 3" in out
     assert main(["export-model", str(model), "--to", "c", "-o", str(tmp_path / "c"), "--check", "iris"]) == 0
     assert "agrees with numpy on 150/150 points" in capsys.readouterr().out
+
+
+@needs_cc
+def test_c_portable_fallbacks_agree(tmp_path):
+    """The C99 popcount and count-trailing-zeros used without GCC/Clang builtins."""
+    net, X = _random_net("integer:3", (70, 66, 3), "preactivation", seed=11)
+    export_c(net, tmp_path, "net")
+    exe = cexport.compile_harness(tmp_path, "net", extra_flags=("-DNET_PORTABLE", "-pedantic"))
+    assert cexport.run_harness(exe, X).tolist() == net.predict_index(X).tolist()

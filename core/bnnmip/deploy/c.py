@@ -284,9 +284,10 @@ const char *const {name}_class_labels[{upper}_N_CLASSES] = {{
     {_rows([_c_string(s) for s in labels], 6)}
 }};
 
-#if defined(__GNUC__) || defined(__clang__)
+#if (defined(__GNUC__) || defined(__clang__)) && !defined({upper}_PORTABLE)
 #define {upper}_POPCOUNT(v) __builtin_popcountll(v)
-#else
+#define {upper}_CTZ(v) __builtin_ctzll(v)
+#else /* portable C99 (also with -D{upper}_PORTABLE) */
 static int {name}_popcount(uint64_t v)
 {{
     v = v - ((v >> 1) & UINT64_C(0x5555555555555555));
@@ -295,6 +296,16 @@ static int {name}_popcount(uint64_t v)
     return (int)((v * UINT64_C(0x0101010101010101)) >> 56);
 }}
 #define {upper}_POPCOUNT(v) {name}_popcount(v)
+static int {name}_ctz(uint64_t v)  /* v != 0 */
+{{
+    int c = 0;
+    while (!(v & 1u)) {{
+        v >>= 1;
+        ++c;
+    }}
+    return c;
+}}
+#define {upper}_CTZ(v) {name}_ctz(v)
 #endif
 
 """)
@@ -355,22 +366,40 @@ def _layer_code(name, plan: LayerPlan, W, b, fold, factor, rule) -> str:
                                 "same for w_j < 0, on |w_j|"))
             parts.append(_array("double", f"{pre}_B", [_c_double(v) for v in bias], bias_note))
             pl = max(plan.planes, 1)
-            weight = f"""            w = 0;  /* w_j from its bit planes, high to low */
-            for (k = {plan.planes} - 1; k >= 0; --k)
-                w = w + w + (int)((p[k * {words} + (j >> 6)] >> (j & 63)) & 1u)
-                    - (int)((n[k * {words} + (j >> 6)] >> (j & 63)) & 1u);
-            if (w == 1) acc += v;  /* +-1: an addition or a subtraction */
-            else if (w == -1) acc -= v;
-            else if (w != 0) acc += (double)w * v;"""
-            decl = (f"        const uint64_t *p = {pre}_POS + (long)i * {pl * words};\n"
-                    f"        const uint64_t *n = {pre}_NEG + (long)i * {pl * words};\n"
-                    "        int w, k;\n")
-        else:
-            parts.append(_array("double", f"{pre}_W", [_c_double(v) for v in W.ravel()],
-                                "row-major [out][in]"))
-            parts.append(_array("double", f"{pre}_B", [_c_double(v) for v in bias], bias_note))
-            weight = f"            acc += {pre}_W[i * {plan.n_in} + j] * v;"
-            decl = ""
+            body = f"""static void {name}_layer{L}({arg_in}, {arg_out})
+{{
+    int i, q, k, w;
+{clear}    for (i = 0; i < {plan.n_out}; ++i) {{
+        double acc = 0.0, v, tt;
+        const uint64_t *p = {pre}_POS + (long)i * {pl * words};
+        const uint64_t *n = {pre}_NEG + (long)i * {pl * words};
+        for (q = 0; q < {words}; ++q) {{
+            uint64_t m = 0, bit;
+            for (k = 0; k < {plan.planes}; ++k) m |= p[k * {words} + q] | n[k * {words} + q];
+            while (m) {{  /* the nonzero weights of this word, in input order */
+                bit = m & (~m + 1);
+                v = x[64 * q + {upper}_CTZ(bit)];
+                w = 0;  /* w_j from its bit planes, high to low */
+                for (k = {plan.planes} - 1; k >= 0; --k)
+                    w = w + w + ((p[k * {words} + q] & bit) != 0) - ((n[k * {words} + q] & bit) != 0);
+                if (w == 1) acc += v;  /* +-1: an addition or a subtraction */
+                else if (w == -1) acc -= v;
+                else acc += (double)w * v;
+                m ^= bit;
+            }}
+        }}
+        tt = acc + {pre}_B[i];
+{store}
+    }}
+}}
+
+"""
+            parts.append(body)
+            return "".join(parts)
+        parts.append(_array("double", f"{pre}_W", [_c_double(v) for v in W.ravel()], "row-major [out][in]"))
+        parts.append(_array("double", f"{pre}_B", [_c_double(v) for v in bias], bias_note))
+        weight = f"            acc += {pre}_W[i * {plan.n_in} + j] * v;"
+        decl = ""
         body = f"""static void {name}_layer{L}({arg_in}, {arg_out})
 {{
     int i, j;
