@@ -247,7 +247,8 @@ def generate_c(network: BinarizedNetwork, name: str = "bnnmip_model", *,
  *
  *   int {name}_predict(const double x[{upper}_N_INPUTS]);
  *     returns the predicted class index 0..{upper}_N_CLASSES-1 for the raw (unscaled)
- *     input x, exactly as bnnmip's numpy forward pass (see docs/deploy.md);
+ *     input x, as bnnmip's numpy forward pass computes it (bnnmip docs/deploy.md says
+ *     where the two are bit-identical and where only rounding ties could differ);
  *     {name}_class_labels[k] is the label of class k as text.
  *
  * Compile with -ffp-contract=off (no fused multiply-add contraction).
@@ -361,7 +362,7 @@ def _layer_code(name, plan: LayerPlan, W, b, fold, factor, rule) -> str:
             pos, neg = _masks(W, plan.planes)
             parts.append(_array("uint64_t", f"{pre}_POS", [_u64(v) for v in pos],
                                 f"[out][bit plane][word]: bit j set where w_j > 0 has this bit "
-                                f"({plan.planes} planes)"))
+                                f"({plan.planes} plane{'s' if plan.planes != 1 else ''})"))
             parts.append(_array("uint64_t", f"{pre}_NEG", [_u64(v) for v in neg],
                                 "same for w_j < 0, on |w_j|"))
             parts.append(_array("double", f"{pre}_B", [_c_double(v) for v in bias], bias_note))
@@ -425,7 +426,7 @@ def _layer_code(name, plan: LayerPlan, W, b, fold, factor, rule) -> str:
         pos, neg = _masks(W, plan.planes)
         parts.append(_array("uint64_t", f"{pre}_POS", [_u64(v) for v in pos],
                             f"[out][bit plane][word]: bit j set where w_j > 0 has this bit "
-                            f"({plan.planes} planes)"))
+                            f"({plan.planes} plane{'s' if plan.planes != 1 else ''})"))
         parts.append(_array("uint64_t", f"{pre}_NEG", [_u64(v) for v in neg], "same for w_j < 0, on |w_j|"))
         bound = int(np.max(np.sum(np.abs(W), axis=1), initial=0))
         if out_kind == "pre":
