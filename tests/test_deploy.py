@@ -300,3 +300,11 @@ def test_c_portable_fallbacks_agree(tmp_path):
     export_c(net, tmp_path, "net")
     exe = cexport.compile_harness(tmp_path, "net", extra_flags=("-DNET_PORTABLE", "-pedantic"))
     assert cexport.run_harness(exe, X).tolist() == net.predict_index(X).tolist()
+
+
+def test_near_threshold_points_flags_rounding_ties_only():
+    W1 = np.array([[1.0, -1.0], [0.5, 0.5]])
+    W2 = np.array([[1.0, 0.0], [0.0, 1.0]])
+    net = BinarizedNetwork.from_arrays([W1, W2], [np.array([0.0, -10.0]), np.array([-0.5, -0.5])])
+    X = np.array([[0.3, 0.3], [0.1 + 0.2, 0.3], [1.0, 0.0], [0.0, 1.0]])
+    assert cexport.near_threshold_points(net, X).tolist() == [True, True, False, False]

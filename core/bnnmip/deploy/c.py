@@ -694,7 +694,7 @@ def near_threshold_points(network: BinarizedNetwork, X) -> np.ndarray:
     """
     X = np.asarray(X, dtype=float)
     fw = network.forward(X)
-    a = network._scaled(X, False)
+    a = X if network.scaling is None else network.scaling.transform(X)
     mask = np.zeros(X.shape[0], dtype=bool)
     for l, (W, b, plan) in enumerate(zip(network.weights, network.biases, layer_plan(network), strict=True)):
         if l > 0 and plan.integer:
