@@ -91,6 +91,8 @@ def test_c_agrees_on_random_networks(tmp_path, kind, rule, widths):
     report = check_c(net, X, directory=tmp_path)
     assert report.points == len(X)
     assert report.ok, report.describe()
+    # the generated code compiles cleanly with every warning on
+    cexport.compile_harness(tmp_path, extra_flags=("-Wall", "-Wextra", "-pedantic", "-Werror"))
 
 
 @needs_cc
@@ -298,7 +300,8 @@ def test_c_portable_fallbacks_agree(tmp_path):
     """The C99 popcount and count-trailing-zeros used without GCC/Clang builtins."""
     net, X = _random_net("integer:3", (70, 66, 3), "preactivation", seed=11)
     export_c(net, tmp_path, "net")
-    exe = cexport.compile_harness(tmp_path, "net", extra_flags=("-DNET_PORTABLE", "-pedantic"))
+    exe = cexport.compile_harness(tmp_path, "net",
+                                  extra_flags=("-DNET_PORTABLE", "-Wall", "-Wextra", "-pedantic", "-Werror"))
     assert cexport.run_harness(exe, X).tolist() == net.predict_index(X).tolist()
 
 

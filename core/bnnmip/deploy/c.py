@@ -37,8 +37,9 @@ blocks with fused multiply-adds in an order that varies with the machine and the
 there the two can differ only on points whose pre-activation is within rounding distance of 0
 (about ``n * 2^-53 * sum_j |w_j x_j|``). :func:`check_c` counts such points.
 
-Compile with ``-ffp-contract=off`` (or on compilers without it, no FMA contraction): the
-generated source also says ``#pragma STDC FP_CONTRACT OFF``.
+Compile with ``-ffp-contract=off`` (GCC's ``-std=c99`` implies it; on other compilers, no FMA
+contraction): the generated source also says ``#pragma STDC FP_CONTRACT OFF`` to compilers
+other than GCC, which ignores that pragma.
 """
 
 from __future__ import annotations
@@ -279,7 +280,9 @@ extern const char *const {name}_class_labels[{upper}_N_CLASSES];
 #include <stdint.h>
 #include "{name}.h"
 
+#if !defined(__GNUC__) || defined(__clang__) /* GCC ignores it: -std=c99 or -ffp-contract=off */
 #pragma STDC FP_CONTRACT OFF
+#endif
 
 const char *const {name}_class_labels[{upper}_N_CLASSES] = {{
     {_rows([_c_string(s) for s in labels], 6)}
