@@ -1,6 +1,12 @@
 """Predictions per second of a saved network: numpy, the C export and onnxruntime, side by side.
 
     python benchmarks/deploy_speed.py MODEL.json [--data digits] [--repeats 5] [--output docs/benchmarks/deploy.md]
+    python benchmarks/deploy_speed.py --random 256 256 [--weights ternary] --output ... --append
+
+``--random W ...`` times a seeded random network with those hidden widths on DATA's inputs
+(weights uniform over the domain, scaling fitted on DATA) instead of a saved one: speed depends
+on the shape and the weight domain, not on what the weights learnt. ``--append`` adds a section
+to the report instead of rewriting it.
 
 Every runtime first predicts every point of DATA once and must agree with numpy on all of them
 (the benchmark refuses to time a wrong export). Then, one thread each (OPENBLAS/OMP threads
@@ -46,9 +52,30 @@ def best_of(fn, repeats):
     return min(times)
 
 
+def random_network(X, hidden, n_classes, weights):
+    from bnnmip.ir import WeightDomain
+    from bnnmip.network import InputScaling
+
+    rng = np.random.default_rng(0)
+    dom = WeightDomain.parse(weights)
+    widths = [X.shape[1], *hidden, n_classes]
+    Ws, bs = [], []
+    for a, b in zip(widths[:-1], widths[1:], strict=True):
+        if dom.is_integer:
+            Ws.append(rng.integers(-dom.bound, dom.bound + 1, (b, a)).astype(float))
+            bs.append(rng.uniform(-2, 2, b) + (0.0 if len(Ws) == 1 else -0.5))
+        else:
+            Ws.append(rng.uniform(-1, 1, (b, a)))
+            bs.append(rng.uniform(-1, 1, b))
+    return BinarizedNetwork.from_arrays(Ws, bs, weight_domain=dom, scaling=InputScaling.fit(X))
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("model", type=Path)
+    ap.add_argument("model", type=Path, nargs="?")
+    ap.add_argument("--random", type=int, nargs="+", metavar="WIDTH", help="hidden widths of a random network")
+    ap.add_argument("--weights", default="ternary", help="weight domain of the --random network")
+    ap.add_argument("--append", action="store_true", help="append a section to --output")
     ap.add_argument("--data", default="digits")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--c-loops", type=int, default=200, help="passes over the data per timed C run")
@@ -57,8 +84,19 @@ def main(argv=None):
     ap.add_argument("--output", type=Path, help="write a Markdown report here")
     args = ap.parse_args(argv)
 
-    net = BinarizedNetwork.load(args.model)
-    X, _ = load_inputs(args.data, n_features=net.widths[0])
+    if (args.model is None) == (args.random is None):
+        ap.error("give a MODEL file or --random WIDTHS")
+    if args.model is not None:
+        net = BinarizedNetwork.load(args.model)
+        X, _ = load_inputs(args.data, n_features=net.widths[0])
+        label = f"`{args.model.name}`"
+    else:
+        from bnnmip.datasets import load_dataset
+
+        ds = load_dataset(args.data)
+        X = ds.X
+        net = random_network(X, args.random, len(np.unique(ds.y)), args.weights)
+        label = f"a random network (seed 0, `--random {' '.join(map(str, args.random))} --weights {args.weights}`)"
     X = np.ascontiguousarray(X, dtype=np.float64)
     m = len(X)
     ref = net.predict_index(X)
@@ -114,21 +152,25 @@ def main(argv=None):
     env = (f"{platform.machine()}, {platform.python_implementation()} {platform.python_version()}, "
            f"numpy {np.__version__}, {c_note}, {ort_note}; one thread each")
     text = "\n".join(table)
-    print(f"{args.model}: {' -> '.join(map(str, net.widths))} {net.weight_domain}, {m} points of {args.data}; "
+    print(f"{label}: {' -> '.join(map(str, net.widths))} {net.weight_domain}, {m} points of {args.data}; "
           "all runtimes agree with numpy on every point")
     print(text)
     print(env)
     print(format_footprint(footprint(net)))
     if args.output:
         cmd = "python benchmarks/deploy_speed.py " + " ".join(sys.argv[1:])
-        args.output.write_text(
-            "# Deploy speed: numpy, C export, onnxruntime\n\n"
+        shape = " -> ".join(map(str, net.widths))
+        head = f"\n## {shape}, {net.weight_domain}\n\n" if args.append else (
+            "# Deploy speed: numpy, C export, onnxruntime\n\n")
+        body = (
             f"Command: `{cmd}`\n\n"
-            f"Model: `{args.model.name}`, {' -> '.join(map(str, net.widths))}, {net.weight_domain} weights; "
-            f"data: {args.data}, {m} points. Every runtime agreed with numpy on every point before timing.\n\n"
+            f"Model: {label}, {shape}, {net.weight_domain} weights; data: {args.data}, {m} points. "
+            "Every runtime agreed with numpy on every point before timing.\n\n"
             f"{text}\n\nMachine: {env}.\n\nFootprint (`bnnmip inspect`):\n\n```\n"
             f"{format_footprint(footprint(net))}\n```\n"
         )
+        with open(args.output, "a" if args.append else "w") as fh:
+            fh.write(head + body)
         print(f"wrote {args.output}")
 
 

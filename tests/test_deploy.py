@@ -85,7 +85,7 @@ def _on_threshold(net, X):
 @needs_cc
 @pytest.mark.parametrize("kind", list(DOMAINS))
 @pytest.mark.parametrize("rule", ["preactivation", "binary"])
-@pytest.mark.parametrize("widths", [(5, 3), (7, 70, 4), (9, 130, 65, 3)])
+@pytest.mark.parametrize("widths", [(5, 3), (10, 16, 40, 3), (7, 70, 4), (9, 130, 65, 3)])
 def test_c_agrees_on_random_networks(tmp_path, kind, rule, widths):
     net, X = _random_net(kind, widths, rule, seed=len(widths))
     report = check_c(net, X, directory=tmp_path)
@@ -242,8 +242,9 @@ def test_footprint_counts():
     assert fp.packed_model_bytes == 3 + 16  # 20 bits -> 3 bytes, 4 biases x 4 bytes
     assert fp.float_model_bytes == 56 and fp.float_activation_bytes == 8
     assert fp.activation_bytes == 8 and fp.activation_bits == 2
-    # generated tables: layer 1 POS+NEG (2 x 2 words) + 2 double biases; layer 2 2+2 words + 2 doubles
-    assert fp.c_table_bytes == 8 * 4 + 16 + 8 * 4 + 16
+    # generated tables: layer 1 POS+NEG by input (2 x 3 uint8_t: 2 neurons fit in a byte) + 2 double
+    # biases; layer 2 POS+NEG by neuron (2 x 2 uint64_t words) + 2 double output biases
+    assert fp.c_table_bytes == 1 * 6 + 16 + 8 * 4 + 16
     text = format_footprint(fp)
     assert "19 B" in text and "56 B" in text and "2 bits each" in text
 

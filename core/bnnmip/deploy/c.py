@@ -180,22 +180,25 @@ def _array(ctype: str, name: str, items: list[str], comment: str = "") -> str:
     return f"static const {ctype} {name}[{len(items)}] = {{{note}\n    {_rows(items, per_line)}\n}};\n"
 
 
-def _masks(W: np.ndarray, planes: int) -> tuple[list[int], list[int]]:
-    """POS/NEG masks laid out ``[out][plane][word]`` (plane 0 = least significant bit)."""
+def _masks(W: np.ndarray, planes: int, wbits: int = 64) -> tuple[list[int], list[int]]:
+    """POS/NEG masks laid out ``[row][plane][word]``, ``wbits`` columns per word.
+
+    Plane 0 is the least significant bit of ``|w|``.
+    """
     n_out, n_in = W.shape
-    words = (n_in + 63) // 64
+    words = (n_in + wbits - 1) // wbits
     Wi = W.astype(np.int64)
     pos, neg = [], []
     for i in range(n_out):
         for k in range(planes):
             for w in range(words):
                 p = n = 0
-                for j in range(64 * w, min(64 * (w + 1), n_in)):
+                for j in range(wbits * w, min(wbits * (w + 1), n_in)):
                     v = int(Wi[i, j])
                     if v > 0 and (v >> k) & 1:
-                        p |= 1 << (j - 64 * w)
+                        p |= 1 << (j - wbits * w)
                     if v < 0 and ((-v) >> k) & 1:
-                        n |= 1 << (j - 64 * w)
+                        n |= 1 << (j - wbits * w)
                 pos.append(p)
                 neg.append(n)
     return pos, neg
@@ -203,6 +206,18 @@ def _masks(W: np.ndarray, planes: int) -> tuple[list[int], list[int]]:
 
 def _u64(v: int) -> str:
     return f"UINT64_C(0x{v:016x})"
+
+
+def _mask_word(n: int) -> tuple[str, int]:
+    """Narrowest unsigned type holding ``n`` bits (64-bit words beyond 64)."""
+    for bits in (8, 16, 32):
+        if n <= bits:
+            return f"uint{bits}_t", bits
+    return "uint64_t", 64
+
+
+def _hex(v: int, bits: int) -> str:
+    return _u64(v) if bits == 64 else f"0x{v:0{bits // 4}x}u"
 
 
 def _sum_type(W: np.ndarray) -> str:
@@ -362,37 +377,46 @@ def _layer_code(name, plan: LayerPlan, W, b, fold, factor, rule) -> str:
         words = plan.words
         bias_note = "bias" + (f" x {factor:g} (input scaling folded)" if factor != 1.0 else "")
         if plan.integer:
-            pos, neg = _masks(W, plan.planes)
-            parts.append(_array("uint64_t", f"{pre}_POS", [_u64(v) for v in pos],
-                                f"[out][bit plane][word]: bit j set where w_j > 0 has this bit "
+            mtype, wb = _mask_word(plan.n_out)
+            wo = (plan.n_out + wb - 1) // wb
+            pos, neg = _masks(W.T, plan.planes, wb)  # by input: the neurons each input feeds
+            parts.append(_array(mtype, f"{pre}_POS", [_hex(v, wb) for v in pos],
+                                f"[in][bit plane][word]: bit i set where w_ij > 0 has this bit "
                                 f"({plan.planes} plane{'s' if plan.planes != 1 else ''})"))
-            parts.append(_array("uint64_t", f"{pre}_NEG", [_u64(v) for v in neg],
-                                "same for w_j < 0, on |w_j|"))
+            parts.append(_array(mtype, f"{pre}_NEG", [_hex(v, wb) for v in neg],
+                                "same for w_ij < 0, on |w_ij|"))
             parts.append(_array("double", f"{pre}_B", [_c_double(v) for v in bias], bias_note))
             pl = max(plan.planes, 1)
+            # Inputs outer, neurons inner: every neuron still adds its terms in input order (what
+            # exactness needs), and the neurons' sums are independent, so they overlap in the CPU.
             body = f"""static void {name}_layer{L}({arg_in}, {arg_out})
 {{
-    int i, q, k, w;
-{clear}    for (i = 0; i < {plan.n_out}; ++i) {{
-        double acc = 0.0, v, tt;
-        const uint64_t *p = {pre}_POS + (long)i * {pl * words};
-        const uint64_t *n = {pre}_NEG + (long)i * {pl * words};
-        for (q = 0; q < {words}; ++q) {{
+    double acc[{plan.n_out}], v, tt;
+    int i, j, q, k, w;
+    for (i = 0; i < {plan.n_out}; ++i) acc[i] = 0.0;
+    for (j = 0; j < {plan.n_in}; ++j) {{
+        const {mtype} *p = {pre}_POS + (long)j * {pl * wo};
+        const {mtype} *n = {pre}_NEG + (long)j * {pl * wo};
+        v = x[j];
+        if (v == 0.0) continue;  /* its terms are all zeros */
+        for (q = 0; q < {wo}; ++q) {{
             uint64_t m = 0, bit;
-            for (k = 0; k < {plan.planes}; ++k) m |= p[k * {words} + q] | n[k * {words} + q];
-            while (m) {{  /* the nonzero weights of this word, in input order */
+            for (k = 0; k < {plan.planes}; ++k) m |= p[k * {wo} + q] | n[k * {wo} + q];
+            while (m) {{  /* the neurons with a nonzero weight on input j */
                 bit = m & (~m + 1);
-                v = x[64 * q + {upper}_CTZ(bit)];
-                w = 0;  /* w_j from its bit planes, high to low */
+                i = {wb} * q + {upper}_CTZ(bit);
+                w = 0;  /* w_ij from its bit planes, high to low */
                 for (k = {plan.planes} - 1; k >= 0; --k)
-                    w = w + w + ((p[k * {words} + q] & bit) != 0) - ((n[k * {words} + q] & bit) != 0);
-                if (w == 1) acc += v;  /* +-1: an addition or a subtraction */
-                else if (w == -1) acc -= v;
-                else acc += (double)w * v;
+                    w = w + w + ((p[k * {wo} + q] & bit) != 0) - ((n[k * {wo} + q] & bit) != 0);
+                if (w == 1) acc[i] += v;  /* +-1: an addition or a subtraction */
+                else if (w == -1) acc[i] -= v;
+                else acc[i] += (double)w * v;
                 m ^= bit;
             }}
         }}
-        tt = acc + {pre}_B[i];
+    }}
+{clear}    for (i = 0; i < {plan.n_out}; ++i) {{
+        tt = acc[i] + {pre}_B[i];
 {store}
     }}
 }}
@@ -400,20 +424,22 @@ def _layer_code(name, plan: LayerPlan, W, b, fold, factor, rule) -> str:
 """
             parts.append(body)
             return "".join(parts)
-        parts.append(_array("double", f"{pre}_W", [_c_double(v) for v in W.ravel()], "row-major [out][in]"))
+        parts.append(_array("double", f"{pre}_W", [_c_double(v) for v in W.T.ravel()],
+                            "by input: [in][out]"))
         parts.append(_array("double", f"{pre}_B", [_c_double(v) for v in bias], bias_note))
-        weight = f"            acc += {pre}_W[i * {plan.n_in} + j] * v;"
-        decl = ""
         body = f"""static void {name}_layer{L}({arg_in}, {arg_out})
 {{
+    double acc[{plan.n_out}], v, tt;
     int i, j;
+    for (i = 0; i < {plan.n_out}; ++i) acc[i] = 0.0;
+    for (j = 0; j < {plan.n_in}; ++j) {{  /* each neuron sums its terms in input order */
+        const double *wj = {pre}_W + (long)j * {plan.n_out};
+        v = x[j];
+        if (v == 0.0) continue;  /* its terms are all zeros */
+        for (i = 0; i < {plan.n_out}; ++i) acc[i] += wj[i] * v;
+    }}
 {clear}    for (i = 0; i < {plan.n_out}; ++i) {{
-        double acc = 0.0, v, tt;
-{decl}        for (j = 0; j < {plan.n_in}; ++j) {{  /* in input order */
-            v = x[j];
-{weight}
-        }}
-        tt = acc + {pre}_B[i];
+        tt = acc[i] + {pre}_B[i];
 {store}
     }}
 }}

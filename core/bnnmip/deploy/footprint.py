@@ -26,7 +26,8 @@ from ..network import BinarizedNetwork
 
 __all__ = ["Footprint", "bits_per_weight", "footprint", "format_footprint"]
 
-_CTYPE_BYTES = {"int8_t": 1, "int16_t": 2, "int32_t": 4, "int64_t": 8, "uint64_t": 8, "double": 8}
+_CTYPE_BYTES = {"uint8_t": 1, "uint16_t": 2, "uint32_t": 4, "uint64_t": 8,
+                "int8_t": 1, "int16_t": 2, "int32_t": 4, "int64_t": 8, "double": 8}
 _DECL = re.compile(r"static const (\w+) \w+\[(\d+)\]")
 
 
