@@ -5,18 +5,20 @@
 :func:`export_c` saves them; :func:`check_c` compiles them with the system C compiler and
 compares the harness's predictions with ``network.predict`` point by point.
 
-The generated code computes exactly what the numpy forward pass computes:
+The generated code computes what the numpy forward pass computes, this way:
 
 - **Input scaling** ``(x - minimum) / span`` in ``double``, the same two IEEE operations numpy
   does, so the scaled inputs are bit-identical. It is folded into the first layer only where
   that is exact: no scaling at all (identity), or every minimum 0 and one common span that is a
   power of two (then the first layer runs on the raw inputs and its bias is multiplied by the
   span, which scales every pre-activation by that power of two and changes no sign and no argmax).
-- **First layer** (real inputs): a ``double`` accumulator, summed over the inputs in order;
-  weights +-1 are additions and subtractions, other integers a multiplication by a small
-  integer, continuous weights ``double`` products. ``double`` and not ``float``: numpy computes
-  in float64, and float32 would move pre-activations by ~1e-7 relative, enough to flip points
-  that numpy puts near a threshold.
+- **First layer** (real inputs): one ``double`` accumulator per neuron; inputs in the outer
+  loop, so each neuron adds its terms in input order while the neurons' sums stay independent;
+  zero inputs and zero weights are skipped (their terms are zeros); integer weights as
+  bit-plane masks stored by input, +-1 an addition or a subtraction, other integers a
+  multiplication by a small integer; continuous weights ``double`` products. ``double`` and
+  not ``float``: numpy computes in float64, and float32 would move pre-activations by ~1e-7
+  relative, enough to flip points that numpy puts near a threshold.
 - **Hidden layers** (binary inputs): activations bit-packed, 64 per ``uint64_t`` word. Integer
   and ternary weights are stored as bit-plane masks (positive and negative, one pair per bit of
   ``max |w|``); a neuron's sum is ``sum_k 2^k (popcount(a & POS_k) - popcount(a & NEG_k))``, an
@@ -374,7 +376,6 @@ def _layer_code(name, plan: LayerPlan, W, b, fold, factor, rule) -> str:
     store = ("        t[i] = tt;" if out_kind == "pre"
              else "        if (tt > 0.0) bits[i >> 6] |= (uint64_t)1 << (i & 63);")
     if plan.kind == "float_in":
-        words = plan.words
         bias_note = "bias" + (f" x {factor:g} (input scaling folded)" if factor != 1.0 else "")
         if plan.integer:
             mtype, wb = _mask_word(plan.n_out)
