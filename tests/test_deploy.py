@@ -294,6 +294,10 @@ def test_cli_train_prints_footprint_and_trained_net_exports_exactly(tmp_path, ca
     assert "packed model" in out and "vs float32 MLP 4 -> 3 -> 3" in out
     assert main(["export-model", str(model), "--to", "c", "-o", str(tmp_path / "c"), "--check", "iris"]) == 0
     assert "agrees with numpy on 150/150 points" in capsys.readouterr().out
+    assert main(["train", "iris", "--hidden", "3", "--weights", "ternary", "--train-size", "30",
+                 "--seed", "1", "--json"]) == 0
+    fp = json.loads(capsys.readouterr().out)["footprint"]
+    assert fp["widths"] == [4, 3, 3] and fp["bits_per_weight"] == 2 and fp["float_model_bytes"] == 4 * 30
 
 
 @needs_cc
