@@ -297,7 +297,8 @@ def test_cli_train_prints_footprint_and_trained_net_exports_exactly(tmp_path, ca
     assert main(["train", "iris", "--hidden", "3", "--weights", "ternary", "--train-size", "30",
                  "--seed", "1", "--json"]) == 0
     fp = json.loads(capsys.readouterr().out)["footprint"]
-    assert fp["widths"] == [4, 3, 3] and fp["bits_per_weight"] == 2 and fp["float_model_bytes"] == 4 * 30
+    assert fp["widths"] == [4, 3, 3] and fp["bits_per_weight"] == 2
+    assert fp["float_model_bytes"] == 4 * (4 * 3 + 3 + 3 * 3 + 3)
 
 
 @needs_cc
