@@ -1,8 +1,8 @@
 """The ``bnnmip`` command line: one module per command, put together here.
 
 Each command module (:mod:`.train`, :mod:`.predict`, :mod:`.evaluate`, :mod:`.compare`,
-:mod:`.export`, :mod:`.listings`) has ``add_parser(subparsers)`` and the function that runs it;
-:mod:`.options` and :mod:`.output` hold what several share.
+:mod:`.deploy`, :mod:`.export`, :mod:`.listings`) has ``add_parser(subparsers)`` and the
+function that runs it; :mod:`.options` and :mod:`.output` hold what several share.
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ import argparse
 import sys
 
 from ..errors import BnnmipError
-from . import compare, evaluate, export, listings, predict, train
+from . import compare, deploy, evaluate, export, listings, predict, train
 
 __all__ = ["main"]
 
-COMMANDS = (train, predict, evaluate, compare, export, listings)
+COMMANDS = (train, predict, evaluate, compare, deploy, export, listings)
 """The command modules, in the order ``bnnmip --help`` lists them."""
 
 

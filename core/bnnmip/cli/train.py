@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ..backends.results import START_AT_BOUND_MESSAGE
+from ..deploy.footprint import footprint, format_footprint
 from ..plugins import get_plugin_manager
 from .argtypes import positive_float
 from .options import _load_split, _model_options, _solver_options
@@ -132,10 +133,12 @@ def cmd_train(args) -> int:
     if args.output:
         net.save(args.output)
         summary["model"] = str(args.output)
+    fp = footprint(net)
+    summary["footprint"] = fp.to_dict()
     if args.json:
         print(json.dumps(summary, indent=1))
     else:
-        print(_format_summary(summary, res))
+        print(_format_summary(summary, res) + "\n" + format_footprint(fp))
     return 0
 
 
