@@ -209,6 +209,8 @@ def cmd_train(args) -> int:
     """Train, print the summary, optionally save the network."""
     import warnings
 
+    import attrs
+
     from .plugins import get_plugin_manager
     from .progress import ProgressReporter
 
@@ -224,6 +226,8 @@ def cmd_train(args) -> int:
     finally:
         reporter.close()
         pm.unregister(reporter)
+    if ds.known_feature_names and clf.network_.feature_names is None:  # saved, checked by predict
+        clf.network_ = attrs.evolve(clf.network_, feature_names=ds.known_feature_names)
     res, net = clf.training_result_, clf.network_
     summary = {
         "dataset": ds.name,
@@ -383,7 +387,8 @@ def cmd_predict(args) -> int:
     from .network import BinarizedNetwork
 
     net = BinarizedNetwork.load(args.model)
-    X, y = load_inputs(args.data, n_features=net.widths[0], label=args.label)
+    X, y = load_inputs(args.data, n_features=net.widths[0], label=args.label,
+                       feature_names=net.feature_names)
     pred = net.predict(X, rule=args.rule)
     text = "\n".join(str(_plain(p)) for p in pred) + "\n"
     if args.output:

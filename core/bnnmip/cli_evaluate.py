@@ -67,7 +67,7 @@ def _fmt(value, fmt: str = "{:.3f}") -> str:
 def cmd_evaluate(args) -> int:
     """Evaluate a saved network: clean, noisy and (optionally) certified accuracy per radius."""
     from .cli import _plain, _table
-    from .datasets import load_dataset
+    from .datasets import check_feature_names, load_dataset
     from .network import BinarizedNetwork
     from .robustness import robustness_report
 
@@ -82,6 +82,8 @@ def cmd_evaluate(args) -> int:
             f"{args.data} has {ds.X.shape[1]} feature column(s) but the network expects "
             f"{net.widths[0]}; give the same columns as in training plus the label column"
         )
+    if net.feature_names is not None and ds.known_feature_names is not None:
+        check_feature_names(str(args.data), ds.known_feature_names, net.feature_names)
     rule = args.rule or net.prediction_rule.value
     rows = robustness_report(
         net, ds.X, ds.y, args.radii, backend=args.backend, seed=args.seed,

@@ -304,6 +304,7 @@ class BDNNClassifier(ClassifierMixin, BaseEstimator):
             scaling=scaling,
             classes=tuple(classes.tolist()),
             prediction_rule=rule,
+            feature_names=getattr(self, "feature_names_in_", None),  # saved, checked by predict
         )
         self.training_result_ = result
         self.status_ = result.status.value
