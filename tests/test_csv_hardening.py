@@ -58,18 +58,18 @@ def test_predict_checks_feature_names(tmp_path, capsys):
         code = main(["predict", str(model), write(tmp_path, text, "p.csv")])
         return code, capsys.readouterr()
 
-    rows = "\n".join(f"{a:.3f},{b:.3f},{c:.3f},{t}" for (a, b, c), t in zip(X, y))
+    rows = "\n".join(f"{a:.3f},{b:.3f},{c:.3f},{t}" for (a, b, c), t in zip(X, y, strict=True))
     code, out = predict("alpha,beta,gamma,label\n" + rows + "\n")
     assert code == 0 and "accuracy" in out.err
-    swapped = "\n".join(f"{c:.3f},{b:.3f},{a:.3f},{t}" for (a, b, c), t in zip(X, y))
+    swapped = "\n".join(f"{c:.3f},{b:.3f},{a:.3f},{t}" for (a, b, c), t in zip(X, y, strict=True))
     code, out = predict("gamma,beta,alpha,label\n" + swapped + "\n")
     assert code == 2 and "different order" in out.err and "Traceback" not in out.err
     code, out = predict("alpha,beta,delta,label\n" + rows + "\n")
     assert code == 2 and "missing 'gamma'" in out.err and "'delta'" in out.err
-    code, out = predict("alpha,beta,label\n" + "\n".join(f"{a},{b},{t}" for (a, b, _), t in zip(X, y)) + "\n")
+    code, out = predict("alpha,beta,label\n" + "\n".join(f"{a},{b},{t}" for (a, b, _), t in zip(X, y, strict=True)) + "\n")
     assert code == 2 and "feature column" in out.err
     # the label column may stand anywhere when the header names it
-    moved = "\n".join(f"{t},{a:.3f},{b:.3f},{c:.3f}" for (a, b, c), t in zip(X, y))
+    moved = "\n".join(f"{t},{a:.3f},{b:.3f},{c:.3f}" for (a, b, c), t in zip(X, y, strict=True))
     code, out = predict("label,alpha,beta,gamma\n" + moved + "\n")
     assert code == 0 and "accuracy" in out.err
     # unlabelled inputs with the right header, and a headerless file (count check only)

@@ -14,8 +14,10 @@ feature column taken for the label; pass ``label=``).
 
 The first row is a header when a cell of it is not a number in a column whose cells below
 are mostly numbers, or when its cells are the column numbers ``0, 1, ..., n-1`` or
-``1, ..., n`` in order (as pandas writes unnamed columns); otherwise it is data. Features must be numbers; bnnmip does not impute, so a missing value
-(an empty cell, ``NaN``, ``?``) is an error naming its column and line.
+``1, ..., n`` in order (as pandas writes unnamed columns); otherwise it is data.
+
+Features must be numbers; bnnmip does not impute, so a missing value (an empty cell, ``NaN``,
+``?``) is an error naming its column and line.
 """
 
 from __future__ import annotations

@@ -76,6 +76,7 @@ def train(
         raise InvalidInputError(f"margin_c is the trade-off of margin='soft', but margin={margin!r}")
     if margin == "soft":
         _check_soft(architecture, robust, margin_c)
+    _check_numerics(architecture, data, formulation, eps)
     task = TrainingTask(
         architecture=architecture,
         data=data,
@@ -97,6 +98,17 @@ def train(
     elif margin == "soft":
         result = soft_margins(task, result, C=margin_c)
     return result
+
+
+def _check_numerics(architecture, data, formulation, eps) -> None:
+    """Refuse sample weights and weight bounds the solvers' tolerances cannot represent."""
+    from .formulation import FORMULATIONS
+    from .numerics import check_training_numerics
+
+    module = FORMULATIONS.get(formulation)
+    if module is None:
+        return  # an unknown formulation is reported by the strategy, with the known names
+    check_training_numerics(architecture, data, module.DEFAULT_EPS if eps is None else float(eps))
 
 
 def _check_soft(architecture, robust, margin_c) -> None:

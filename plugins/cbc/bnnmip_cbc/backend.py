@@ -46,11 +46,13 @@ from types import MappingProxyType
 
 import numpy as np
 
+from bnnmip import solver_policy as policy
 from bnnmip.backend import BackendFeature
 from bnnmip.errors import InvalidInputError
 from bnnmip.milp import MilpProblem
 from bnnmip.milp_io import OBJCONST, column_index, column_names, write_mps
 from bnnmip.result import SolveOptions, SolveResult, SolveStatus
+from bnnmip.solver_policy import owned_option_problem
 
 # first words of the solution file's status line -> (status with a solution, without one)
 _STATUS = (
@@ -206,6 +208,10 @@ class CbcBackend:
         exe = self.executable()
         for name, value in options.items():
             key = name.lstrip("-")
+            owned = owned_option_problem("CBC", name, OWNED_OPTIONS, prefix=True)
+            if owned:
+                problems.append(owned)
+                continue
             if any(word.startswith(key.lower()) for word in _CBC_RESERVED):
                 problems.append(f"CBC parameter {name!r} is bnnmip's to set (it reads CBC's log and "
                                 f"solution file): leave it out")
@@ -417,6 +423,12 @@ def _is_executable(path: str) -> bool:
     return os.path.isfile(path) and os.access(path, os.X_OK)
 
 
+OWNED_OPTIONS = {  # CBC parameters (and actions) that change what is solved: refused
+    "seconds": policy.TIME_LIMIT, "ratioGap": policy.GAP, "threads": policy.THREADS,
+    "randomCbcSeed": policy.SEED, "randomSeed": policy.SEED, "primalTolerance": policy.TOLERANCE,
+    "integerTolerance": policy.TOLERANCE, "direction": policy.SENSE, "maximize": policy.SENSE,
+    "minimize": policy.SENSE, "cutoff": policy.CUTOFF,
+}
 _CBC_RESERVED = ("loglevel", "sloglevel", "printingoptions", "solution", "solve", "mips", "timemode", "quit",
                  "stop", "exit", "end", "import", "export", "directory")
 

@@ -11,10 +11,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bnnmip import solver_policy as policy
 from bnnmip.backend import BackendFeature, captured_output, option_value
 from bnnmip.errors import InvalidInputError
 from bnnmip.milp import MilpProblem
 from bnnmip.result import SolveOptions, SolveResult, SolveStatus
+from bnnmip.solver_policy import owned_option_problem
+
+OWNED_OPTIONS = {  # HiGHS options that change what is solved or that bnnmip sets: refused
+    "time_limit": policy.TIME_LIMIT, "mip_rel_gap": policy.GAP, "threads": policy.THREADS,
+    "random_seed": policy.SEED, "mip_feasibility_tolerance": policy.TOLERANCE,
+    "primal_feasibility_tolerance": policy.TOLERANCE, "objective_bound": policy.CUTOFF,
+}
 
 # HighsModelStatus name -> (status with a solution, status without one)
 _STATUS = {
@@ -100,6 +108,10 @@ class HighsBackend:
         h.setOptionValue("output_flag", False)
         out, problems = {}, []
         for name, value in options.items():
+            owned = owned_option_problem("HiGHS", name, OWNED_OPTIONS)
+            if owned:
+                problems.append(owned)
+                continue
             with captured_output(1):  # HiGHS reports an unknown name on stdout in any case
                 status, kind = h.getOptionType(name)
             if status != highspy.HighsStatus.kOk or kind not in kinds:

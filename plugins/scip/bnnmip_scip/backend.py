@@ -56,11 +56,19 @@ from typing import Any
 import attrs
 import numpy as np
 
+from bnnmip import solver_policy as policy
 from bnnmip.backend import BackendFeature, captured_output, option_value
 from bnnmip.errors import InvalidInputError
 from bnnmip.milp import MilpProblem, RowKind
 from bnnmip.milp_io import OBJCONST, column_index, write_mps
 from bnnmip.result import SolveOptions, SolveResult, SolveStatus
+from bnnmip.solver_policy import owned_option_problem
+
+OWNED_OPTIONS = {  # SCIP parameters that change what is solved or that bnnmip sets: refused
+    "limits/time": policy.TIME_LIMIT, "limits/gap": policy.GAP,
+    "randomization/randomseedshift": policy.SEED, "numerics/feastol": policy.TOLERANCE,
+    "limits/objectivestop": policy.CUTOFF, "limits/primal": policy.CUTOFF,
+}
 
 # SCIP status string (Model.getStatus) -> (status with a solution, status without one)
 _STATUS = {
@@ -231,6 +239,10 @@ class ScipBackend:
         model.hideOutput()
         out, problems = {}, []
         for name, value in options.items():
+            owned = owned_option_problem("SCIP", name, OWNED_OPTIONS)
+            if owned:
+                problems.append(owned)
+                continue
             try:
                 current = model.getParam(name)
             except KeyError:
