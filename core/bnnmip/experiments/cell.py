@@ -27,6 +27,7 @@ import warnings
 from collections.abc import Callable
 
 from .. import hookimpl
+from ..errors import InvalidInputError
 
 __all__ = ["base_record", "machine_info", "run_cell", "traceback_tail", "versions"]
 
@@ -97,7 +98,14 @@ def base_record(key: str, config: dict) -> dict:
 
 def _load(config: dict):
     from ..datasets import load_dataset, split_dataset
+    from .grid import data_file_digest
 
+    expected = config.get("data_sha256")
+    if expected is not None and data_file_digest(config["dataset"]) != expected:
+        raise InvalidInputError(
+            f"data file {config['dataset']} changed after the grid was built (its contents no longer "
+            "match the cell's key); run 'bnnmip compare' again to key the cells by the new contents"
+        )
     ds = load_dataset(config["dataset"], label=config.get("label"))
     X, y = ds.X, ds.y
     seed = config["seed"]
