@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ._argtypes import positive_float, positive_int
+from ._paths import check_command_paths
 from .errors import BnnmipError
 from .formulation import DEFAULT_FORMULATION, FORMULATIONS
 from .result import START_AT_BOUND_MESSAGE
@@ -214,6 +215,7 @@ def cmd_train(args) -> int:
     from .plugins import get_plugin_manager
     from .progress import ProgressReporter
 
+    check_command_paths(args)  # before any work: a bad --output or --log-file fails now
     ds, X_train, X_test, y_train, y_test = _load_split(args)
     clf = _estimator(args)
     pm = get_plugin_manager()
@@ -386,6 +388,7 @@ def cmd_predict(args) -> int:
     from .datasets import load_inputs
     from .network import BinarizedNetwork
 
+    check_command_paths(args)
     net = BinarizedNetwork.load(args.model)
     X, y = load_inputs(args.data, n_features=net.widths[0], label=args.label,
                        feature_names=net.feature_names)
@@ -415,6 +418,7 @@ def cmd_export(args) -> int:
     from .estimator import BDNNClassifier
     from .milp_io import write_lp, write_mps
 
+    check_command_paths(args)
     _, X_train, _, y_train, _ = _load_split(args)
     clf = BDNNClassifier(
         hidden_layer_sizes=tuple(args.hidden), weight_domain=args.weights, bias=not args.no_bias,

@@ -54,7 +54,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--max-enumerate", type=non_negative_int, default=16, metavar="F",
                    help="enumerate layer-1 patterns up to F flippable neurons, else solve a "
                         "MILP (default: 16)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random signs (default: 0)")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="seed of the random signs (default: 0)")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.set_defaults(func=cmd_evaluate)
     return p

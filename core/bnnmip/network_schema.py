@@ -17,8 +17,9 @@ The checks, in order:
 - ``format``, ``version`` (1 or 2; ``feature_names`` needs 2), ``widths``, ``weight_domain``,
   ``prediction_rule``, ``classes`` (scalars of one kind, no duplicates, one per output),
   ``input_scaling`` (one finite minimum and one finite positive span per input, no
-  broadcasting), ``layers`` (numbers only, no strings or booleans, exact shapes, weights
-  inside the weight domain), ``metadata`` (an object), ``feature_names`` (unique non-empty
+  broadcasting), ``layers`` (numbers only, no strings or booleans, exact shapes; with an
+  ``integer:P`` domain every weight an integer in [-P, P]; continuous weights need only be
+  finite, since a step activation does not depend on a neuron's scale), ``metadata`` (an object), ``feature_names`` (unique non-empty
   strings, one per input).
 """
 
@@ -179,7 +180,7 @@ def _check_layers(source: str, layers, domain, widths) -> list[int]:
     if not isinstance(layers, list) or not layers:
         raise _bad(source, "layers must be a non-empty list of {'weights': ..., 'bias': ...} objects")
     bound = domain.bound
-    integer = domain.is_integer
+    integer = domain.is_integer  # continuous weights: any finite scale (step is scale invariant)
     sizes = []
     for l, layer in enumerate(layers):
         where = f"layers[{l}]"
@@ -203,9 +204,7 @@ def _check_layers(source: str, layers, domain, widths) -> list[int]:
             _numbers(source, f"{where}.weights[{i}]", row, n_in,
                      "one weight per input of the layer")
             for j, w in enumerate(row):
-                if abs(w) > bound + WEIGHT_TOLERANCE or (
-                    integer and abs(w - round(w)) > WEIGHT_TOLERANCE
-                ):
+                if integer and (abs(w) > bound + WEIGHT_TOLERANCE or abs(w - round(w)) > WEIGHT_TOLERANCE):
                     raise _bad(source, f"{where}.weights[{i}][{j}] = {w!r} lies outside the declared "
                                         f"weight_domain {domain}; the file was edited or is corrupt")
         _numbers(source, f"{where}.bias", layer["bias"], len(W), "one bias per neuron")
