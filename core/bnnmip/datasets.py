@@ -350,10 +350,16 @@ def _read_rows(text: str, delimiter: str) -> list[tuple[int, list[str]]]:
     """Non-blank rows with their line numbers (1-based, as a text editor shows them)."""
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
     rows, start = [], 1
-    for row in reader:
-        if len(row) > 1 or (row and row[0].strip()):  # skip blank lines
-            rows.append((start, [cell.strip() for cell in row]))
-        start = reader.line_num + 1
+    try:
+        for row in reader:
+            if len(row) > 1 or (row and row[0].strip()):  # skip blank lines
+                rows.append((start, [cell.strip() for cell in row]))
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        raise InvalidInputError(
+            f"CSV file cannot be parsed near line {reader.line_num}: {exc}; check its quoting "
+            "(a cell longer than 128 KB, an unclosed quote)"
+        ) from None
     return rows
 
 
@@ -373,6 +379,8 @@ def _detect_delimiter(text: str, source: str) -> str:
     for delim in _DELIMITERS:
         rows = [row for _, row in _read_rows(sample, delim)]
         widths = [len(row) for row in rows]
+        if not widths:  # e.g. an unclosed quote swallowed every line
+            continue
         modal = max(set(widths), key=widths.count)
         if modal < 2:
             continue

@@ -37,6 +37,7 @@ reasons, in :data:`SKLEARN_EXPECTED_FAILED_CHECKS` (pass it to ``check_estimator
 
 from __future__ import annotations
 
+import contextlib
 import numbers
 import warnings
 
@@ -86,6 +87,19 @@ class _Prepared:
     robust: object
     backend: object
     validation: TrainingSet | None = None
+
+
+@contextlib.contextmanager
+def _as_input_error():
+    """Re-raise scikit-learn's input ``ValueError`` as :class:`InvalidInputError`, message kept."""
+    try:
+        yield
+    except InvalidInputError:
+        raise
+    except ValueError as exc:
+        if type(exc).__name__ == "NotFittedError":
+            raise
+        raise InvalidInputError(str(exc)) from None
 
 
 class VerificationWarning(UserWarning):
@@ -329,8 +343,9 @@ class BDNNClassifier(ClassifierMixin, BaseEstimator):
     def _prepare(self, X, y, sample_weight, *, check_backend: bool = True) -> _Prepared:
         """Validate everything and build the IR, before any solver runs."""
         rule, options, robust = self._check_params()
-        X, y = validate_data(self, X, y, dtype=np.float64)
-        check_classification_targets(y)
+        with _as_input_error():  # scikit-learn's ValueErrors, as InvalidInputError (a ValueError)
+            X, y = validate_data(self, X, y, dtype=np.float64)
+            check_classification_targets(y)
         classes, y_index = np.unique(y, return_inverse=True)
         weights = self._check_sample_weight(sample_weight, X.shape[0])
         if weights is not None:
@@ -521,7 +536,8 @@ class BDNNClassifier(ClassifierMixin, BaseEstimator):
     # -- predict -----------------------------------------------------------------------------
     def _validated(self, X) -> np.ndarray:
         check_is_fitted(self)
-        return validate_data(self, X, reset=False, dtype=np.float64)
+        with _as_input_error():
+            return validate_data(self, X, reset=False, dtype=np.float64)
 
     def _scores(self, X) -> np.ndarray:
         X = self._validated(X)
