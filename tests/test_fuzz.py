@@ -204,7 +204,8 @@ def estimator_inputs(draw):
             X[i][j] = draw(st.sampled_from([np.nan, np.inf, -np.inf, 1e300, "a", None, 0.0]))
         elif change == "y":
             y = draw(st.sampled_from([[0.5] * m, ["a"] * m, [None] * m, y[:-1], [[1]] * m,
-                                      [1.5, 2.5] + [1.0] * (m - 2), [True, False] * (m // 2) + [True] * (m % 2)]))
+                                      [1.5, 2.5] + [1.0] * (m - 2),
+                                      [True, False] * (m // 2) + [True] * (m % 2)]))
         elif change == "w":
             w = draw(st.lists(st.sampled_from([0.0, 1.0, 2.0, -1.0, 1e20, 1e-9, np.nan]), min_size=m,
                               max_size=m))

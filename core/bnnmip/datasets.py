@@ -253,7 +253,7 @@ def load_inputs(
             check_feature_names(str(name_or_path), ds.feature_names, feature_names)
     else:
         path, text = _read_text(name_or_path)
-        rows = _read_rows(text, _detect_delimiter(text, str(path)))
+        rows = _read_rows(text, _detect_delimiter(text, str(path)), str(path))
         width = len(rows[0][1])
         header = rows[0][1] if _has_header(rows) else None
         if label is None and header is not None and feature_names is not None:
@@ -346,7 +346,7 @@ def _number(cell: str) -> float | None:
         return None
 
 
-def _read_rows(text: str, delimiter: str) -> list[tuple[int, list[str]]]:
+def _read_rows(text: str, delimiter: str, source: str = "CSV file") -> list[tuple[int, list[str]]]:
     """Non-blank rows with their line numbers (1-based, as a text editor shows them)."""
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
     rows, start = [], 1
@@ -357,7 +357,7 @@ def _read_rows(text: str, delimiter: str) -> list[tuple[int, list[str]]]:
             start = reader.line_num + 1
     except csv.Error as exc:
         raise InvalidInputError(
-            f"CSV file cannot be parsed near line {reader.line_num}: {exc}; check its quoting "
+            f"{source} cannot be parsed as CSV near line {reader.line_num}: {exc}; check its quoting "
             "(a cell longer than 128 KB, an unclosed quote)"
         ) from None
     return rows
@@ -377,7 +377,7 @@ def _detect_delimiter(text: str, source: str) -> str:
         sniffed = None
     best, best_score = None, None
     for delim in _DELIMITERS:
-        rows = [row for _, row in _read_rows(sample, delim)]
+        rows = [row for _, row in _read_rows(sample, delim, source)]
         widths = [len(row) for row in rows]
         if not widths:  # e.g. an unclosed quote swallowed every line
             continue
@@ -458,7 +458,7 @@ def _label_index(label, header: list[str] | None, n_cols: int, source: str) -> i
 
 def _parse_csv(text: str, source: str, label) -> _Parsed:
     delimiter = _detect_delimiter(text, source)
-    rows = _read_rows(text, delimiter)
+    rows = _read_rows(text, delimiter, source)
     has_header = _has_header(rows)
     header = rows[0][1] if has_header else None
     data = rows[1:] if has_header else rows

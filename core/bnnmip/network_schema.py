@@ -19,7 +19,8 @@ The checks, in order:
   ``input_scaling`` (one finite minimum and one finite positive span per input, no
   broadcasting), ``layers`` (numbers only, no strings or booleans, exact shapes; with an
   ``integer:P`` domain every weight an integer in [-P, P]; continuous weights need only be
-  finite, since a step activation does not depend on a neuron's scale), ``metadata`` (an object), ``feature_names`` (unique non-empty
+  finite, since a step activation does not depend on a neuron's scale), ``metadata`` (an
+  object), ``feature_names`` (unique non-empty
   strings, one per input).
 """
 
@@ -156,7 +157,7 @@ def _check_classes(source: str, classes, n_classes: int) -> None:
         if isinstance(c, bool):
             kinds.add("bool")
         elif _is_number(c):
-            if not math.isfinite(float(c)) if abs(c) < 1e300 else True:
+            if isinstance(c, float) and not math.isfinite(c):  # ints: any size, as JSON allows
                 raise _bad(source, f"classes[{k}] is {c!r}; class labels must be finite")
             kinds.add("number")
         elif isinstance(c, str):
