@@ -42,7 +42,7 @@ def _training_csv(tmp_path):
     rng = np.random.default_rng(0)
     X = rng.uniform(0, 1, size=(24, 3))
     y = (X[:, 0] > X[:, 2]).astype(int)
-    lines = ["alpha,beta,gamma,label"] + [f"{a:.3f},{b:.3f},{c:.3f},{t}" for (a, b, c), t in zip(X, y)]
+    lines = ["alpha,beta,gamma,label"] + [f"{a:.3f},{b:.3f},{c:.3f},{t}" for (a, b, c), t in zip(X, y, strict=True)]
     return write(tmp_path, "\n".join(lines) + "\n", "train.csv"), X, y
 
 
@@ -66,7 +66,8 @@ def test_predict_checks_feature_names(tmp_path, capsys):
     assert code == 2 and "different order" in out.err and "Traceback" not in out.err
     code, out = predict("alpha,beta,delta,label\n" + rows + "\n")
     assert code == 2 and "missing 'gamma'" in out.err and "'delta'" in out.err
-    code, out = predict("alpha,beta,label\n" + "\n".join(f"{a},{b},{t}" for (a, b, _), t in zip(X, y, strict=True)) + "\n")
+    two = "\n".join(f"{a},{b},{t}" for (a, b, _), t in zip(X, y, strict=True))
+    code, out = predict("alpha,beta,label\n" + two + "\n")
     assert code == 2 and "feature column" in out.err
     # the label column may stand anywhere when the header names it
     moved = "\n".join(f"{t},{a:.3f},{b:.3f},{c:.3f}" for (a, b, c), t in zip(X, y, strict=True))
