@@ -42,7 +42,8 @@ def _training_csv(tmp_path):
     rng = np.random.default_rng(0)
     X = rng.uniform(0, 1, size=(24, 3))
     y = (X[:, 0] > X[:, 2]).astype(int)
-    lines = ["alpha,beta,gamma,label"] + [f"{a:.3f},{b:.3f},{c:.3f},{t}" for (a, b, c), t in zip(X, y, strict=True)]
+    rows = [f"{a:.3f},{b:.3f},{c:.3f},{t}" for (a, b, c), t in zip(X, y, strict=True)]
+    lines = ["alpha,beta,gamma,label", *rows]
     return write(tmp_path, "\n".join(lines) + "\n", "train.csv"), X, y
 
 
