@@ -82,3 +82,15 @@ def test_noise_accuracy_memory_does_not_grow_with_the_draws():
     assert peak(400) < 4 * peak(4) + 200_000
     with pytest.raises(Exception, match="seed must be an integer >= 0"):
         noise_accuracy(net, X, y, [0.0], seed=-5, scaled=True)
+
+
+def test_estimator_log_file_in_a_missing_folder_is_refused_before_the_solve(tmp_path):
+    from bnnmip import InvalidInputError
+    from bnnmip.estimator import BDNNClassifier
+
+    X, y = np.eye(4), [0, 1, 0, 1]
+    with pytest.raises(InvalidInputError, match="log_file .* does not exist"):
+        BDNNClassifier(log_file=tmp_path / "no" / "log.txt").fit(X, y)
+    clf = BDNNClassifier(hidden_layer_sizes=(1,), time_limit=30, log_file=tmp_path / "log.txt",
+                         strategy_params={"start": "none"}).fit(X, y)  # the solver runs and logs
+    assert clf.status_ == "optimal" and (tmp_path / "log.txt").stat().st_size > 0

@@ -459,6 +459,10 @@ class BDNNClassifier(ClassifierMixin, BaseEstimator):
             if isinstance(exc, InvalidInputError):
                 raise
             raise InvalidInputError(f"invalid solver option: {exc}") from None
+        if self.log_file is not None:  # before the solve: the backends cannot report it later
+            from ._paths import check_output_path
+
+            check_output_path(self.log_file, flag="log_file")
         robust = RobustnessSet(self.robust_radius) if self.robust_radius else None
         if self.eps is not None and not (
             isinstance(self.eps, numbers.Real) and 0 < float(self.eps) < 1
