@@ -138,3 +138,20 @@ def test_version_1_files_still_load_and_feature_names_round_trip(tmp_path):
     data = json.loads(path.read_text())
     assert data["version"] == 2 and data["feature_names"] == ["height", "width"]
     assert BinarizedNetwork.load(path).feature_names == ("height", "width")
+
+
+def test_save_is_atomic_and_leaves_no_temporary_file(tmp_path, monkeypatch):
+    import os
+
+    net = _net()
+    path = net.save(tmp_path / "n.json")
+    before = path.read_text()
+
+    def crash(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(OSError):
+        _net(classes=("x", "y")).save(path)
+    assert path.read_text() == before  # the old network is intact
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["n.json"]

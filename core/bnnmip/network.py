@@ -265,9 +265,28 @@ class BinarizedNetwork:
         return net
 
     def save(self, path) -> Path:
-        """Write the network as JSON to ``path``."""
+        """Write the network as JSON to ``path``, atomically.
+
+        The file is written next to ``path`` under a temporary name, forced to disk and then
+        renamed over ``path``: a crash or kill leaves either the old file or the complete new
+        one, never a truncated network.
+        """
+        import os
+        import tempfile
+
         path = Path(path)
-        path.write_text(json.dumps(self.to_dict(), indent=1) + "\n")
+        text = json.dumps(self.to_dict(), indent=1) + "\n"
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
         return path
 
     @classmethod
