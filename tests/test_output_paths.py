@@ -94,3 +94,14 @@ def test_estimator_log_file_in_a_missing_folder_is_refused_before_the_solve(tmp_
     clf = BDNNClassifier(hidden_layer_sizes=(1,), time_limit=30, log_file=tmp_path / "log.txt",
                          strategy_params={"start": "none"}).fit(X, y)  # the solver runs and logs
     assert clf.status_ == "optimal" and (tmp_path / "log.txt").stat().st_size > 0
+
+
+def test_train_api_checks_the_log_file_before_the_solve(tmp_path):
+    import bnnmip
+    from bnnmip import InvalidInputError
+    from bnnmip.testing import xor
+
+    inst = xor()
+    options = bnnmip.SolveOptions(log_file=tmp_path / "missing" / "solver.log")
+    with pytest.raises(InvalidInputError, match="log_file .* does not exist"):
+        bnnmip.train(inst.architecture, inst.data, options=options)

@@ -105,9 +105,13 @@ def test_cell_keys_follow_file_contents_and_normalised_paths(tmp_path, monkeypat
     before = keys("g.csv")
     (tmp_path / "g.csv").write_text("a,b,y\n0,1,1\n1,0,1\n1,1,0\n0,0,0\n")
     assert set(keys("g.csv")).isdisjoint(before)  # edited data: new cells, never old results
-    # bundled data sets are keyed by name, as before (no digest in their configuration)
+    # bundled data sets are keyed by name, as before (no digest in their configuration): the key
+    # below is the one this cell had before content keys existed, so old stores stay valid
     config = Grid(**GRID).cells()[0]
     assert config["dataset"] == "iris" and "data_sha256" not in config
+    old = Grid(datasets=["iris", "breast-cancer-wisconsin"], backends=["highs"], seeds=[0, 1],
+               baselines=["mlp"])
+    assert [k for k, _ in old.keyed_cells()][:2] == ["c3a14f15b15bab6f", "6534693265502615"]
 
 
 def test_a_cell_whose_file_changed_after_keying_fails_instead_of_running(tmp_path):

@@ -77,6 +77,10 @@ def train(
     if margin == "soft":
         _check_soft(architecture, robust, margin_c)
     _check_numerics(architecture, data, formulation, eps)
+    if options is not None and options.log_file is not None:  # the backends would ignore it
+        from ._paths import check_output_path
+
+        check_output_path(options.log_file, flag="log_file")
     task = TrainingTask(
         architecture=architecture,
         data=data,
