@@ -96,3 +96,12 @@ def test_estimator_saves_dataframe_column_names(tmp_path):
     assert clf.network_.feature_names == ("u", "v")
     back = BinarizedNetwork.load(clf.network_.save(tmp_path / "n.json"))
     assert back.feature_names == ("u", "v")
+
+
+def test_repeated_header_names_are_not_saved_as_feature_names(tmp_path, capsys):
+    text = "a,a,y\n" + "\n".join(f"{i % 3},{i % 5},{i % 2}" for i in range(20)) + "\n"
+    model = tmp_path / "m.json"
+    assert main(["train", write(tmp_path, text), "--hidden", "1", "--test-size", "4", "-o", str(model)]) == 0
+    from bnnmip.network import BinarizedNetwork
+
+    assert BinarizedNetwork.load(model).feature_names is None  # the file loads; names are unusable

@@ -114,11 +114,9 @@ class BinarizedNetwork:
         default=PredictionRule.PREACTIVATION, converter=PredictionRule
     )
     metadata: dict = attrs.field(factory=dict)
-    feature_names: tuple[str, ...] | None = attrs.field(
-        default=None, converter=lambda v: None if v is None else tuple(str(n) for n in v)
-    )
-    """Names of the training data's columns, in input order (``None``: not known); checked
-    against a CSV header by ``bnnmip predict``."""
+    feature_names: tuple[str, ...] | None = attrs.field(default=None, converter=lambda v: _names(v))
+    """Names of the training data's columns, in input order (``None``: not known, or not
+    usable as names: repeated or empty); checked against a CSV header by ``bnnmip predict``."""
 
     @classmethod
     def from_arrays(cls, weights, biases, **kwargs) -> BinarizedNetwork:
@@ -305,3 +303,13 @@ class BinarizedNetwork:
 
 def _plain(value):
     return value.item() if isinstance(value, np.generic) else value
+
+
+def _names(value) -> tuple[str, ...] | None:
+    """Feature names as a tuple of strings, or ``None`` when they cannot identify columns."""
+    if value is None:
+        return None
+    names = tuple(str(n) for n in value)
+    if len(set(names)) != len(names) or not all(n.strip() for n in names):
+        return None  # repeated or blank names cannot tell columns apart: checked by count only
+    return names
