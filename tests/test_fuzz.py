@@ -198,7 +198,8 @@ def estimator_inputs(draw):
     X = draw(st.lists(st.lists(st.floats(-3, 3), min_size=n, max_size=n), min_size=m, max_size=m))
     y = ["a", "b"] + draw(st.lists(st.sampled_from(["a", "b"]), min_size=m - 2, max_size=m - 2))
     w, params = None, {"hidden_layer_sizes": (1,), "time_limit": 10.0}
-    for change in draw(st.lists(st.sampled_from(["X", "y", "w", "param", "shape"]), max_size=2)):
+    changes = draw(st.lists(st.sampled_from(["X", "y", "w", "param", "shape"]), max_size=2))
+    for change in sorted(changes, key=lambda c: c == "shape"):  # a new shape last: X[i][j] needs the old
         if change == "X":
             i, j = draw(st.integers(0, m - 1)), draw(st.integers(0, n - 1))
             X[i][j] = draw(st.sampled_from([np.nan, np.inf, -np.inf, 1e300, "a", None, 0.0]))
