@@ -54,7 +54,7 @@ def test_hamming_loss():
 
 def test_save_load_round_trip(tmp_path):
     net = _net(scaling=InputScaling.fit(np.random.default_rng(0).normal(size=(5, 2))),
-               classes=(3, 7, 9), weight_domain=WeightDomain.integer(2), prediction_rule="binary",
+               classes=(3, 7, 9), weight_domain=WeightDomain.continuous(), prediction_rule="binary",
                metadata={"status": "optimal"})
     path = net.save(tmp_path / "net.json")
     data = json.loads(path.read_text())

@@ -9,8 +9,15 @@
 
 Any other string is a path to a CSV file: delimiter (``,``, ``;`` or tab) and header row are
 detected, the label column is the last one unless ``label=`` says otherwise, labels may be
-numbers or strings. Features must be numbers; bnnmip does not impute, so a missing value
-(an empty cell, ``NaN``, ``?``) is an error naming its column and line.
+integers or strings (a label column of non-integer numbers is refused: it is usually a
+feature column taken for the label; pass ``label=``).
+
+The first row is a header when a cell of it is not a number in a column whose cells below
+are mostly numbers, or when its cells are the column numbers ``0, 1, ..., n-1`` or
+``1, ..., n`` in order (as pandas writes unnamed columns); otherwise it is data.
+
+Features must be numbers; bnnmip does not impute, so a missing value (an empty cell, ``NaN``,
+``?``) is an error naming its column and line.
 """
 
 from __future__ import annotations
@@ -50,6 +57,14 @@ class Dataset:
     name: str
     description: str = ""
     provenance: str = ""
+    named_columns: bool = True
+    """Whether ``feature_names`` come from the source (a header row, a bundled data set);
+    ``False`` for a CSV without a header, whose names are made up (``x1``, ``x2``, ...)."""
+
+    @property
+    def known_feature_names(self) -> tuple[str, ...] | None:
+        """``feature_names`` when the source names its columns, else ``None``."""
+        return self.feature_names if self.named_columns else None
 
     @property
     def n_points(self) -> int:
@@ -201,36 +216,90 @@ def load_dataset(name_or_path: str | Path, *, label: int | str | None = None) ->
         provenance=(
             f"CSV file {path} ({_DELIMITER_NAMES[parsed.delimiter]}-separated, {header_note})"
         ),
+        named_columns=parsed.has_header,
     )
 
 
-def load_inputs(name_or_path: str | Path, *, n_features: int, label: int | str | None = None):
+def load_inputs(
+    name_or_path: str | Path,
+    *,
+    n_features: int,
+    label: int | str | None = None,
+    feature_names: tuple[str, ...] | None = None,
+):
     """Inputs to predict on, with their labels when the source has them.
 
     A bundled data set gives ``(X, y)``. A CSV file with exactly ``n_features`` columns (and
     no ``label``) is read as unlabelled inputs, ``(X, None)``; otherwise its label column is
     ``label`` or the last one, as in :func:`load_dataset`.
 
+    With ``feature_names`` (the training data's, saved with the network) and a source that
+    names its columns (a CSV header, a bundled data set), the feature columns must carry
+    exactly these names in this order: a missing, extra or reordered column is an error (it
+    would otherwise be predicted silently wrong). Without a label argument, a CSV whose
+    header has the feature names plus one other column takes that column as the label.
+    A CSV without a header is checked by its column count only.
+
     Raises
     ------
     InvalidInputError
-        The source is malformed or its feature count is not ``n_features``.
+        The source is malformed, its feature count is not ``n_features`` or its column
+        names differ from ``feature_names``.
     """
     if isinstance(name_or_path, str) and _as_name(name_or_path) is not None:
         ds = load_dataset(name_or_path, label=label)
         X, y = ds.X, ds.y
+        if feature_names is not None and X.shape[1] == n_features:
+            check_feature_names(str(name_or_path), ds.feature_names, feature_names)
     else:
         path, text = _read_text(name_or_path)
-        width = len(_read_rows(text, _detect_delimiter(text, str(path)))[0][1])
+        rows = _read_rows(text, _detect_delimiter(text, str(path)), str(path))
+        width = len(rows[0][1])
+        header = rows[0][1] if _has_header(rows) else None
+        if label is None and header is not None and feature_names is not None:
+            others = [h for h in header if h not in feature_names]
+            if len(others) == 1 and len(header) == n_features + 1:
+                label = others[0]
         no_label = label is None and width == n_features
+        if label is None and width not in (n_features, n_features + 1):
+            raise InvalidInputError(
+                f"{path} has {width} column(s) but the network expects {n_features} feature "
+                f"column(s) (plus an optional label column); give the same columns as in training"
+            )
         parsed = _parse_csv(text, str(path), _NO_LABEL if no_label else label)
         X, y = parsed.X, parsed.y
+        if feature_names is not None and parsed.has_header and X.shape[1] == n_features:
+            check_feature_names(str(path), parsed.feature_names, feature_names)
     if X.shape[1] != n_features:
         raise InvalidInputError(
             f"{name_or_path} has {X.shape[1]} feature column(s) but the network expects "
             f"{n_features}; give the same columns as in training (plus an optional label column)"
         )
     return X, y
+
+
+def check_feature_names(source: str, got, expected) -> None:
+    """Refuse feature columns whose names differ from the training data's."""
+    got, expected = list(got), list(expected)
+    if got == expected:
+        return
+    missing = [n for n in expected if n not in got]
+    extra = [n for n in got if n not in expected]
+    if not missing and not extra:
+        raise InvalidInputError(
+            f"{source} has the network's feature columns in a different order: expected "
+            f"{', '.join(expected)}; got {', '.join(got)}. Reorder the columns as in training"
+        )
+    parts = []
+    if missing:
+        parts.append(f"missing {', '.join(map(repr, missing))}")
+    if extra:
+        parts.append(f"not in training {', '.join(map(repr, extra))}")
+    raise InvalidInputError(
+        f"{source}: its feature columns do not match the network's training features "
+        f"({'; '.join(parts)}); the network expects {', '.join(expected)} (plus an optional "
+        "label column, chosen with --label)"
+    )
 
 
 def _read_text(name_or_path) -> tuple[Path, str]:
@@ -282,14 +351,20 @@ def _number(cell: str) -> float | None:
         return None
 
 
-def _read_rows(text: str, delimiter: str) -> list[tuple[int, list[str]]]:
+def _read_rows(text: str, delimiter: str, source: str = "CSV file") -> list[tuple[int, list[str]]]:
     """Non-blank rows with their line numbers (1-based, as a text editor shows them)."""
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
     rows, start = [], 1
-    for row in reader:
-        if len(row) > 1 or (row and row[0].strip()):  # skip blank lines
-            rows.append((start, [cell.strip() for cell in row]))
-        start = reader.line_num + 1
+    try:
+        for row in reader:
+            if len(row) > 1 or (row and row[0].strip()):  # skip blank lines
+                rows.append((start, [cell.strip() for cell in row]))
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        raise InvalidInputError(
+            f"{source} cannot be parsed as CSV near line {reader.line_num}: {exc}; check its quoting "
+            "(a cell longer than 128 KB, an unclosed quote)"
+        ) from None
     return rows
 
 
@@ -307,8 +382,10 @@ def _detect_delimiter(text: str, source: str) -> str:
         sniffed = None
     best, best_score = None, None
     for delim in _DELIMITERS:
-        rows = [row for _, row in _read_rows(sample, delim)]
+        rows = [row for _, row in _read_rows(sample, delim, source)]
         widths = [len(row) for row in rows]
+        if not widths:  # e.g. an unclosed quote swallowed every line
+            continue
         modal = max(set(widths), key=widths.count)
         if modal < 2:
             continue
@@ -327,9 +404,17 @@ def _detect_delimiter(text: str, source: str) -> str:
 
 
 def _has_header(rows: list[tuple[int, list[str]]]) -> bool:
-    """A first row with a non-numeric cell in a column that is numeric below it is a header."""
+    """A first row with a non-numeric cell in a column that is numeric below it is a header.
+
+    So is a first row of column numbers ``0..n-1`` or ``1..n`` in order (pandas' names for
+    unnamed columns): read as data it would add a point and, usually, a class.
+    """
     first = rows[0][1]
     rest = [row for _, row in rows[1:]]
+    numbers = [_number(cell) for cell in first]
+    if rest and len(first) >= 2 and all(v is not None for v in numbers):
+        if numbers in ([float(j) for j in range(len(first))], [float(j + 1) for j in range(len(first))]):
+            return True
     if not rest:
         return all(_number(cell) is None and not _is_missing(cell) for cell in first)
     for j, cell in enumerate(first):
@@ -378,7 +463,7 @@ def _label_index(label, header: list[str] | None, n_cols: int, source: str) -> i
 
 def _parse_csv(text: str, source: str, label) -> _Parsed:
     delimiter = _detect_delimiter(text, source)
-    rows = _read_rows(text, delimiter)
+    rows = _read_rows(text, delimiter, source)
     has_header = _has_header(rows)
     header = rows[0][1] if has_header else None
     data = rows[1:] if has_header else rows
@@ -435,6 +520,8 @@ def _parse_csv(text: str, source: str, label) -> _Parsed:
                 "drop unlabelled rows first"
             )
         labels.append(row[target])
+    if target is not None:
+        _check_labels(labels, data, source, column(target))
     return _Parsed(
         X=_frozen(X),
         y=None if target is None else _frozen(_labels_array(labels)),
@@ -443,6 +530,21 @@ def _parse_csv(text: str, source: str, label) -> _Parsed:
         delimiter=delimiter,
         has_header=has_header,
     )
+
+
+def _check_labels(labels: list[str], data, source: str, where: str) -> None:
+    """Refuse a label column of numbers that are not all integers (regression targets)."""
+    numbers = [_number(c) for c in labels]
+    if not all(v is not None and math.isfinite(v) for v in numbers):
+        return  # string labels (a non-finite number among them is a string too)
+    for (line, _), value, cell in zip(data, numbers, labels, strict=True):
+        if not float(value).is_integer():
+            raise InvalidInputError(
+                f"{source}, line {line}: label {cell!r} in {where} is not an integer; bnnmip "
+                "classifies, so labels must be integers or names. If this column is a feature, "
+                "pass the label column with --label (label=); if it is a class code, write it as "
+                "an integer or a name"
+            )
 
 
 def _labels_array(labels: list[str]) -> np.ndarray:

@@ -33,3 +33,7 @@ class SolveFailedError(BnnmipError, RuntimeError):
 
 class ModelFormatError(BnnmipError, ValueError):
     """A saved network file is malformed or from an unsupported format version."""
+
+
+class StoreError(BnnmipError, RuntimeError):
+    """A results store cannot be read or written, or changed under a running writer."""

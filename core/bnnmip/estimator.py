@@ -37,6 +37,7 @@ reasons, in :data:`SKLEARN_EXPECTED_FAILED_CHECKS` (pass it to ``check_estimator
 
 from __future__ import annotations
 
+import contextlib
 import numbers
 import warnings
 
@@ -47,6 +48,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._paths import check_output_path
 from .backends import DEFAULT_BACKEND
 from .backends.results import SolveOptions, SolveStatus
 from .datasets import split_dataset
@@ -88,6 +90,19 @@ class _Prepared:
     robust: object
     backend: object
     validation: TrainingSet | None = None
+
+
+@contextlib.contextmanager
+def _as_input_error():
+    """Re-raise scikit-learn's input ``ValueError`` as :class:`InvalidInputError`, message kept."""
+    try:
+        yield
+    except InvalidInputError:
+        raise
+    except ValueError as exc:
+        if type(exc).__name__ == "NotFittedError":
+            raise
+        raise InvalidInputError(str(exc)) from None
 
 
 class VerificationWarning(UserWarning):
@@ -306,6 +321,7 @@ class BDNNClassifier(ClassifierMixin, BaseEstimator):
             scaling=scaling,
             classes=tuple(classes.tolist()),
             prediction_rule=rule,
+            feature_names=getattr(self, "feature_names_in_", None),  # saved, checked by predict
         )
         self.training_result_ = result
         self.status_ = result.status.value
@@ -330,8 +346,9 @@ class BDNNClassifier(ClassifierMixin, BaseEstimator):
     def _prepare(self, X, y, sample_weight, *, check_backend: bool = True) -> _Prepared:
         """Validate everything and build the IR, before any solver runs."""
         rule, options, robust = self._check_params()
-        X, y = validate_data(self, X, y, dtype=np.float64)
-        check_classification_targets(y)
+        with _as_input_error():  # scikit-learn's ValueErrors, as InvalidInputError (a ValueError)
+            X, y = validate_data(self, X, y, dtype=np.float64)
+            check_classification_targets(y)
         classes, y_index = np.unique(y, return_inverse=True)
         weights = self._check_sample_weight(sample_weight, X.shape[0])
         if weights is not None:
@@ -442,6 +459,9 @@ class BDNNClassifier(ClassifierMixin, BaseEstimator):
             if isinstance(exc, InvalidInputError):
                 raise
             raise InvalidInputError(f"invalid solver option: {exc}") from None
+        if self.log_file is not None:  # before the solve: the backends cannot report it later
+
+            check_output_path(self.log_file, flag="log_file")
         robust = RobustnessSet(self.robust_radius) if self.robust_radius else None
         if self.eps is not None and not (
             isinstance(self.eps, numbers.Real) and 0 < float(self.eps) < 1
@@ -519,7 +539,8 @@ class BDNNClassifier(ClassifierMixin, BaseEstimator):
     # -- predict -----------------------------------------------------------------------------
     def _validated(self, X) -> np.ndarray:
         check_is_fitted(self)
-        return validate_data(self, X, reset=False, dtype=np.float64)
+        with _as_input_error():
+            return validate_data(self, X, reset=False, dtype=np.float64)
 
     def _scores(self, X) -> np.ndarray:
         X = self._validated(X)

@@ -19,6 +19,8 @@ any language, floats round-tripped exactly. See ``docs/network-format.md``.
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from enum import Enum
 from pathlib import Path
 
@@ -28,6 +30,7 @@ import numpy as np
 from ._validation import frozen_array
 from .errors import InvalidInputError, ModelFormatError
 from .ir import Architecture, WeightDomain
+from .network_schema import MAX_FILE_BYTES, check_network_dict, read_network_file
 
 __all__ = ["BinarizedNetwork", "Forward", "InputScaling", "PredictionRule"]
 
@@ -114,6 +117,9 @@ class BinarizedNetwork:
         default=PredictionRule.PREACTIVATION, converter=PredictionRule
     )
     metadata: dict = attrs.field(factory=dict)
+    feature_names: tuple[str, ...] | None = attrs.field(default=None, converter=lambda v: _names(v))
+    """Names of the training data's columns, in input order (``None``: not known, or not
+    usable as names: repeated or empty); checked against a CSV header by ``bnnmip predict``."""
 
     @classmethod
     def from_arrays(cls, weights, biases, **kwargs) -> BinarizedNetwork:
@@ -125,6 +131,10 @@ class BinarizedNetwork:
         if net.classes and len(net.classes) != net.n_classes:
             raise InvalidInputError(
                 f"{len(net.classes)} class labels given for {net.n_classes} output neurons"
+            )
+        if net.feature_names is not None and len(net.feature_names) != net.widths[0]:
+            raise InvalidInputError(
+                f"{len(net.feature_names)} feature names given for {net.widths[0]} inputs"
             )
         return net
 
@@ -201,10 +211,14 @@ class BinarizedNetwork:
 
     # -- persistence -----------------------------------------------------------------------
     def to_dict(self) -> dict:
-        """A JSON-ready description (see ``docs/network-format.md``)."""
-        return {
+        """A JSON-ready description (see ``docs/network-format.md``).
+
+        Version 2 (with ``feature_names``) when the network knows its feature names, else
+        version 1, which older bnnmip releases read too.
+        """
+        data = {
             "format": FORMAT_NAME,
-            "version": FORMAT_VERSION,
+            "version": FORMAT_VERSION if self.feature_names is None else 2,
             "widths": list(self.widths),
             "weight_domain": str(self.weight_domain),
             "prediction_rule": self.prediction_rule.value,
@@ -218,17 +232,14 @@ class BinarizedNetwork:
             ],
             "metadata": self.metadata,
         }
+        if self.feature_names is not None:
+            data["feature_names"] = list(self.feature_names)
+        return data
 
     @classmethod
-    def from_dict(cls, data: dict) -> BinarizedNetwork:
-        """Inverse of :meth:`to_dict`, with format and version checks."""
-        if not isinstance(data, dict) or data.get("format") != FORMAT_NAME:
-            raise ModelFormatError("not a bnnmip network file (missing format 'bnnmip-network')")
-        if data.get("version") != FORMAT_VERSION:
-            raise ModelFormatError(
-                f"network file version {data.get('version')!r} is not supported by this bnnmip "
-                f"(reads version {FORMAT_VERSION}); upgrade bnnmip"
-            )
+    def from_dict(cls, data: dict, *, source: str = "network file") -> BinarizedNetwork:
+        """Inverse of :meth:`to_dict`, checked by :func:`bnnmip.network_schema.check_network_dict`."""
+        check_network_dict(data, source=source)
         try:
             scaling = data.get("input_scaling")
             net = cls.from_arrays(
@@ -244,6 +255,7 @@ class BinarizedNetwork:
                 classes=tuple(data.get("classes", ())),
                 prediction_rule=data.get("prediction_rule", "preactivation"),
                 metadata=dict(data.get("metadata", {})),
+                feature_names=data.get("feature_names"),
             )
         except (KeyError, TypeError, InvalidInputError) as exc:
             raise ModelFormatError(f"malformed network file: {exc}") from None
@@ -252,20 +264,48 @@ class BinarizedNetwork:
         return net
 
     def save(self, path) -> Path:
-        """Write the network as JSON to ``path``."""
+        """Write the network as JSON to ``path``, atomically.
+
+        The file is written next to ``path`` under a temporary name, forced to disk and then
+        renamed over ``path``: a crash or kill leaves either the old file or the complete new
+        one, never a truncated network.
+        """
         path = Path(path)
-        path.write_text(json.dumps(self.to_dict(), indent=1) + "\n")
+        text = json.dumps(self.to_dict(), indent=1) + "\n"
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
         return path
 
     @classmethod
-    def load(cls, path) -> BinarizedNetwork:
-        """Read a network written by :meth:`save`."""
-        try:
-            data = json.loads(Path(path).read_text())
-        except json.JSONDecodeError as exc:
-            raise ModelFormatError(f"{path} is not valid JSON: {exc}") from None
-        return cls.from_dict(data)
+    def load(cls, path, *, max_bytes: int | None = None) -> BinarizedNetwork:
+        """Read a network written by :meth:`save`.
+
+        Every problem with the file (missing, a directory, too large, not UTF-8 or JSON, not
+        the format) raises :class:`ModelFormatError`; see :mod:`bnnmip.network_schema`.
+        ``max_bytes`` overrides the size cap :data:`bnnmip.network_schema.MAX_FILE_BYTES`.
+        """
+        data = read_network_file(path, max_bytes=MAX_FILE_BYTES if max_bytes is None else max_bytes)
+        return cls.from_dict(data, source=str(path))
 
 
 def _plain(value):
     return value.item() if isinstance(value, np.generic) else value
+
+
+def _names(value) -> tuple[str, ...] | None:
+    """Feature names as a tuple of strings, or ``None`` when they cannot identify columns."""
+    if value is None:
+        return None
+    names = tuple(str(n) for n in value)
+    if len(set(names)) != len(names) or not all(n.strip() for n in names):
+        return None  # repeated or blank names cannot tell columns apart: checked by count only
+    return names

@@ -25,7 +25,7 @@ GOOD = {
 UNKNOWN = {"scip": "separating/nosuchthing", "highs": "no_such_option", "cbc": "noSuchParameter"}
 OUT_OF_RANGE = {"scip": ("separating/maxrounds", -7, "Must be in range"),
                 "highs": ("mip_max_nodes", -5, "below lower bound"),
-                "cbc": ("ratioGap", -5, "valid range")}
+                "cbc": ("maxNodes", -5, "valid range")}
 
 
 def _backend(name):
@@ -117,13 +117,15 @@ def test_unknown_name_and_bad_value_are_refused_by_name_before_the_solve(name, m
 def test_options_reach_the_native_model_after_bnnmips_own(name):
     backend = _backend(name)
     given, typed = GOOD[name]
-    # the user's value wins over the one bnnmip sets from SolveOptions
+    # what bnnmip sets from SolveOptions (here the gap) is refused as a solver option (issue 18:
+    # options that change what is solved); the others reach the model next to bnnmip's own
     key = {"scip": "limits/gap", "highs": "mip_rel_gap"}[name]
     inst = xor()
     problem = bnnmip.lower(inst.architecture, inst.data).problem
-    opts = bnnmip.SolveOptions(mip_gap=1e-4, solver_options={**given, key: "0.25"})
-    native = backend.build(problem, opts)
-    assert _read_back(name, native, [*typed, key]) == {**typed, key: 0.25}
+    with pytest.raises(InvalidInputError, match="is refused: it sets the relative gap"):
+        backend.build(problem, bnnmip.SolveOptions(mip_gap=1e-4, solver_options={**given, key: "0.25"}))
+    native = backend.build(problem, bnnmip.SolveOptions(mip_gap=1e-3, solver_options=given))
+    assert _read_back(name, native, [*typed, key]) == {**typed, key: 1e-3}
 
 
 def test_cbc_options_go_on_the_command_line_before_the_solve():

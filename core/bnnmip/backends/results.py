@@ -44,6 +44,16 @@ def _optional_positive(name):
     return check
 
 
+def _whole(name: str, value) -> int:
+    """``value`` as an int; a clear error for inf, NaN, fractions and non-numbers."""
+    try:
+        if isinstance(value, float) and not value.is_integer():
+            raise ValueError
+        return int(value)
+    except (TypeError, ValueError, OverflowError):
+        raise InvalidInputError(f"{name} must be a whole number, got {value!r}") from None
+
+
 def _optional_float(value):
     return None if value is None else float(value)
 
@@ -94,8 +104,8 @@ class SolveOptions:
         default=None, converter=_optional_float, validator=_optional_positive("time_limit")
     )
     mip_gap: float = attrs.field(default=1e-4, converter=float)
-    threads: int = attrs.field(default=1, converter=int)
-    seed: int = attrs.field(default=0, converter=int)
+    threads: int = attrs.field(default=1, converter=lambda v: _whole("threads", v))
+    seed: int = attrs.field(default=0, converter=lambda v: _whole("seed", v))
     verbose: bool = False
     log_file: Path | None = attrs.field(
         default=None, converter=lambda p: None if p is None else Path(p)

@@ -17,7 +17,7 @@ import json
 from pathlib import Path
 
 from ..backends import DEFAULT_BACKEND
-from ..datasets import load_dataset
+from ..datasets import check_feature_names, load_dataset
 from ..errors import InvalidInputError
 from ..network import BinarizedNetwork
 from ..robustness import robustness_report
@@ -59,7 +59,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--max-enumerate", type=non_negative_int, default=16, metavar="F",
                    help="enumerate layer-1 patterns up to F flippable neurons, else solve a "
                         "MILP (default: 16)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random signs (default: 0)")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="seed of the random signs (default: 0)")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.set_defaults(func=cmd_evaluate)
     return p
@@ -82,6 +82,8 @@ def cmd_evaluate(args) -> int:
             f"{args.data} has {ds.X.shape[1]} feature column(s) but the network expects "
             f"{net.widths[0]}; give the same columns as in training plus the label column"
         )
+    if net.feature_names is not None and ds.known_feature_names is not None:
+        check_feature_names(str(args.data), ds.known_feature_names, net.feature_names)
     rule = args.rule or net.prediction_rule.value
     rows = robustness_report(
         net, ds.X, ds.y, args.radii, backend=args.backend, seed=args.seed,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .._paths import check_command_paths
 from ..milp.io import write_lp, write_mps
 from .options import _load_split, _model_options
 
@@ -23,6 +24,7 @@ def cmd_export(args) -> int:
     """Write the MILP the train command would solve, as MPS and/or LP."""
     from ..estimator import BDNNClassifier  # lazy: start-up cost (the estimator imports scikit-learn)
 
+    check_command_paths(args)
     _, X_train, _, y_train, _ = _load_split(args)
     clf = BDNNClassifier(
         hidden_layer_sizes=tuple(args.hidden), weight_domain=args.weights, bias=not args.no_bias,

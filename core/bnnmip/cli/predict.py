@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._paths import check_command_paths
 from ..datasets import load_inputs
 from ..network import BinarizedNetwork
 from .output import plain
@@ -28,8 +29,10 @@ def add_parser(sub) -> None:
 
 def cmd_predict(args) -> int:
     """Predict with a saved network; print accuracy when labels are present."""
+    check_command_paths(args)
     net = BinarizedNetwork.load(args.model)
-    X, y = load_inputs(args.data, n_features=net.widths[0], label=args.label)
+    X, y = load_inputs(args.data, n_features=net.widths[0], label=args.label,
+                       feature_names=net.feature_names)
     pred = net.predict(X, rule=args.rule)
     text = "\n".join(str(plain(p)) for p in pred) + "\n"
     if args.output:

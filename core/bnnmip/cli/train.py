@@ -7,8 +7,10 @@ import math
 import warnings
 from pathlib import Path
 
+import attrs
 import numpy as np
 
+from .._paths import check_command_paths
 from ..backends.results import START_AT_BOUND_MESSAGE
 from ..deploy.footprint import footprint, format_footprint
 from ..plugins import get_plugin_manager
@@ -75,6 +77,7 @@ def _accuracy(net, X, y, classes, rule) -> float | None:
 
 def cmd_train(args) -> int:
     """Train, print the summary, optionally save the network."""
+    check_command_paths(args)  # before any work: a bad --output or --log-file fails now
     ds, X_train, X_test, y_train, y_test = _load_split(args)
     clf = _estimator(args)
     pm = get_plugin_manager()
@@ -87,6 +90,8 @@ def cmd_train(args) -> int:
     finally:
         reporter.close()
         pm.unregister(reporter)
+    if ds.known_feature_names and clf.network_.feature_names is None:  # saved, checked by predict
+        clf.network_ = attrs.evolve(clf.network_, feature_names=ds.known_feature_names)
     res, net = clf.training_result_, clf.network_
     summary = {
         "dataset": ds.name,

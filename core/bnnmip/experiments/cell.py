@@ -30,9 +30,10 @@ import numpy
 
 from .._version import __version__
 from ..datasets import load_dataset, split_dataset
-from ..errors import SolveFailedError
+from ..errors import InvalidInputError, SolveFailedError
 from ..plugins import get_plugin_manager, hookimpl
 from ..robustness import certify
+from .grid import data_file_digest
 
 __all__ = ["base_record", "machine_info", "run_cell", "traceback_tail", "versions"]
 
@@ -99,6 +100,12 @@ def base_record(key: str, config: dict) -> dict:
 
 
 def _load(config: dict):
+    expected = config.get("data_sha256")
+    if expected is not None and data_file_digest(config["dataset"]) != expected:
+        raise InvalidInputError(
+            f"data file {config['dataset']} changed after the grid was built (its contents no longer "
+            "match the cell's key); run 'bnnmip compare' again to key the cells by the new contents"
+        )
     ds = load_dataset(config["dataset"], label=config.get("label"))
     X, y = ds.X, ds.y
     seed = config["seed"]

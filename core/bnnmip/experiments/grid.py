@@ -17,6 +17,7 @@ import hashlib
 import itertools
 import json
 import math
+import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -26,11 +27,14 @@ import attrs
 
 from ..backends import DEFAULT_BACKEND, check_solver_options
 from ..backends.results import SolveOptions
-from ..datasets import list_datasets
+from ..datasets import _as_name, list_datasets
 from ..errors import InvalidInputError, UnknownNameError
 from ..formulation import DEFAULT_FORMULATION, FORMULATIONS
 from ..ir import WeightDomain
 from ..plugins.registry import list_backends, list_strategies
+from ..strategies.exact import _check_params as _check_exact_params
+from ..strategies.local_search import _check_params as _check_local_search_params
+from ..strategies.split import SplitParams
 
 __all__ = ["BASELINES", "SCHEMA", "Grid", "cell_key", "cell_label", "load_grid", "watchdog_limits"]
 
@@ -64,6 +68,49 @@ def _canonical(config: Mapping[str, Any]) -> str:
 def cell_key(config: Mapping[str, Any]) -> str:
     """The stable key of a cell: the first 16 hex digits of the SHA-256 of its canonical JSON."""
     return hashlib.sha256(_canonical(config).encode()).hexdigest()[:16]
+
+
+def data_file_digest(name: str) -> str | None:
+    """SHA-256 of a CSV data set's contents; ``None`` for a bundled name or a missing file.
+
+    Part of every cell's configuration (``data_sha256``) for CSV data sets, so editing the file
+    gives its cells new keys: ``compare`` never reuses results of other data.
+    """
+    if _as_name(name) is not None:
+        return None
+    path = Path(name).expanduser()
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+def dataset_name(name: str) -> str:
+    """A data set as a cell records it: bundled names as given, paths normalised.
+
+    ``./g.csv`` and ``g.csv`` are the same file, so they make the same cells.
+    """
+    name = name.strip()
+    if _as_name(name) is not None:
+        return name
+    return os.path.normpath(os.path.expanduser(name))
+
+
+def check_strategy_params(strategy: str, params: Mapping[str, Any]) -> None:
+    """Refuse unknown keys and bad values of a built-in strategy's parameters before any cell runs.
+
+    ``exact``, ``local_search`` and ``split`` check them as their ``train`` would; another
+    strategy is asked through its ``check_params(params)`` method if it has one.
+    """
+    builtin = {"exact": _check_exact_params, "local_search": _check_local_search_params,
+               "split": SplitParams.parse}
+    check = builtin.get(strategy) or getattr(list_strategies().get(strategy), "check_params", None)
+    if check is not None:
+        check(dict(params))
 
 
 def cell_label(config: Mapping[str, Any]) -> str:
@@ -428,6 +475,12 @@ class Grid:
                         raise UnknownNameError(
                             f"grid: unknown {kind} {name!r}; available: {', '.join(known) or 'none'}"
                         )
+            for strategy, tables in self.strategy_params.items():
+                for table in tables:
+                    try:
+                        check_strategy_params(strategy, table)
+                    except InvalidInputError as exc:
+                        raise InvalidInputError(f"grid: strategy_params.{strategy}: {exc}") from None
 
             for name, tables in self.solver_options.items():
                 for table in tables:
@@ -450,10 +503,13 @@ class Grid:
         """Every cell's configuration, in a deterministic order, without duplicates."""
         out = []
         per_dataset = [(ds, hidden) for ds in self.datasets for hidden in (ds["hidden"] or self.hidden)]
+        digests = {ds["name"]: data_file_digest(ds["name"]) for ds in self.datasets}
         for (ds, hidden), seed in itertools.product(per_dataset, self.seeds):
+            digest = digests[ds["name"]]
             common = {
                 "schema": SCHEMA,
-                "dataset": ds["name"],
+                "dataset": dataset_name(ds["name"]),
+                **({"data_sha256": digest} if digest is not None else {}),
                 "label": ds["label"],
                 "max_points": ds["max_points"] if ds["max_points"] is not None else self.max_points,
                 "seed": seed,

@@ -449,8 +449,29 @@ def report(store, out_dir=None, *, title: str | None = None) -> ReportFiles:
     records = list(store.latest().values())
     if not records:
         raise InvalidInputError(f"results store {store.path} holds no complete record")
+    for rec in records:
+        if not isinstance(rec.get("config"), dict):
+            raise InvalidInputError(
+                f"results store {store.path}: the record of key {rec.get('key')!r} has no 'config' "
+                "object, so it was not written by 'bnnmip compare'; remove that line (or restore the "
+                "store) and report again"
+            )
     out = Path(out_dir) if out_dir is not None else store.path.with_name(store.path.stem + "-report")
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise InvalidInputError(f"report output {out} is a file; give a folder (--output DIR), which "
+                                "is created if missing")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        return _write_report(store, records, out, title)
+    except OSError as exc:
+        raise InvalidInputError(
+            f"cannot write the report into {out}: {exc.strerror or exc}; give a writable folder with "
+            "--output"
+        ) from None
+
+
+def _write_report(store, records, out: Path, title) -> ReportFiles:
+    """The work of :func:`report` once the records and the folder are checked."""
     files = ReportFiles()
 
     cells = [flatten(r) for r in records]

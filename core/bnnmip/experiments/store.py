@@ -8,6 +8,13 @@ several records (``--retry-failed`` reruns crashed and hung cells); the last one
 
 Only one run may write a store at a time: the writer holds an exclusive ``flock`` on the file
 (on systems that have ``fcntl``).
+
+Before every append the writer checks that the path still names the file it opened (same
+device and inode): a store deleted, moved or replaced during a run stops the run with a
+:class:`bnnmip.errors.StoreError` instead of writing into a file nobody will read. Every
+other I/O failure (a folder, a device, a read-only file, a full disk) is a ``StoreError`` or
+:class:`bnnmip.InvalidInputError` naming the store and the fix; only regular files are read,
+so a path such as ``/dev/zero`` cannot be read without end.
 """
 
 from __future__ import annotations
@@ -15,13 +22,14 @@ from __future__ import annotations
 import json
 import math
 import os
+import stat
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import InvalidInputError
+from ..errors import InvalidInputError, StoreError
 
 __all__ = ["ResultStore", "to_json"]
 
@@ -65,6 +73,16 @@ class ResultStore:
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
         self._fd: int | None = None
+        self._identity: tuple[int, int] | None = None
+        self._appended = 0
+
+    def _check_regular(self, st: os.stat_result) -> None:
+        if stat.S_ISDIR(st.st_mode):
+            raise InvalidInputError(f"results store {self.path} is a directory; give a file path, "
+                                    "e.g. runs.jsonl")
+        if not stat.S_ISREG(st.st_mode):
+            raise InvalidInputError(f"results store {self.path} is not a regular file (a device or "
+                                    "pipe); give a file path, e.g. runs.jsonl")
 
     def __repr__(self) -> str:
         return f"ResultStore({str(self.path)!r})"
@@ -79,9 +97,18 @@ class ResultStore:
         return list(self._iter_records())
 
     def _iter_records(self) -> Iterator[dict]:
-        if not self.path.exists():
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
             return
-        data = self.path.read_bytes()
+        except OSError as exc:
+            raise StoreError(f"cannot read results store {self.path}: {exc.strerror}") from None
+        self._check_regular(st)
+        try:
+            data = self.path.read_bytes()
+        except OSError as exc:
+            raise StoreError(f"cannot read results store {self.path}: {exc.strerror}; check its "
+                             "permissions") from None
         lines = data.split(b"\n")
         bad = 0
         for raw in lines[:-1]:  # lines[-1]: bytes after the last newline, a truncated write
@@ -115,8 +142,20 @@ class ResultStore:
         """Open for appending: take the write lock and cut off a truncated last line."""
         if self._fd is not None:
             return self
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
+            self._check_regular(os.stat(self.path))
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise StoreError(f"cannot open results store {self.path}: {exc.strerror}") from None
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot write results store {self.path}: {exc.strerror}; check the folder exists "
+                "and is writable, or give another --store"
+            ) from None
         if fcntl is not None:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -127,7 +166,14 @@ class ResultStore:
                     "finish or use another --store"
                 ) from None
         self._fd = fd
-        self._repair()
+        st = os.fstat(fd)
+        self._identity = (st.st_dev, st.st_ino)
+        self._appended = 0
+        try:
+            self._repair()
+        except OSError as exc:
+            self.close()
+            raise StoreError(f"cannot repair results store {self.path}: {exc.strerror}") from None
         return self
 
     def _repair(self) -> None:
@@ -156,18 +202,44 @@ class ResultStore:
         """Append one record and force it to disk (``os.fsync``) before returning."""
         if self._fd is None:
             self.open()
+        self._check_identity(record)
         data = (to_json(record) + "\n").encode()
         view = memoryview(data)
-        while view:
-            written = os.write(self._fd, view)
-            view = view[written:]
-        os.fsync(self._fd)
+        try:
+            while view:
+                written = os.write(self._fd, view)
+                view = view[written:]
+            os.fsync(self._fd)
+        except OSError as exc:
+            raise StoreError(
+                f"could not write to results store {self.path} ({exc.strerror}): the record of cell "
+                f"{record.get('key')} is lost; records written before are kept. Free space or fix "
+                "the file, then run again: finished cells are skipped"
+            ) from None
+        self._appended += 1
+
+    def _check_identity(self, record: dict) -> None:
+        """Refuse to append when the path no longer names the file this writer opened."""
+        try:
+            st = os.stat(self.path)
+            now = (st.st_dev, st.st_ino)
+        except FileNotFoundError:
+            now = None
+        if now != self._identity:
+            what = "was deleted or moved" if now is None else "was replaced by another file"
+            raise StoreError(
+                f"results store {self.path} {what} while this run was writing it; stopping. The "
+                f"{self._appended} record(s) this run appended went to the old file; the record of "
+                f"cell {record.get('key')} was not written. Restore the store and run again (finished "
+                "cells are skipped), or use another --store"
+            )
 
     def close(self) -> None:
         """Release the write lock."""
         if self._fd is not None:
             os.close(self._fd)  # closing releases the flock
             self._fd = None
+            self._identity = None
 
     def __enter__(self) -> ResultStore:
         return self.open()

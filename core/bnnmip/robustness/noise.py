@@ -54,11 +54,12 @@ def noise_accuracy(network: BinarizedNetwork, X, y, radii, *, n_draws: int = 1, 
     radii = _check_radii(radii)
     if int(n_draws) != n_draws or n_draws < 1:
         raise InvalidInputError(f"n_draws must be a positive integer, got {n_draws!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise InvalidInputError(f"seed must be an integer >= 0, got {seed!r}")
     rng = np.random.default_rng(seed)
-    signs = [rng.integers(0, 2, size=Xs.shape) * 2.0 - 1.0 for _ in range(int(n_draws))]
-    out: dict[float, float] = {}
-    for r in radii:
-        hits = sum(int(np.count_nonzero(network.predict_index(Xs + r * s, rule=rule, scaled=True) == yi))
-                   for s in signs)
-        out[r] = hits / (Xs.shape[0] * len(signs))
-    return out
+    hits = dict.fromkeys(radii, 0)
+    for _ in range(int(n_draws)):  # one draw at a time: memory does not grow with n_draws
+        s = rng.integers(0, 2, size=Xs.shape) * 2.0 - 1.0
+        for r in hits:
+            hits[r] += int(np.count_nonzero(network.predict_index(Xs + r * s, rule=rule, scaled=True) == yi))
+    return {r: hits[r] / (Xs.shape[0] * int(n_draws)) for r in radii}

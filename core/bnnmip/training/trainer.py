@@ -5,6 +5,7 @@ from __future__ import annotations
 import attrs
 import numpy as np
 
+from .._paths import check_output_path
 from ..backends import DEFAULT_BACKEND, check_solver_options
 from ..backends.results import SolveOptions
 from ..errors import BackendUnavailableError, InvalidInputError
@@ -14,6 +15,7 @@ from ..heuristics.soft_margin import check_c, refit_if_better
 from ..ir import ActivationTies, Architecture, RobustnessSet, TrainingSet
 from ..network import BinarizedNetwork
 from ..plugins.registry import get_backend, get_strategy
+from .numerics import check_training_numerics
 from .task import TrainingResult, TrainingTask
 
 __all__ = ["MARGINS", "polish_margins", "resolve_backend", "soft_margins", "train"]
@@ -78,6 +80,10 @@ def train(
         raise InvalidInputError(f"margin_c is the trade-off of margin='soft', but margin={margin!r}")
     if margin == "soft":
         _check_soft(architecture, robust, margin_c)
+    _check_numerics(architecture, data, formulation, eps)
+    if options is not None and options.log_file is not None:  # the backends would ignore it
+
+        check_output_path(options.log_file, flag="log_file")
     task = TrainingTask(
         architecture=architecture,
         data=data,
@@ -99,6 +105,14 @@ def train(
     elif margin == "soft":
         result = soft_margins(task, result, C=margin_c)
     return result
+
+
+def _check_numerics(architecture, data, formulation, eps) -> None:
+    """Refuse sample weights and weight bounds the solvers' tolerances cannot represent."""
+    module = FORMULATIONS.get(formulation)
+    if module is None:
+        return  # an unknown formulation is reported by the strategy, with the known names
+    check_training_numerics(architecture, data, module.DEFAULT_EPS if eps is None else float(eps))
 
 
 def _check_soft(architecture, robust, margin_c) -> None:

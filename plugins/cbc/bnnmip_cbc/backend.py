@@ -46,7 +46,8 @@ from types import MappingProxyType
 
 import numpy as np
 
-from bnnmip.backends import BackendFeature, SolveOptions, SolveResult, SolveStatus
+from bnnmip.backends import BackendFeature, SolveOptions, SolveResult, SolveStatus, policy
+from bnnmip.backends.policy import owned_option_problem
 from bnnmip.errors import InvalidInputError
 from bnnmip.milp import MilpProblem
 from bnnmip.milp.io import OBJCONST, column_index, column_names, write_mps
@@ -205,6 +206,10 @@ class CbcBackend:
         exe = self.executable()
         for name, value in options.items():
             key = name.lstrip("-")
+            owned = owned_option_problem("CBC", name, OWNED_OPTIONS, prefix=True)
+            if owned:
+                problems.append(owned)
+                continue
             if any(word.startswith(key.lower()) for word in _CBC_RESERVED):
                 problems.append(f"CBC parameter {name!r} is bnnmip's to set (it reads CBC's log and "
                                 f"solution file): leave it out")
@@ -416,6 +421,12 @@ def _is_executable(path: str) -> bool:
     return os.path.isfile(path) and os.access(path, os.X_OK)
 
 
+OWNED_OPTIONS = {  # CBC parameters (and actions) that change what is solved: refused
+    "seconds": policy.TIME_LIMIT, "ratioGap": policy.GAP, "threads": policy.THREADS,
+    "randomCbcSeed": policy.SEED, "randomSeed": policy.SEED, "primalTolerance": policy.TOLERANCE,
+    "integerTolerance": policy.TOLERANCE, "direction": policy.SENSE, "maximize": policy.SENSE,
+    "minimize": policy.SENSE, "cutoff": policy.CUTOFF,
+}
 _CBC_RESERVED = ("loglevel", "sloglevel", "printingoptions", "solution", "solve", "mips", "timemode", "quit",
                  "stop", "exit", "end", "import", "export", "directory")
 

@@ -18,9 +18,17 @@ from bnnmip.backends import (
     SolveStatus,
     captured_output,
     option_value,
+    policy,
 )
+from bnnmip.backends.policy import owned_option_problem
 from bnnmip.errors import InvalidInputError
 from bnnmip.milp import MilpProblem
+
+OWNED_OPTIONS = {  # HiGHS options that change what is solved or that bnnmip sets: refused
+    "time_limit": policy.TIME_LIMIT, "mip_rel_gap": policy.GAP, "threads": policy.THREADS,
+    "random_seed": policy.SEED, "mip_feasibility_tolerance": policy.TOLERANCE,
+    "primal_feasibility_tolerance": policy.TOLERANCE, "objective_bound": policy.CUTOFF,
+}
 
 # HighsModelStatus name -> (status with a solution, status without one)
 _STATUS = {
@@ -106,6 +114,10 @@ class HighsBackend:
         h.setOptionValue("output_flag", False)
         out, problems = {}, []
         for name, value in options.items():
+            owned = owned_option_problem("HiGHS", name, OWNED_OPTIONS)
+            if owned:
+                problems.append(owned)
+                continue
             with captured_output(1):  # HiGHS reports an unknown name on stdout in any case
                 status, kind = h.getOptionType(name)
             if status != highspy.HighsStatus.kOk or kind not in kinds:

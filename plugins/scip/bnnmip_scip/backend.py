@@ -63,10 +63,18 @@ from bnnmip.backends import (
     SolveStatus,
     captured_output,
     option_value,
+    policy,
 )
+from bnnmip.backends.policy import owned_option_problem
 from bnnmip.errors import InvalidInputError
 from bnnmip.milp import MilpProblem, RowKind
 from bnnmip.milp.io import OBJCONST, column_index, write_mps
+
+OWNED_OPTIONS = {  # SCIP parameters that change what is solved or that bnnmip sets: refused
+    "limits/time": policy.TIME_LIMIT, "limits/gap": policy.GAP,
+    "randomization/randomseedshift": policy.SEED, "numerics/feastol": policy.TOLERANCE,
+    "limits/objectivestop": policy.CUTOFF, "limits/primal": policy.CUTOFF,
+}
 
 # SCIP status string (Model.getStatus) -> (status with a solution, status without one)
 _STATUS = {
@@ -237,6 +245,10 @@ class ScipBackend:
         model.hideOutput()
         out, problems = {}, []
         for name, value in options.items():
+            owned = owned_option_problem("SCIP", name, OWNED_OPTIONS)
+            if owned:
+                problems.append(owned)
+                continue
             try:
                 current = model.getParam(name)
             except KeyError:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import contextlib
 
 import attrs
 
@@ -85,12 +86,14 @@ def run_grid(grid: Grid, store, executor=None, *, grace: float = DEFAULT_GRACE,
             progress.start(len(todo), len(cells) - len(todo), executor)
         try:
             if todo:
-                for record in executor.run(todo, float(grace)):
-                    record["executor"] = executor.name
-                    store.append(record)
-                    statuses[record.get("status") or "?"] += 1
-                    if progress is not None:
-                        progress.update(record)
+                # closing: a store error stops the executor (and its cells) at once
+                with contextlib.closing(executor.run(todo, float(grace))) as records:
+                    for record in records:
+                        record["executor"] = executor.name
+                        store.append(record)
+                        statuses[record.get("status") or "?"] += 1
+                        if progress is not None:
+                            progress.update(record)
         finally:
             if progress is not None:
                 progress.close()
