@@ -34,9 +34,19 @@ from .verify import Verification, verify  # noqa: E402
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name):
+    # bnnmip.BDNNClassifier without importing scikit-learn on `import bnnmip`
+    if name == "BDNNClassifier":
+        from .estimator import BDNNClassifier
+
+        return BDNNClassifier
+    raise AttributeError(f"module 'bnnmip' has no attribute {name!r}")
+
 __all__ = [
     "ActivationTies",
     "Architecture",
+    "BDNNClassifier",
     "Backend",
     "BackendFeature",
     "BackendUnavailableError",
