@@ -4,7 +4,8 @@ Written to ``DIR`` (default: next to the store, ``<store stem>-report/``):
 
 - ``report.md``: the tables below, the machines, versions and executors the cells ran on, the
   failed cells, and the plots;
-- ``cells.csv``: one row per cell (its last record), every configuration field and result;
+- ``cells.csv``: one row per cell (its last record), every configuration field and result,
+  one value per field (the columns of :func:`bnnmip.experiments.load_results`);
 - ``backends.csv``: per strategy, formulation and backend (BDNN cells): cells, solved to
   optimality, feasible, failed, crashed, hung, shifted geometric mean of solve times (shift
   1 s; a cell not solved to optimality counts at its time limit, or its time budget for
@@ -453,9 +454,11 @@ def report(store, out_dir=None, *, title: str | None = None) -> ReportFiles:
     out.mkdir(parents=True, exist_ok=True)
     files = ReportFiles()
 
-    cells = [flatten(r) for r in records]
+    from .results import tidy_records  # one value per field: see bnnmip.experiments.results
+
+    cell_columns, cells = tidy_records(records)
     files["cells_csv"] = out / "cells.csv"
-    _write_csv(files["cells_csv"], cells)
+    _write_csv(files["cells_csv"], cells, cell_columns)
     brows = backend_rows(records)
     files["backends_csv"] = out / "backends.csv"
     _write_csv(files["backends_csv"], brows, list(brows[0]) if brows else [
