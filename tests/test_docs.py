@@ -22,6 +22,10 @@ rendered) adjust a block:
   SUBCOMMAND`` commands to keep them cheap (e.g. ``args compare --max-points 24`` for a grid, or
   a solver node limit): the command's own options still have to parse and work.
 
+Python blocks (```` ```python ````) of a page run too, in order, as one script in a scratch
+folder (a later block sees an earlier block's names, as a reader would run them); the same
+``skip`` marker leaves out fragments (``clf = BDNNClassifier(...)`` alone) and long runs.
+
 No assertion depends on wall-clock time; the subprocess timeout only guards against a hang.
 """
 
@@ -226,3 +230,37 @@ radius 0.1
     assert stale_lines(blocks[1][1], printed) == []
     feasible = printed.replace("OPTIMAL", "FEASIBLE")
     assert stale_lines(blocks[1][1], feasible) == ["  solve  highs 1.16.0: OPTIMAL"]
+
+
+def collect_python():
+    """Per page with Python blocks: (page, [(line number, code, marker)])."""
+    out = []
+    for page in PAGES:
+        blocks = [(lineno, "\n".join(body), marker)
+                  for lang, body, marker, lineno in _blocks(page.read_text(encoding="utf-8"))
+                  if lang == "python"]
+        if blocks:
+            out.append((page, blocks))
+    return out
+
+
+PYTHON = collect_python()
+
+
+@pytest.mark.parametrize(("page", "blocks"), PYTHON, ids=[p.name for p, _ in PYTHON])
+def test_documented_python(page, blocks, tmp_path):
+    run = [(lineno, code) for lineno, code, marker in blocks if not (marker and marker[0] == "skip")]
+    if not run:
+        pytest.skip(f"{page.name}: every Python block is marked skip")
+    script = "\n\n".join(f"# --- {page.name}:{lineno}\n{code}" for lineno, code in run)
+    (tmp_path / "doc_blocks.py").write_text(script, encoding="utf-8")
+    proc = subprocess.run([sys.executable, "doc_blocks.py"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=HANG_GUARD)
+    assert proc.returncode == 0, (
+        f"{page.name}: the Python blocks at lines {[n for n, _ in run]} failed:\n{proc.stderr}"
+    )
+
+
+def test_python_blocks_were_found():
+    pages = {p.name: len(b) for p, b in PYTHON}
+    assert pages.get("README.md") == 1 and pages.get("quickstart.md", 0) >= 2, pages
