@@ -43,6 +43,7 @@ def __getattr__(name):
         return BDNNClassifier
     raise AttributeError(f"module 'bnnmip' has no attribute {name!r}")
 
+
 __all__ = [
     "ActivationTies",
     "Architecture",
