@@ -26,9 +26,20 @@ from .plugins import get_backend, get_strategy, hookimpl, list_backends, list_st
 from .training import TrainingResult, TrainingTask, train
 from .verify import Verification, verify
 
+
+def __getattr__(name):
+    # bnnmip.BDNNClassifier without importing scikit-learn on `import bnnmip`
+    if name == "BDNNClassifier":
+        from .estimator import BDNNClassifier  # lazy: start-up cost (the estimator imports scikit-learn)
+
+        return BDNNClassifier
+    raise AttributeError(f"module 'bnnmip' has no attribute {name!r}")
+
+
 __all__ = [
     "ActivationTies",
     "Architecture",
+    "BDNNClassifier",
     "Backend",
     "BackendFeature",
     "BackendUnavailableError",

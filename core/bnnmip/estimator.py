@@ -18,17 +18,30 @@ a solve that found none raises :class:`bnnmip.SolveFailedError`. When the networ
 forward pass disagrees with the MILP solution (see :mod:`bnnmip.verify`) ``fit`` emits a
 :class:`VerificationWarning` and sets ``verified_ = False``; it is never silent.
 
+``predict_proba`` is a softmax of the scores the prediction rule takes the argmax of (output
+pre-activations, or binary outputs for ``prediction_rule="binary"``) with a temperature fitted
+by log-loss on the validation part (``validation_fraction > 0``) or else on the training
+points; see :meth:`BDNNClassifier.predict_proba` and :mod:`bnnmip.calibration`. So
+``scoring="roc_auc_ovr"`` and ``"neg_log_loss"`` work.
+
+Tags: ``non_deterministic`` is True when ``time_limit`` or ``time_budget`` is set, since where
+a time-limited search stops depends on machine speed and load; with neither (bound the search
+by the solver's own node or solution limits in ``solver_options`` instead) the fit is
+deterministic for a fixed ``random_state`` and one thread.
+
 scikit-learn's estimator checks
 -------------------------------
 ``tests/test_estimator.py`` runs ``parametrize_with_checks`` on
-``BDNNClassifier(time_limit=2)``. The checks it is expected to fail are listed, with their
-reasons, in :data:`SKLEARN_EXPECTED_FAILED_CHECKS` (pass it to ``check_estimator`` or
-``parametrize_with_checks`` as ``expected_failed_checks``):
+``BDNNClassifier(time_limit=2)``, which is tagged non-deterministic, so scikit-learn skips its
+invariance checks; ``tests/test_estimator_proba.py`` runs those (and the idempotence checks)
+on a node-limited estimator without a time limit. The checks it is expected to fail are
+listed, with their reasons, in :data:`SKLEARN_EXPECTED_FAILED_CHECKS` (pass it to
+``check_estimator`` or ``parametrize_with_checks`` as ``expected_failed_checks``):
 
 - ``check_fit_idempotent`` and ``check_supervised_y_2d``: compare the predictions of two fits
   on 80 and 30 points. Neither solve finishes within the time limit, and where a
   time-limited search stops depends on machine speed and load, so the two fits may differ.
-  They pass on an idle machine (reported as XPASS).
+  They pass on an idle machine (reported as XPASS), and always without a time limit.
 - ``check_sample_weight_equivalence_on_dense_data``: weighting a point by 2 and repeating
   it give the same MILP objective, but the MILP has many optimal solutions and the solver
   may return another one for the repeated data, whose predictions differ off the training
@@ -51,6 +64,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._paths import check_output_path
 from .backends import DEFAULT_BACKEND
 from .backends.results import SolveOptions, SolveStatus
+from .calibration import fit_temperature, softmax
 from .datasets import split_dataset
 from .errors import InvalidInputError, SolveFailedError
 from .formulation import DEFAULT_FORMULATION, lower
@@ -211,6 +225,11 @@ class BDNNClassifier(ClassifierMixin, BaseEstimator):
         Activations where the forward pass disagrees with the MILP solution.
     verified_ : bool
         Whether the forward pass reproduces the MILP solution and objective.
+    temperature_ : float
+        The softmax temperature of :meth:`predict_proba`, fitted by log-loss.
+    calibration_ : str
+        The points ``temperature_`` was fitted on: ``"validation"`` (the held-out part, when
+        ``validation_fraction > 0``) or ``"training"``.
 
     See Also
     --------
@@ -324,6 +343,7 @@ class BDNNClassifier(ClassifierMixin, BaseEstimator):
             feature_names=getattr(self, "feature_names_in_", None),  # saved, checked by predict
         )
         self.training_result_ = result
+        self._calibrate(prep)
         self.status_ = result.status.value
         self.objective_ = result.objective
         self.bound_ = result.final.bound
@@ -517,6 +537,19 @@ class BDNNClassifier(ClassifierMixin, BaseEstimator):
             weight_domain=previous.weight_domain,
         )
 
+    def _calibrate(self, prep: _Prepared) -> None:
+        """Fit ``temperature_`` on the validation part if there is one, else on the training data."""
+        data = prep.validation if prep.validation is not None else prep.data
+        self.calibration_ = "validation" if prep.validation is not None else "training"
+        scores = self._rule_scores(self.network_.forward(data.X, scaled=True))
+        self.temperature_ = fit_temperature(scores, data.y, data.weights)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # where a time-limited solve stops depends on machine speed and load
+        tags.non_deterministic = self.time_limit is not None or self.time_budget is not None
+        return tags
+
     def _failure_message(self, result) -> str:
         status = result.status
         final = result.final
@@ -542,12 +575,57 @@ class BDNNClassifier(ClassifierMixin, BaseEstimator):
         with _as_input_error():
             return validate_data(self, X, reset=False, dtype=np.float64)
 
-    def _scores(self, X) -> np.ndarray:
-        X = self._validated(X)
-        forward = self.network_.forward(X)
+    def _rule_scores(self, forward) -> np.ndarray:
         if self.network_.prediction_rule is PredictionRule.PREACTIVATION:
             return forward.pre[-1]
         return forward.act[-1]
+
+    def _scores(self, X) -> np.ndarray:
+        X = self._validated(X)
+        return self._rule_scores(self.network_.forward(X))
+
+    def predict_proba(self, X):
+        """Class probabilities: a softmax of the per-class scores with a fitted temperature.
+
+        ``p_k = exp(s_k / T) / sum_j exp(s_j / T)`` where ``s`` are the scores the prediction
+        rule takes the argmax of: the output pre-activations for ``"preactivation"``, the
+        binary outputs for ``"binary"`` (firing classes share one probability, silent classes
+        another; uniform when none fires). ``T`` (``temperature_``) is fitted in ``fit`` by
+        minimising the log-loss on the validation part when ``validation_fraction > 0``, else
+        on the training points (``calibration_`` says which). A network that fits its
+        training points exactly drives ``T`` to its lower bound there: the probabilities are
+        then confident rather than calibrated; hold out validation data for calibrated ones.
+        The argmax of each row is :meth:`predict`'s class. Details:
+        :mod:`bnnmip.calibration`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Raw inputs.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            Probabilities in the order of ``classes_``; rows sum to one.
+        """
+        return softmax(self._scores(X), self.temperature_)
+
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Raw inputs.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            Log-probabilities in the order of ``classes_``.
+        """
+        s = self._scores(X) / self.temperature_
+        z = s - s.max(axis=1, keepdims=True)
+        return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
 
     def decision_function(self, X):
         """Per-class scores whose argmax is the prediction.

@@ -401,7 +401,7 @@ def test_only_the_reader_thread_closes_a_cells_event_stream(monkeypatch, tmp_pat
 
 
 def test_report_counts_strategy_iterations_not_auxiliary_records():
-    from bnnmip.experiments.report import flatten
+    from bnnmip.experiments.results import flatten
 
     history = [{"formulation": "tight", "symmetry_breaking": True, "symmetry_breaking_source": "default"},
                {"start": "ste", "start_seconds": 0.1}, {"iteration": 0, "loss": 2.0},

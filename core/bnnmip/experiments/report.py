@@ -4,7 +4,8 @@ Written to ``DIR`` (default: next to the store, ``<store stem>-report/``):
 
 - ``report.md``: the tables below, the machines, versions and executors the cells ran on, the
   failed cells, and the plots;
-- ``cells.csv``: one row per cell (its last record), every configuration field and result;
+- ``cells.csv``: one row per cell (its last record), every configuration field and result,
+  one value per field (the columns of :func:`bnnmip.experiments.load_results`);
 - ``backends.csv``: per strategy, formulation and backend (BDNN cells): cells, solved to
   optimality, feasible, failed, crashed, hung, shifted geometric mean of solve times (shift
   1 s; a cell not solved to optimality counts at its time limit, or its time budget for
@@ -26,14 +27,15 @@ import csv
 import json
 import math
 import statistics
+import warnings
 from collections import Counter, defaultdict
 from pathlib import Path
 
 from ..errors import InvalidInputError
-from ..training.task import AUXILIARY_RECORD_KEYS
+from .results import config_value, flatten, tidy_records
 from .store import ResultStore
 
-__all__ = ["ReportFiles", "accuracy_rows", "backend_rows", "flatten", "report",
+__all__ = ["PlotsSkippedWarning", "ReportFiles", "accuracy_rows", "backend_rows", "flatten", "report",
            "shifted_geometric_mean"]
 
 SHIFT = 1.0
@@ -53,82 +55,6 @@ def shifted_geometric_mean(values, shift: float = SHIFT) -> float | None:
     if not values:
         return None
     return math.exp(statistics.fmean(math.log(v + shift) for v in values)) - shift
-
-
-def _hidden(config) -> str:
-    return "x".join(str(w) for w in config.get("hidden") or []) or "0"
-
-
-def _cfg_value(config: dict, field: str):
-    if field == "hidden":
-        return _hidden(config)
-    if field in ("params", "solver_options"):
-        params = config.get(field)
-        return json.dumps(params, sort_keys=True) if params else ""
-    value = config.get(field)
-    return "" if value is None else value
-
-
-def flatten(record: dict) -> dict:
-    """One CSV row of a record."""
-    c = record.get("config", {})
-    acc = record.get("accuracy") or {}
-    pts = record.get("points") or {}
-    machine = record.get("machine") or {}
-    solver = record.get("solver") or {}
-    cert = record.get("certified") or []
-    return {
-        "key": record.get("key"),
-        "dataset": c.get("dataset"),
-        "model": c.get("model"),
-        "strategy": c.get("strategy"),
-        "formulation": c.get("formulation"),
-        "backend": c.get("backend"),
-        "seed": c.get("seed"),
-        "hidden": _hidden(c),
-        "weight_domain": c.get("weight_domain"),
-        "robust_radius": c.get("robust_radius"),
-        "time_limit": c.get("time_limit"),
-        "time_budget": c.get("time_budget"),
-        "mip_gap": c.get("mip_gap"),
-        "params": _cfg_value(c, "params"),
-        "solver_options": _cfg_value(c, "solver_options"),
-        "max_points": c.get("max_points"),
-        "uses_validation": c.get("uses_validation"),
-        "status": record.get("status"),
-        "objective": record.get("objective"),
-        "bound": record.get("bound"),
-        "gap": record.get("gap"),
-        "nodes": record.get("nodes"),
-        "loss": record.get("loss"),
-        "solves": record.get("solves"),
-        "build_seconds": record.get("build_seconds"),
-        "solve_seconds": record.get("solve_seconds"),
-        "wall_seconds": record.get("wall_seconds"),
-        "process_seconds": record.get("process_seconds"),
-        "train_accuracy": acc.get("train"),
-        "validation_accuracy": acc.get("validation"),
-        "test_accuracy": acc.get("test"),
-        "train_points": pts.get("train"),
-        "validation_points": pts.get("validation"),
-        "test_points": pts.get("test"),
-        "mismatches": record.get("mismatches"),
-        "verified": record.get("verified"),
-        "certified": ";".join(f"{e['radius']:g}:{e['accuracy']:.4f}" for e in cert),
-        # strategy iterations, as TrainingResult.iterations: not the start, formulation, ... records
-        "iterations": sum(1 for r in record.get("history") or []
-                          if not AUXILIARY_RECORD_KEYS.intersection(r)),
-        "solver": solver.get("name"),
-        "solver_version": solver.get("version"),
-        "bnnmip_version": (record.get("versions") or {}).get("bnnmip"),
-        "node": machine.get("node"),
-        "processor": machine.get("processor"),
-        "cpu_count": machine.get("cpu_count"),
-        "executor": record.get("executor"),
-        "started": record.get("started"),
-        "finished": record.get("finished"),
-        "message": (record.get("message") or "").splitlines()[0][:300] if record.get("message") else "",
-    }
 
 
 def _time_cap(config: dict, record: dict) -> float:
@@ -218,7 +144,7 @@ def accuracy_rows(records: list[dict]) -> list[dict]:
     groups = defaultdict(list)
     for r in records:
         c = r["config"]
-        variant = tuple(_cfg_value(c, f) for f in _VARIANT_FIELDS)
+        variant = tuple(config_value(c, f) for f in _VARIANT_FIELDS)
         groups[(c["dataset"], variant)].append(r)
     rows = []
     order = sorted(groups.items(), key=lambda kv: (kv[0][0], [str(v) for v in kv[0][1]]))
@@ -278,8 +204,41 @@ def _pyplot():
     return plt
 
 
+_STYLES = (("-", "o"), ("--", "s"), (":", "^"), ("-.", "D"), ((0, (5, 1, 1, 1)), "v"), ((0, (1, 3)), "P"))
+"""Line style and marker per curve, cycled, so that curves drawn over each other stay visible."""
+
+
+def _style(i: int, n: int) -> dict:
+    """Matplotlib keywords for the ``i``-th of ``n`` curves: wider lines first (drawn below)."""
+    linestyle, marker = _STYLES[i % len(_STYLES)]
+    return {"color": f"C{i % 10}", "linestyle": linestyle, "marker": marker,
+            "linewidth": 1.2 + 1.6 * (n - 1 - i) / max(n - 1, 1), "zorder": 2 + i}
+
+
+def _ratio_ticks(ax, tau_max: float) -> None:
+    """Plain-number ticks (1, 1.5, 2, 5, 10, ...) on the log-scaled ratio axis."""
+    from matplotlib.ticker import (  # lazy: optional dependency (matplotlib, the experiments extra)
+        FixedLocator,
+        FuncFormatter,
+        NullLocator,
+    )
+
+    candidates = [1, 1.25, 1.5, 2, 3, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000,
+                  20000, 50000, 100000]
+    ticks = [t for t in candidates if t <= tau_max]
+    while len(ticks) > 8:  # keep every other one (always 1 and the largest)
+        ticks = ticks[::2] if ticks[-1] == ticks[::2][-1] else [*ticks[::2], ticks[-1]]
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _pos: f"{x:g}"))
+    ax.xaxis.set_minor_locator(NullLocator())
+
+
 def plot_performance_profile(records: list[dict], path: Path) -> bool:
-    """Performance profile of solve times across backends; False if there are no BDNN cells."""
+    """Performance profile of solve times across backends; False if there are no BDNN cells.
+
+    Curves that coincide are drawn with different line styles, markers and widths and say in
+    the legend which curve they repeat; the ratio axis is log-scaled with plain-number ticks.
+    """
     bdnn = _bdnn(records)
     if not bdnn:
         return False
@@ -300,18 +259,23 @@ def plot_performance_profile(records: list[dict], path: Path) -> bool:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     n = len(instances)
-    for b in backends:
+    curves: dict[tuple, str] = {}
+    for i, b in enumerate(backends):
         xs = sorted(x for x in ratios[b] if math.isfinite(x))
         steps_x = [1.0] + xs + [tau_max]
         steps_y = [0.0] + [(i + 1) / n for i in range(len(xs))] + [len(xs) / n]
-        ax.step(steps_x, steps_y, where="post", label=f"{b} ({len(xs)}/{n} solved)")
+        same = curves.setdefault(tuple(round(x, 9) for x in xs), b)
+        label = f"{b} ({len(xs)}/{n} solved)" + (f", same curve as {same}" if same != b else "")
+        ax.step(steps_x, steps_y, where="post", label=label,
+                markevery=max(1, len(steps_x) // 12), markersize=5, **_style(i, len(backends)))
     ax.set_xscale("log")
     ax.set_xlim(1.0, tau_max)
+    _ratio_ticks(ax, tau_max)
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel("solve time / fastest backend's solve time on the instance (ratio, log scale)")
     ax.set_ylabel("fraction of instances solved to optimality")
     ax.set_title(f"Performance profile of solve times ({n} instances)")
-    ax.grid(True, which="both", alpha=0.3)
+    ax.grid(True, which="major", alpha=0.3)
     ax.legend(loc="lower right")
     if not finite:
         ax.text(0.5, 0.5, "no instance solved to optimality", transform=ax.transAxes, ha="center")
@@ -327,31 +291,51 @@ def _variant_label(config: dict, varying: set[str]) -> str:
               "time_budget", "params", "robust_radius", "max_points"):
         if f not in varying and f not in ("strategy", "backend"):
             continue
-        v = _cfg_value(config, f)
+        v = config_value(config, f)
         if v == "" or v is None:
             continue
         if f == "robust_radius":
-            v = f"r={v:g}"
+            v = f"robust training r={v:g}" if v else "standard training"
         elif f == "hidden":
             v = f"hidden={v}"
         elif f in ("time_limit", "time_budget"):
             v = f"{'limit' if f == 'time_limit' else 'budget'}={v:g}s"
         elif f == "max_points":
             v = f"points={v}"
+        elif f == "params":
+            v = " ".join(f"{k}={p}" for k, p in sorted((config.get("params") or {}).items()))
         parts.append(str(v))
-    return " ".join(parts)
+    return ", ".join(parts)
 
 
 def _varying(records: list[dict]) -> set[str]:
     out = set()
     for f in _VARIANT_FIELDS:
-        if len({json.dumps(_cfg_value(r["config"], f)) for r in records}) > 1:
+        if len({json.dumps(config_value(r["config"], f)) for r in records}) > 1:
             out.add(f)
     return out
 
 
+def _seed_note(counts: list[int]) -> str:
+    """``mean of N seeds``, or how the count falls where it varies along a curve."""
+    top = max(counts)
+    if min(counts) == top:
+        return f"mean of {top} seed{'s' if top != 1 else ''}"
+    return f"mean of up to {top} seeds: {min(counts)} at fewest"
+
+
+def _legend_below(fig, ax, n_entries: int) -> None:
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0.0, -0.16), ncol=1, frameon=False)
+    fig.set_size_inches(6.4, 4.2 + 0.16 * n_entries)
+
+
 def plot_accuracy_vs_splits(records: list[dict], path: Path) -> bool:
-    """Training and validation accuracy against splits (``split`` cells with a history)."""
+    """Training and validation accuracy against splits (``split`` cells with a history).
+
+    Each point is the mean over the seeds whose run reached that many splits; a run stops
+    early when no split helps, so the number of seeds behind a point can fall along a curve:
+    where it does, the markers are hollow, and a lower panel shows the count per split.
+    """
     runs = [r for r in _bdnn(records) if r["config"].get("strategy") == "split"
             and any("split" in h for h in r.get("history") or [])]
     if not runs:
@@ -360,10 +344,8 @@ def plot_accuracy_vs_splits(records: list[dict], path: Path) -> bool:
     groups = defaultdict(list)
     for r in runs:
         groups[_variant_label(r["config"], varying)].append(r["history"])
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    curves = []  # (label, color, field name, style, ks, means, counts)
     for i, (label, histories) in enumerate(sorted(groups.items())):
-        color = f"C{i % 10}"
         for field, style, name in (("validation_accuracy", "-", "validation"),
                                    ("train_accuracy", "--", "train")):
             by_k = defaultdict(list)
@@ -373,25 +355,57 @@ def plot_accuracy_vs_splits(records: list[dict], path: Path) -> bool:
                         by_k[int(h["split"])].append(float(h[field]))
             if by_k:
                 ks = sorted(by_k)
-                ax.plot(ks, [statistics.fmean(by_k[k]) for k in ks], style, color=color,
-                        marker="o" if style == "-" else None, markersize=3,
-                        label=f"{label}: {name} (mean of {len(histories)})")
+                curves.append((label, f"C{i % 10}", name, style, ks,
+                               [statistics.fmean(by_k[k]) for k in ks], [len(by_k[k]) for k in ks]))
+    varies = any(min(c[6]) < max(c[6]) for c in curves)
+    plt = _pyplot()
+    if varies:
+        fig, (ax, ax_n) = plt.subplots(2, 1, sharex=True, figsize=(6.4, 5.6),
+                                       gridspec_kw={"height_ratios": [3, 1]})
+    else:
+        fig, ax = plt.subplots(figsize=(6.4, 4.2))
+        ax_n = None
+    for label, color, name, style, ks, means, counts in curves:
+        ax.plot(ks, means, style, color=color, marker="o" if style == "-" else None,
+                markersize=3, label=f"{label}: {name} ({_seed_note(counts)})")
+        fewer = [j for j, c in enumerate(counts) if c < max(counts)]
+        if style == "-" and fewer:
+            ax.plot([ks[j] for j in fewer], [means[j] for j in fewer], "o", color=color,
+                    markerfacecolor="white", markersize=4)
+        if style == "-" and ax_n is not None:
+            ax_n.step(ks, counts, where="mid", color=color)
     from matplotlib.ticker import MaxNLocator  # lazy: optional dependency (matplotlib, the experiments extra)
 
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel("number of splits done (clusters - 1)")
     ax.set_ylabel("accuracy (fraction of points correct)")
     ax.set_title("Data splitting: accuracy against splits")
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=7, loc="lower right")
+    bottom = ax
+    if ax_n is not None:
+        ax_n.set_ylabel("seeds")
+        ax_n.yaxis.set_major_locator(MaxNLocator(integer=True))
+        ax_n.set_ylim(0, max(max(c[6]) for c in curves) + 0.5)
+        ax_n.grid(True, alpha=0.3)
+        ax_n.set_title("seeds whose run reached the split (hollow markers above: fewer than all)",
+                       fontsize=8)
+        bottom = ax_n
+    bottom.set_xlabel("number of splits done (clusters - 1)")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    bottom.legend(*ax.get_legend_handles_labels(), fontsize=7, loc="upper left",
+                  bbox_to_anchor=(0.0, -0.45 if ax_n is not None else -0.16), frameon=False)
+    fig.set_size_inches(6.4, fig.get_size_inches()[1] + 0.16 * len(curves))
+    fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
     return True
 
 
 def plot_certified(records: list[dict], path: Path) -> bool:
-    """Certified test accuracy against the radius, per variant (mean over seeds)."""
+    """Certified test accuracy against the radius, per variant (mean over seeds).
+
+    Radius 0 is always plotted: certified accuracy there is the test accuracy (a point is
+    certified at radius 0 exactly when it is classified correctly). The legend says how each
+    variant was trained (``standard training`` or ``robust training r=...``).
+    """
     runs = [r for r in _bdnn(records) if r.get("certified")]
     if not runs:
         return False
@@ -399,27 +413,43 @@ def plot_certified(records: list[dict], path: Path) -> bool:
     groups = defaultdict(lambda: defaultdict(list))
     for r in runs:
         label = _variant_label(r["config"], varying)
-        for e in r["certified"]:
-            if e.get("accuracy") is not None:
-                groups[label][float(e["radius"])].append(float(e["accuracy"]))
+        entries = {float(e["radius"]): e.get("accuracy") for e in r["certified"]}
+        test = (r.get("accuracy") or {}).get("test")
+        if 0.0 not in entries and test is not None:
+            entries[0.0] = test
+        for radius, acc in entries.items():
+            if acc is not None:
+                groups[label][radius].append(float(acc))
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    for label, by_r in sorted(groups.items()):
+    for i, (label, by_r) in enumerate(sorted(groups.items())):
         rs = sorted(by_r)
-        ax.plot(rs, [statistics.fmean(by_r[x]) for x in rs], marker="o", label=f"trained {label}")
+        counts = [len(by_r[x]) for x in rs]
+        style = _style(i, len(groups))
+        style["linewidth"] = 1.4
+        ax.plot(rs, [statistics.fmean(by_r[x]) for x in rs], markersize=4,
+                label=f"{label} ({_seed_note(counts)})", **style)
+        for x, c in zip(rs, counts, strict=True):
+            if c < max(counts):
+                ax.annotate(f"n={c}", (x, statistics.fmean(by_r[x])), textcoords="offset points",
+                            xytext=(2, 4), fontsize=6, color=style["color"])
     ax.set_xlabel("l-inf radius (scaled units: fraction of each feature's training range)")
     ax.set_ylabel("certified test accuracy (fraction of test points)")
-    ax.set_title("Certified accuracy against radius (exact certificates)")
+    ax.set_title("Certified accuracy against radius (exact certificates; radius 0: test accuracy)",
+                 fontsize=10)
     ax.set_ylim(-0.02, 1.02)
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    _legend_below(fig, ax, len(groups))
+    fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
     return True
 
 
 # -- the report -------------------------------------------------------------------------------------
+
+
+class PlotsSkippedWarning(UserWarning):
+    """``report`` wrote no plots because matplotlib is not installed."""
 
 
 class ReportFiles(dict):
@@ -474,9 +504,10 @@ def _write_report(store, records, out: Path, title) -> ReportFiles:
     """The work of :func:`report` once the records and the folder are checked."""
     files = ReportFiles()
 
-    cells = [flatten(r) for r in records]
+
+    cell_columns, cells = tidy_records(records)
     files["cells_csv"] = out / "cells.csv"
-    _write_csv(files["cells_csv"], cells)
+    _write_csv(files["cells_csv"], cells, cell_columns)
     brows = backend_rows(records)
     files["backends_csv"] = out / "backends.csv"
     _write_csv(files["backends_csv"], brows, list(brows[0]) if brows else [
@@ -491,7 +522,9 @@ def _write_report(store, records, out: Path, title) -> ReportFiles:
     try:
         _pyplot()
     except ImportError:
-        plot_note = "plots skipped: matplotlib is not installed (pip install matplotlib)"
+        plot_note = ("plots skipped: matplotlib is not installed (pip install matplotlib, or "
+                     "pip install 'bnnmip[experiments]')")
+        warnings.warn(plot_note, PlotsSkippedWarning, stacklevel=2)
     else:
         for name, fn in (("performance_profile", plot_performance_profile),
                          ("accuracy_vs_splits", plot_accuracy_vs_splits),

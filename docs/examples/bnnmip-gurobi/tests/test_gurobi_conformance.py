@@ -14,9 +14,16 @@ import pytest
 import scipy.sparse as sp
 from bnnmip.testing import CONFORMANCE_CHECKS, xor
 
-pytestmark = pytest.mark.skipif(
-    importlib.util.find_spec("gurobipy") is None, reason="gurobipy is not installed"
-)
+pytestmark = [
+    pytest.mark.skipif(
+        importlib.util.find_spec("gurobipy") is None,
+        reason="gurobipy (a commercial solver's package) is not installed: pip install gurobipy",
+    ),
+    pytest.mark.skipif(
+        importlib.util.find_spec("bnnmip_gurobi") is None,
+        reason="the example plugin is not installed: pip install ./docs/examples/bnnmip-gurobi",
+    ),
+]
 
 
 @pytest.fixture(scope="module")
