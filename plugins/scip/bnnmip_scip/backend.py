@@ -290,6 +290,8 @@ class ScipBackend:
             slack_values = None if ind is None else native.indicators.evaluator(model, problem)
             native.heuristic = _include_heuristic(model, variables, options.heuristic, pyscipopt,
                                                   slack_values)
+        if options.progress is not None:
+            _include_progress(model, options.progress, pyscipopt)
         if options.mip_start is not None:
             native.start_used = _set_start(
                 model, problem, variables, options.mip_start, complete_full=ind is not None
@@ -361,6 +363,30 @@ class ScipBackend:
 # ---------------------------------------------------------------------------------------------
 # building
 # ---------------------------------------------------------------------------------------------
+
+
+def _include_progress(model, progress, pyscipopt) -> None:
+    """``options.progress`` as a SCIP event handler: new incumbents, solved nodes and LPs.
+
+    Each event passes the primal and dual bounds and the node count on (``bnnmip.solve``
+    throttles them).
+    """
+    kinds = pyscipopt.SCIP_EVENTTYPE
+    mask = kinds.BESTSOLFOUND | kinds.NODESOLVED | kinds.LPSOLVED
+
+    class _Events(pyscipopt.Eventhdlr):
+        def eventinit(self):
+            self.model.catchEvent(mask, self)
+
+        def eventexit(self):
+            self.model.dropEvent(mask, self)
+
+        def eventexec(self, event):
+            m = self.model
+            progress(objective=m.getPrimalbound() if m.getNSols() else None,
+                     bound=m.getDualbound(), nodes=m.getNTotalNodes())
+
+    model.includeEventhdlr(_Events(), "bnnmip_progress", "reports the search's progress to bnnmip")
 
 
 def _include_heuristic(model, variables: list, heuristic, pyscipopt, slack_values=None):
