@@ -221,7 +221,8 @@ def status_meaning(res) -> str:
             }.get(status, status)
         return f"the solver ended with {final.status.value}; the checked start network is returned"
     return {
-        "optimal": "training loss 0 (or proven optimal for the whole problem): no network does better",
+        "optimal": ("training loss 0: no network does better" if res.loss == 0 else
+                    "proven optimal for the whole problem: no network does better"),
         "feasible": f"{_MULTI}: not proven optimal",
         "no_solution": "no solve found a network",
     }.get(status, status)
