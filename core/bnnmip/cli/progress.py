@@ -8,8 +8,8 @@ The CLI registers a :class:`ProgressReporter` for the duration of a command. Two
   gap, node count, elapsed time and time left, the last strategy iteration. It disappears when
   the run ends; the summary follows on standard output.
 - **lines** (no terminal: a pipe, a CI log; or ``--verbose``): one line per event, as it
-  happens: a solve starts, its incumbent improves (or its bound moves, at most every 5 s), it
-  ends, a strategy iteration ends.
+  happens: a solve starts, its incumbent improves (or, at most every 5 s, its bound or node
+  count moves), it ends, a strategy iteration ends.
 
 ``--quiet`` registers no reporter at all. Any other plugin (a logger, an experiment store) can
 implement the same hooks (``docs/plugins.md``).
@@ -29,7 +29,7 @@ from ..plugins import hookimpl
 __all__ = ["ProgressReporter", "clock", "format_iteration", "format_solve", "stderr_console"]
 
 BOUND_LINE_SECONDS = 5.0
-"""Lines mode: a bound that moved without a new incumbent is printed at most this often."""
+"""Lines mode: a search that moved (bound, nodes) without a new incumbent is printed at most this often."""
 REDRAW_SECONDS = 0.25
 """Live mode: the display is redrawn from the hooks when it is older than this."""
 
@@ -206,12 +206,13 @@ class ProgressReporter:
         """The running solve's incumbent, bound, gap and nodes."""
         if self.solve is None:
             return
-        before = self.solve["progress"]
         self.solve["progress"] = dict(record)
         if not self.live:
-            better = record.get("objective") != before.get("objective")
-            moved = record.get("bound") != before.get("bound")
+            shown = self.solve.setdefault("shown", {})
+            better = record.get("objective") != shown.get("objective")
+            moved = any(record.get(k) != shown.get(k) for k in ("bound", "nodes"))
             if better or (moved and time.perf_counter() - self.last_line >= BOUND_LINE_SECONDS):
+                self.solve["shown"] = dict(record)
                 self._line(f"  {format_solve(record)}  {clock(record.get('seconds'))} elapsed, "
                            f"{_time_left(record.get('time_limit'), record.get('seconds') or 0.0)}")
         self._redraw()

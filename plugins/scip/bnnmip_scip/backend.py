@@ -312,8 +312,8 @@ class ScipBackend:
     # -- run -------------------------------------------------------------------------------
     def run(self, model: _Native, options: SolveOptions) -> None:
         """Solve in place (and close the log file)."""
-        try:
-            model.model.optimize()
+        try:  # without holding Python's lock, so progress displays keep redrawing meanwhile
+            getattr(model.model, "optimizeNogil", model.model.optimize)()
         finally:
             if options.log_file is not None:
                 model.model.setLogfile(None)
