@@ -265,3 +265,22 @@ def test_json_on_every_reporting_command(capsys, tmp_path):
     assert e["variables"] > 0 and e["binaries"] > 0
     code, out, _ = run(capsys, "evaluate", str(model), "breast-cancer-wisconsin", "--radii", "0", "--json")
     assert json.loads(out)["clean_accuracy"] == pytest.approx(p["accuracy"])
+
+
+def test_train_on_a_fake_terminal_draws_a_live_display_and_clears_it(capsys, monkeypatch):
+    import io
+
+    from rich.console import Console
+
+    import bnnmip.cli.progress as progress
+
+    screen = io.StringIO()
+    monkeypatch.setattr(progress, "stderr_console",
+                        lambda: Console(file=screen, force_terminal=True, width=120, highlight=False))
+    code, out, err = run(capsys, *TRAIN, "--param", "always_solve=true")
+    assert code == 0 and err == "" and out.startswith("bnnmip train:")
+    shown = screen.getvalue()
+    assert shown.startswith("bnnmip train: breast-cancer-wisconsin")
+    assert "solver call 1 (highs): MILP" in shown  # the first solve's size, above the display
+    assert "\x1b[" in shown and "training" in shown  # the live block, redrawn in place
+    assert shown.rstrip("\n").endswith("\x1b[2K")  # and erased at the end
