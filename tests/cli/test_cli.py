@@ -182,3 +182,105 @@ def test_bad_exact_params_and_margin_give_clear_errors(capsys, args, message):
     else:
         assert code == 2
     assert message in err and "Traceback" not in err
+
+
+def test_version(capsys):
+    import bnnmip
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0 and capsys.readouterr().out == f"bnnmip {bnnmip.__version__}\n"
+
+
+def test_train_json_verbose_is_json_on_stdout_with_the_solver_log_on_stderr(capfd):
+    code = main([*TRAIN, "--json", "--verbose", "--param", "always_solve=true"])
+    out, err = capfd.readouterr()
+    assert code == 0
+    s = json.loads(out)  # nothing but the summary on standard output
+    assert s["solve"]["status"] == "optimal"
+    assert "Presolving model" in err  # HiGHS' own log, moved to standard error
+    assert "solver call 1 (highs): optimal" in err  # and the progress lines
+
+
+def test_train_progress_without_a_terminal_and_quiet(capfd):
+    assert main([*TRAIN, "--param", "always_solve=true"]) == 0
+    out, err = capfd.readouterr()
+    lines = err.splitlines()
+    assert lines[0].startswith("bnnmip train: breast-cancer-wisconsin (699 points x 9 features), 50 train")
+    assert lines[1].startswith("  network 9 -> 2 -> 2") and lines[2].startswith("  limits  time limit 60 s")
+    assert any(line.startswith("solver call 1 (highs): MILP") for line in lines)
+    assert lines[-1].startswith("solver call 1 (highs): optimal, objective 0")
+    assert "\x1b" not in err and out.startswith("bnnmip train:")
+    assert main([*TRAIN, "--quiet"]) == 0
+    out, err = capfd.readouterr()
+    assert err == "" and "OPTIMAL" in out
+
+
+def test_train_times_add_up_to_the_whole_run(capsys):
+    code, out, _ = run(capsys, *TRAIN, "--json")
+    t = json.loads(out)["times"]
+    parts = ("startup", "data", "start", "build", "solver", "strategy", "fit_other", "report")
+    assert all(t[k] >= 0 for k in parts) and t["solves"] == 1
+    assert sum(t[k] for k in parts) == pytest.approx(t["total"], abs=0.01)
+    code, out, _ = run(capsys, *TRAIN)
+    line = next(x for x in out.splitlines() if x.startswith("  time"))
+    assert line.startswith("  time         total ") and " s = start-up " in line and "+ solver " in line
+
+
+def test_split_tells_one_status_story(capsys):
+    args = [*TRAIN, "--strategy", "split", "--param", "max_splits=3"]
+    code, out, _ = run(capsys, *args, "--json")
+    s = json.loads(out)
+    assert code == 0 and s["solves"] == len(s["history"]) == sum(s["solve_counts"].values())
+    assert s["status"] == "optimal" and s["loss"] == 0
+    assert s["status_meaning"] == "training loss 0: no network does better"
+    code, text, _ = run(capsys, *args)
+    lines = text.splitlines()
+    status = next(x for x in lines if x.startswith("  solve "))
+    assert "strategy split: OPTIMAL (training loss 0: no network does better)" in status
+    assert "last solve:" not in status and "solver not called" not in text  # no single-solve proof line
+    milps = next(x for x in lines if x.startswith("  MILPs"))
+    counts = s["solve_counts"]
+    assert milps.startswith(f"  MILPs        {s['solves']} (one per split): {counts['optimal']} solved")
+    assert f"{counts.get('skipped', 0)} not sent to the solver" in milps or "skipped" not in counts
+    assert any(x.startswith("  last solve ") for x in lines)
+
+
+def test_json_on_every_reporting_command(capsys, tmp_path):
+    for command in ("backends", "plugins", "datasets"):
+        code, out, _ = run(capsys, command, "--json")
+        records = json.loads(out)
+        assert code == 0 and records and all("name" in r for r in records)
+    names = {r["name"]: r for r in json.loads(run(capsys, "backends", "--json")[1])}
+    assert names["highs"]["available"] and "callbacks" in names["highs"]["features"]
+    model = tmp_path / "m.json"
+    assert run(capsys, *TRAIN, "-o", str(model), "--quiet")[0] == 0
+    code, out, err = run(capsys, "predict", str(model), "breast-cancer-wisconsin", "--json")
+    p = json.loads(out)
+    assert code == 0 and p["points"] == 699 and len(p["predictions"]) == 699 and 0.5 < p["accuracy"] <= 1
+    assert err == ""
+    code, out, _ = run(capsys, "export", *TRAIN[1:], "-o", str(tmp_path / "bcw"), "--json")
+    e = json.loads(out)
+    assert sorted(f.rsplit(".", 1)[1] for f in e["files"]) == ["lp", "mps"]
+    assert e["variables"] > 0 and e["binaries"] > 0
+    code, out, _ = run(capsys, "evaluate", str(model), "breast-cancer-wisconsin", "--radii", "0", "--json")
+    assert json.loads(out)["clean_accuracy"] == pytest.approx(p["accuracy"])
+
+
+def test_train_on_a_fake_terminal_draws_a_live_display_and_clears_it(capsys, monkeypatch):
+    import io
+
+    from rich.console import Console
+
+    import bnnmip.cli.progress as progress
+
+    screen = io.StringIO()
+    monkeypatch.setattr(progress, "stderr_console",
+                        lambda: Console(file=screen, force_terminal=True, width=120, highlight=False))
+    code, out, err = run(capsys, *TRAIN, "--param", "always_solve=true")
+    assert code == 0 and err == "" and out.startswith("bnnmip train:")
+    shown = screen.getvalue()
+    assert shown.startswith("bnnmip train: breast-cancer-wisconsin")
+    assert "solver call 1 (highs): MILP" in shown  # the first solve's size, above the display
+    assert "\x1b[" in shown and "training" in shown  # the live block, redrawn in place
+    assert shown.rstrip("\n").endswith("\x1b[2K")  # and erased at the end

@@ -102,27 +102,60 @@ def test_store_tolerates_a_truncated_last_line(tmp_path):
         ResultStore(path).open()
 
 
-def test_progress_bar_and_lines():
+def _console(terminal):
     import io
 
-    stream = io.StringIO()
-    progress = Progress(stream=stream, interactive=True)
+    from rich.console import Console
+
+    out = io.StringIO()
+    return Console(file=out, force_terminal=terminal, width=150, highlight=False, soft_wrap=True), out
+
+
+def test_progress_bar_on_a_terminal():
+    console, out = _console(True)
+    progress = Progress(console=console)
+    assert progress.live
     progress.start(2, 1, LocalExecutor(1))
     config = Grid(**GRID).cells()[0]
     progress.update({"status": "optimal", "objective": 0.0, "config": config, "wall_seconds": 1.0,
                      "accuracy": {"test": 1.0}})
     progress.close()
-    assert "1/2 cells" in stream.getvalue() and "ETA" in stream.getvalue()
-    verbose = io.StringIO()
-    progress = Progress(stream=verbose, verbose=True)
-    progress.start(1, 0, LocalExecutor(1))
+    text = out.getvalue()
+    assert "2 cell(s) to run, 1 already in the store" in text
+    assert "1/2" in text and "optimal 1" in text and "elapsed" in text and "left ~" in text
+    assert "[1/2]" not in text  # cell lines only with --verbose on a terminal
+
+
+def test_progress_elapsed_clock_moves_while_no_cell_ends():
+    import time
+
+    console, out = _console(True)
+    progress = Progress(console=console)
+    progress.start(3, 0, LocalExecutor(1))
+    time.sleep(1.3)  # no cell ends meanwhile
+    progress.close()
+    assert "0:00:01" in out.getvalue()
+
+
+def test_progress_lines_without_a_terminal_and_quiet():
+    config = Grid(**GRID).cells()[0]
+    console, out = _console(False)
+    progress = Progress(console=console)  # no --verbose needed: a line per cell as it ends
+    assert not progress.live
+    progress.start(2, 0, LocalExecutor(1))
     progress.update({"status": "hung", "config": config, "message": "killed", "wall_seconds": 9.0})
-    assert "[1/1] iris highs exact seed=0" in verbose.getvalue() and "hung" in verbose.getvalue()
-    silent = io.StringIO()
-    progress = Progress(stream=silent, interactive=False)
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 2 and lines[0].startswith("bnnmip compare: 2 cell(s) to run")
+    assert lines[1].startswith("[1/2] iris highs exact seed=0") and "hung" in lines[1]
+    progress.update({"status": "optimal", "config": config, "wall_seconds": 1.0})
+    progress.close()
+    assert len(out.getvalue().splitlines()) == 3 and "\x1b" not in out.getvalue()
+    console, out = _console(True)
+    progress = Progress(console=console, quiet=True)
     progress.start(1, 0, LocalExecutor(1))
     progress.update({"status": "optimal", "config": config})
-    assert silent.getvalue() == ""
+    progress.close()
+    assert out.getvalue() == ""
 
 
 # -- the grid, locally and on Dask ---------------------------------------------------------------------

@@ -41,3 +41,18 @@ def test_train_refuses_an_unknown_strategy_or_backend_before_solving():
         bnnmip.train(arch, DATA, strategy="no-such-strategy")
     with pytest.raises(UnknownNameError, match="backend"):
         bnnmip.train(arch, DATA, backend="no-such-backend")
+
+
+def test_iterations_count_a_local_search_block_that_also_notes_the_start():
+    from bnnmip.backends.results import SolveResult, SolveStatus
+    from bnnmip.training.task import TrainingResult
+
+    solve = SolveResult(status=SolveStatus.OPTIMAL, backend="highs", solver_version="x")
+
+    def result(*history):
+        return TrainingResult(network=None, status=SolveStatus.OPTIMAL, solves=(solve,), verification=None,
+                              problem_size={}, strategy="s", backend="highs", seconds=0.0, history=history)
+
+    assert result({"round": 1, "block": 0, "start": "random"}, {"round": 1, "block": 1}).iterations == 2
+    assert result({"formulation": "tight"}, {"start": "ste", "start_loss": 0}).iterations == 0
+    assert result({"split": 0, "clusters": 1}, {"split": 1, "clusters": 2}).iterations == 2

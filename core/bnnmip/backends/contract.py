@@ -37,7 +37,8 @@ class BackendFeature(Enum):
     """Can replace big-M activation rows with native indicator constraints."""
     CALLBACKS = "callbacks"
     """Calls ``options.heuristic`` with new incumbents during the search and gives the solver
-    the better solutions it returns."""
+    the better solutions it returns; calls ``options.progress`` (when set) with the incumbent's
+    objective, the bound and the node count as the search goes."""
     LOG_FILE = "log_file"
     """Writes its log to a file."""
     THREADS = "threads"

@@ -98,6 +98,10 @@ class SolveOptions:
     :attr:`~bnnmip.backends.BackendFeature.SOLVER_OPTIONS`; they are applied after every
     setting above, so they win over it, and :func:`bnnmip.backends.check_solver_options`
     refuses names and values the solver does not accept before anything runs.
+    ``progress`` is set by :func:`bnnmip.solve` (callers leave it ``None``) when a plugin
+    observes running solves: backends that declare ``CALLBACKS`` call it from their callbacks
+    as ``progress(objective=..., bound=..., nodes=...)`` (each ``None`` when unknown), as
+    often as they like; it never raises.
     """
 
     time_limit: float | None = attrs.field(
@@ -118,6 +122,7 @@ class SolveOptions:
         default=None, converter=_optional_float, validator=_optional_positive("feasibility_tolerance")
     )
     heuristic: Callable[[np.ndarray], np.ndarray | None] | None = attrs.field(default=None, eq=False)
+    progress: Callable[..., None] | None = attrs.field(default=None, eq=False)
     solver_options: Mapping[str, bool | int | float | str] = attrs.field(
         factory=dict, converter=_solver_options, hash=False
     )

@@ -7,7 +7,8 @@ subcommands on an argparse subparsers object::
                    [--strategies exact] [--seeds 0 1 2] [--time-limits 10] [--hidden 2 4,2]
                    [--baselines mlp] [--store results.jsonl] [--workers N | --dask-local N |
                    --scheduler ADDR] [--grace S] [--retry-failed] [--dry-run] [--verbose]
-    bnnmip report STORE [--output DIR] [--title TEXT]
+                   [--json] [--quiet]
+    bnnmip report STORE [--output DIR] [--title TEXT] [--json] [--quiet]
 
 Flags override the config file's ``[grid]`` and ``[run]`` settings axis by axis. See
 ``docs/experiments.md``.
@@ -20,6 +21,8 @@ import json
 import sys
 from pathlib import Path
 
+import attrs
+
 from ..backends import DEFAULT_BACKEND
 from ..errors import InvalidInputError
 from ..experiments.grid import Grid, load_config
@@ -27,6 +30,7 @@ from ..experiments.report import report
 from ..experiments.run import DEFAULT_GRACE, Progress, dump_cells, make_executor, run_grid
 from ..experiments.store import ResultStore
 from .argtypes import non_negative_float, non_negative_int, positive_float, positive_int
+from .output import add_output_flags, print_json
 
 __all__ = ["add_parser", "cmd_compare", "cmd_report"]
 
@@ -139,7 +143,10 @@ def add_parser(subparsers) -> None:
                    help="run again the cells recorded as crashed or hung")
     r.add_argument("--dry-run", action="store_true",
                    help="print the cells (key and configuration, JSON lines) and what is done; run nothing")
-    r.add_argument("--verbose", action="store_true", help="one line per finished cell on stderr")
+    r.add_argument("--verbose", action="store_true",
+                   help="on a terminal, a line per finished cell above the progress bar (without a "
+                        "terminal there is always one)")
+    add_output_flags(r, "the run's summary")
     p.set_defaults(func=cmd_compare)
 
     p = subparsers.add_parser(
@@ -155,6 +162,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--output", "-o", type=Path, metavar="DIR",
                    help="output folder (default: <store stem>-report next to the store)")
     p.add_argument("--title", help="title of report.md")
+    add_output_flags(p, "the files written")
     p.set_defaults(func=cmd_report)
 
 
@@ -238,7 +246,7 @@ def cmd_compare(args) -> int:
         run.pop("dask_local")
     executor = make_executor(workers=run.get("workers"), dask_local=run.get("dask_local"),
                              scheduler=run.get("scheduler"))
-    progress = Progress(verbose=args.verbose)
+    progress = Progress(verbose=args.verbose, quiet=args.quiet)
     try:
         summary = run_grid(grid, store, executor, grace=float(run.get("grace", DEFAULT_GRACE)),
                            retry_failed=args.retry_failed, progress=progress)
@@ -246,6 +254,9 @@ def cmd_compare(args) -> int:
         print(f"bnnmip compare: interrupted; {len(store.keys())} cell(s) are in {store.path}: "
               "run the same command again to resume", file=sys.stderr)
         return 130
+    if args.json:
+        print_json({**attrs.asdict(summary), "report_command": f"bnnmip report {store.path}"})
+        return 0
     print(f"bnnmip compare: {summary.describe()}")
     print(f"  report: bnnmip report {store.path}")
     return 0
@@ -254,6 +265,10 @@ def cmd_compare(args) -> int:
 def cmd_report(args) -> int:
     """Write the report of a results store."""
     files = report(args.store, args.output, title=args.title)
+    if args.json:
+        print_json({"store": str(args.store), "output": str(files["markdown"].parent),
+                    "files": {name: str(path) for name, path in files.items()}})
+        return 0
     print(f"bnnmip report: {args.store} -> {files['markdown'].parent}")
     for name, path in files.items():
         print(f"  {name:20} {path}")

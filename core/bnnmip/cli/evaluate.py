@@ -4,7 +4,7 @@ Wired into the CLI by :mod:`bnnmip.cli` through :func:`add_parser`; usable with 
 subparsers object::
 
     bnnmip evaluate MODEL DATA [--label COL] [--radii 0 0.05 0.1] [--noise-draws N]
-                    [--certify] [--backend NAME] [--seed S] [--json]
+                    [--certify] [--backend NAME] [--seed S] [--json] [--quiet]
 
 Radii are in the network's scaled input units (fractions of each feature's training range),
 the units of ``--robust-radius`` in ``bnnmip train``. See :mod:`bnnmip.robustness`.
@@ -13,7 +13,6 @@ the units of ``--robust-radius`` in ``bnnmip train``. See :mod:`bnnmip.robustnes
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from ..backends import DEFAULT_BACKEND
@@ -22,7 +21,7 @@ from ..errors import InvalidInputError
 from ..network import BinarizedNetwork
 from ..robustness import robustness_report
 from .argtypes import non_negative_float, non_negative_int, positive_float, positive_int
-from .output import plain, table
+from .output import add_output_flags, plain, print_json, table
 
 __all__ = ["add_parser", "cmd_evaluate"]
 
@@ -60,7 +59,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="enumerate layer-1 patterns up to F flippable neurons, else solve a "
                         "MILP (default: 16)")
     p.add_argument("--seed", type=non_negative_int, default=0, help="seed of the random signs (default: 0)")
-    p.add_argument("--json", action="store_true", help="print the results as JSON")
+    add_output_flags(p, "the results")
     p.set_defaults(func=cmd_evaluate)
     return p
 
@@ -106,7 +105,7 @@ def cmd_evaluate(args) -> int:
         "radii": rows,
     }
     if args.json:
-        print(json.dumps(summary, indent=1))
+        print_json(summary)
         return 0
     widths = " -> ".join(str(w) for w in net.widths)
     print(f"bnnmip evaluate: {model.name} ({widths}) on {ds.name} ({summary['points']} points), "

@@ -7,6 +7,7 @@ from pathlib import Path
 from .._paths import check_command_paths
 from ..milp.io import write_lp, write_mps
 from .options import _load_split, _model_options
+from .output import add_output_flags, print_json
 
 __all__ = ["add_parser", "cmd_export"]
 
@@ -17,6 +18,7 @@ def add_parser(sub) -> None:
     _model_options(p)
     p.add_argument("--output", "-o", type=Path, required=True,
                    help="output path; .mps or .lp (or no suffix: both are written)")
+    add_output_flags(p, "the files written and the MILP's size")
     p.set_defaults(func=cmd_export)
 
 
@@ -37,8 +39,13 @@ def cmd_export(args) -> int:
     targets = {".mps": [out], ".lp": [out]}.get(suffix, [out.with_suffix(".mps"), out.with_suffix(".lp")])
     for path in targets:
         (write_lp if path.suffix.lower() == ".lp" else write_mps)(problem, path)
-        print(f"wrote {path}")
     size = problem.size_summary()
+    if args.json:
+        print_json({"files": [str(p) for p in targets], **size, "objective_constant": float(problem.offset),
+                    "objective_constant_column": "OBJCONST"})
+        return 0
+    for path in targets:
+        print(f"wrote {path}")
     print(
         f"{size['variables']:,} variables ({size['binaries']:,} binary), {size['rows']:,} rows, "
         f"{size['nonzeros']:,} nonzeros; objective constant {problem.offset:g} is carried by the "

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .._version import __version__
 from ..errors import BnnmipError
 from . import compare, deploy, evaluate, export, listings, predict, train
 
@@ -24,6 +25,8 @@ def _parser() -> argparse.ArgumentParser:
         prog="bnnmip",
         description="Train binarized neural networks by mixed-integer linear programming.",
     )
+    parser.add_argument("--version", action="version", version=f"bnnmip {__version__}",
+                        help="print bnnmip's version and exit")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:
         command.add_parser(sub)

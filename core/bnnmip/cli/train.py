@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import json
+import collections
 import math
+import time
 import warnings
 from pathlib import Path
 
@@ -14,9 +15,10 @@ from .._paths import check_command_paths
 from ..backends.results import START_AT_BOUND_MESSAGE
 from ..deploy.footprint import footprint, format_footprint
 from ..plugins import get_plugin_manager
+from ..training import resolve_backend
 from .argtypes import positive_float
 from .options import _load_split, _model_options, _solver_options
-from .output import num, plain
+from .output import add_output_flags, num, plain, print_json, process_seconds, stdout_to_stderr
 from .progress import ProgressReporter
 
 __all__ = ["add_parser", "cmd_train"]
@@ -37,7 +39,7 @@ def add_parser(sub) -> None:
                    help="soft-margin trade-off C, larger fits the training points more tightly "
                         "(default: 1; only with --margin soft)")
     p.add_argument("--output", "-o", type=Path, help="save the trained network (JSON) here")
-    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    add_output_flags(p, "the summary")
     p.set_defaults(func=cmd_train)
 
 
@@ -75,23 +77,48 @@ def _accuracy(net, X, y, classes, rule) -> float | None:
     return float(np.mean(np.asarray(classes)[idx] == y))
 
 
+def _header(args, ds, X_train, X_test, backend) -> list[str]:
+    """What the run is about, printed (on standard error) before it starts."""
+    widths = " -> ".join(str(w) for w in (ds.X.shape[1], *args.hidden, len(set(ds.y.tolist()))))
+    limits = f"time limit {args.time_limit:g} s per solve, gap {args.gap:g}, {args.threads} thread(s)"
+    if args.time_budget is not None:
+        limits += f", budget {args.time_budget:g} s for the run"
+    return [
+        f"bnnmip train: {ds.name} ({ds.X.shape[0]} points x {ds.X.shape[1]} features), "
+        f"{len(X_train)} train / {len(X_test)} test",
+        f"  network {widths}, {args.weights} weights; formulation {args.formulation}; "
+        f"strategy {args.strategy} on {backend.name} {backend.solver_version()}",
+        f"  limits  {limits}",
+    ]
+
+
 def cmd_train(args) -> int:
     """Train, print the summary, optionally save the network."""
+    t0 = time.perf_counter()
+    startup = process_seconds()
     check_command_paths(args)  # before any work: a bad --output or --log-file fails now
     ds, X_train, X_test, y_train, y_test = _load_split(args)
     clf = _estimator(args)
+    t_data = time.perf_counter() - t0
+    reporter = None
+    if not args.quiet:
+        reporter = ProgressReporter(verbose=args.verbose, time_budget=args.time_budget)
+        reporter.start(_header(args, ds, X_train, X_test, resolve_backend(args.backend)))
     pm = get_plugin_manager()
-    reporter = ProgressReporter(verbose=args.verbose)
-    pm.register(reporter, name="bnnmip-cli-progress")
+    if reporter is not None:
+        pm.register(reporter, name="bnnmip-cli-progress")
+    t_fit = time.perf_counter()
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), stdout_to_stderr():
             warnings.simplefilter("ignore")  # the summary reports verification itself
             clf.fit(X_train, y_train)
     finally:
-        reporter.close()
-        pm.unregister(reporter)
+        if reporter is not None:
+            reporter.close()
+            pm.unregister(reporter)
     if ds.known_feature_names and clf.network_.feature_names is None:  # saved, checked by predict
         clf.network_ = attrs.evolve(clf.network_, feature_names=ds.known_feature_names)
+    t_fit = time.perf_counter() - t_fit
     res, net = clf.training_result_, clf.network_
     summary = {
         "dataset": ds.name,
@@ -107,8 +134,10 @@ def cmd_train(args) -> int:
         "formulation": args.formulation,
         "strategy": res.strategy,
         "status": res.status.value,
+        "status_meaning": status_meaning(res),
         "problem": res.problem_size,
         "solve": {k: v for k, v in res.final.summary().items() if k != "message"},
+        "solve_counts": solve_counts(res),
         "solver_options": dict(args.solver_option),
         "verification": None if res.verification is None else {
             "ok": res.verification.ok,
@@ -140,11 +169,71 @@ def cmd_train(args) -> int:
         summary["model"] = str(args.output)
     fp = footprint(net)
     summary["footprint"] = fp.to_dict()
+    summary["times"] = run_times(res, startup=startup, data=t_data, fit=t_fit,
+                                 total=time.perf_counter() - t0)
     if args.json:
-        print(json.dumps(summary, indent=1))
+        print_json(summary)
     else:
         print(_format_summary(summary, res) + "\n" + format_footprint(fp))
     return 0
+
+
+def run_times(res, *, startup: float | None, data: float, fit: float, total: float) -> dict:
+    """Where a ``train`` command's seconds went; the parts add up to ``total``.
+
+    ``total`` is the command's own time plus ``startup``: from the process's start to the
+    command's (interpreter, imports; 0 where the operating system does not say). The parts:
+    ``data`` (loading and splitting the data, setting up), ``start`` (the gradient-trained
+    start), ``build`` (the solver building its models), ``solver`` (the solver running, over
+    ``solves`` solves), ``strategy`` (the rest of the strategy's own time: lowering,
+    verification and repair of every solution, k-means splits, evaluation), ``fit_other`` (the
+    rest of the fit: input checks, scaling, margin refits) and ``report`` (accuracies, saving
+    the network, the summary).
+    """
+    start = sum(float(r.get("start_seconds", 0.0)) for r in res.history if r.get("start") == "ste")
+    build = sum(r.build_seconds for r in res.solves)
+    solver = sum(r.solve_seconds for r in res.solves)
+    parts = {"startup": startup or 0.0, "data": data, "start": start, "build": build, "solver": solver,
+             "strategy": max(0.0, res.seconds - start - build - solver),
+             "fit_other": max(0.0, fit - res.seconds)}
+    parts["report"] = max(0.0, total + parts["startup"] - sum(parts.values()))
+    out = {k: round(v, 3) for k, v in parts.items()}
+    out["total"] = round(sum(parts.values()), 3)
+    out["solves"] = len(res.solves)
+    return out
+
+
+def solve_counts(res) -> dict:
+    """How the strategy's solves ended: status -> count; ``skipped`` for solves whose start met the bound."""
+    counts = collections.Counter(
+        "skipped" if r.message == START_AT_BOUND_MESSAGE else r.status.value for r in res.solves)
+    return dict(sorted(counts.items()))
+
+
+_MULTI = "the strategy's best network, a heuristic"
+
+
+def status_meaning(res) -> str:
+    """What the run's status says, in words (one story per strategy, ``docs/quickstart.md``)."""
+    status, final = res.status.value, res.final
+    if len(res.solves) == 1:  # exact: the status is the solve's (or the start's, if it failed)
+        if status == final.status.value:
+            return {
+                "optimal": ("its start met the loss's lower bound: optimal without calling the solver"
+                            if final.message == START_AT_BOUND_MESSAGE else
+                            "proven optimal: no network of this architecture has a lower training loss"),
+                "feasible": "stopped at a limit: the best network found, not proven optimal",
+                "no_solution": "stopped at a limit before any network was found",
+                "infeasible": "no network meets the constraints",
+                "error": "the solver failed",
+            }.get(status, status)
+        return f"the solver ended with {final.status.value}; the checked start network is returned"
+    return {
+        "optimal": ("training loss 0: no network does better" if res.loss == 0 else
+                    "proven optimal for the whole problem: no network does better"),
+        "feasible": f"{_MULTI}: not proven optimal",
+        "no_solution": "no solve found a network",
+    }.get(status, status)
 
 
 def _symmetry_note(history, backend: str) -> str:
@@ -165,6 +254,25 @@ def _groups_note(history, points: int) -> str:
     return f"; {points} points in {rec['activation_groups']} activation groups"
 
 
+_UNITS = {"split": "one per split", "local_search": "one per block"}
+_COUNT_WORDS = {"optimal": "solved to optimality", "feasible": "stopped at a limit with a solution",
+                "no_solution": "stopped at a limit without one", "infeasible": "infeasible",
+                "error": "failed",
+                "skipped": "not sent to the solver (their start met the MILP's lower bound)"}
+_TIME_WORDS = (("startup", "start-up"), ("data", "data"), ("start", "gradient start"),
+               ("build", "MILP build"), ("solver", "solver"),
+               ("strategy", "strategy (lowering, verification)"),
+               ("fit_other", "fit (scaling, margins)"), ("report", "report"))
+
+
+def _format_times(t: dict, strategy: str) -> str:
+    words = dict(_TIME_WORDS)
+    if strategy == "split":
+        words["strategy"] = "strategy (lowering, verification, k-means, evaluation)"
+    parts = [f"{words[key]} {t[key]:.2f}" for key, _ in _TIME_WORDS if t[key] >= 0.005 or key == "solver"]
+    return f"total {t['total']:.2f} s = " + " + ".join(parts)
+
+
 def _format_summary(s: dict, res) -> str:
     solve, size, acc = s["solve"], s["problem"], s["accuracy"]
     widths = " -> ".join(str(w) for w in s["widths"])
@@ -179,18 +287,23 @@ def _format_summary(s: dict, res) -> str:
         f"({size['binaries']:,} binary), {size['rows']:,} rows, {size['nonzeros']:,} nonzeros"
         + _symmetry_note(res.history, solve["backend"]) + _groups_note(res.history, s["train_points"]),
         f"  solve        {solve['backend']} {solve['solver_version']}, strategy {s['strategy']}: "
-        f"{s['status'].upper()}"
-        + ("" if s["status"] == solve["status"] else f" (last solve: {solve['status']})")
+        f"{s['status'].upper()} ({s['status_meaning']})"
         + ("; solver options " + ", ".join(f"{k}={v}" for k, v in s["solver_options"].items())
            if s["solver_options"] else ""),
+    ]
+    if s["solves"] > 1:
+        unit = _UNITS.get(s["strategy"], "the strategy")
+        lines.append(f"  MILPs        {s['solves']} ({unit}): " + ", ".join(
+            f"{n} {_COUNT_WORDS.get(k, k)}" for k, n in s["solve_counts"].items()))
+    lines += [
         f"  {'objective' if s['solves'] == 1 else 'last solve':12} "
-        f"{num(solve['objective'])} (Hamming loss: wrong output bits)   "
+        f"{num(solve['objective'])} (Hamming loss: wrong output bits"
+        + ("" if s["solves"] == 1 else f", of the last {s['strategy']} MILP") + ")   "
         f"bound {num(solve['bound'])}   gap {num(solve['gap'], '{:.2%}')}   "
         f"nodes {num(solve['nodes'])}",
-        f"  time         build {s['build_seconds']:.2f} s, solve {s['solve_seconds']:.2f} s "
-        f"({s['solves']} solve{'s' if s['solves'] != 1 else ''}), total {s['seconds']:.2f} s",
+        "  time         " + _format_times(s["times"], s["strategy"]),
     ]
-    if res.final.message == START_AT_BOUND_MESSAGE:
+    if s["solves"] == 1 and res.final.message == START_AT_BOUND_MESSAGE:
         bound = solve["objective"]
         why = "" if not bound else " (points that must share activations have different labels)"
         lines.append(f"  proof        the start's loss {num(bound)} is the least possible{why}: optimal, "

@@ -122,6 +122,32 @@ def bnnmip_solve_started(problem: MilpProblem, backend: str, options: SolveOptio
 
 
 @hookspec
+def bnnmip_solve_progress(backend: str, record: dict) -> None:
+    """Observe a running solve: its incumbent, bound and node count so far.
+
+    Called by :func:`bnnmip.solve` from the solver's own callbacks, on backends that declare
+    :attr:`~bnnmip.backends.BackendFeature.CALLBACKS`, only while some plugin implements this
+    hook (no callback is installed otherwise); at most ten times a second, and at once when
+    the incumbent improves. Other backends never call it: an observer shows their elapsed
+    time and time left from :func:`bnnmip_solve_started` alone.
+
+    Parameters
+    ----------
+    backend
+        The backend's registered name.
+    record
+        A plain dict: ``objective`` (the incumbent's objective, None before the first),
+        ``bound`` (the dual bound, None if unknown), ``gap`` (relative, the convention of
+        :meth:`bnnmip.backends.SolveResult.relative_gap`), ``nodes`` (None if unknown),
+        ``seconds`` (since the solve started) and ``time_limit`` (the solve's, None for none).
+
+    Returns
+    -------
+    None
+    """
+
+
+@hookspec
 def bnnmip_solve_finished(problem: MilpProblem, backend: str, result: SolveResult) -> None:
     """Observe a finished solve (whatever its status, errors included).
 

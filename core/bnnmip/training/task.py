@@ -128,8 +128,13 @@ class TrainingResult:
 
     @property
     def iterations(self) -> int:
-        """Strategy iterations in ``history`` (records other than starts, heuristics, margins)."""
-        return sum(1 for r in self.history if not AUXILIARY_RECORD_KEYS.intersection(r))
+        """Strategy iterations in ``history`` (records other than starts, heuristics, margins).
+
+        A record of a ``local_search`` round or a ``split`` counts even when it also notes the
+        start (``local_search``'s first block does).
+        """
+        return sum(1 for r in self.history
+                   if "round" in r or "split" in r or not AUXILIARY_RECORD_KEYS.intersection(r))
 
     @property
     def final(self) -> SolveResult:

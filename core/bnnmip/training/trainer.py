@@ -17,6 +17,7 @@ from ..network import BinarizedNetwork
 from ..plugins.registry import get_backend, get_strategy
 from .numerics import check_training_numerics
 from .task import TrainingResult, TrainingTask
+from .threads import numeric_threads
 
 __all__ = ["MARGINS", "polish_margins", "resolve_backend", "soft_margins", "train"]
 
@@ -60,6 +61,8 @@ def train(
     ``margin="max-min"`` refits the trained network's weights, with its activation pattern on
     the training points (and so its training loss) unchanged, so that every neuron separates
     the points it fires on from the others with the largest margin (:func:`polish_margins`).
+    The strategy and the refits run with scikit-learn's, BLAS's and OpenMP's thread pools
+    limited to ``options.threads`` (:func:`~bnnmip.training.threads.numeric_threads`).
     ``margin="soft"`` refits every row as an l1 soft-margin classifier with trade-off
     ``margin_c`` (default 1) on the network's own hidden representation
     (:func:`soft_margins`); with ``validation`` data the refit is kept only if it is more
@@ -99,11 +102,12 @@ def train(
         params=params or {},
     )
     check_solver_options(task.backend, task.options)  # before the strategy's start runs
-    result = get_strategy(strategy).train(task)
-    if margin == "max-min":
-        result = polish_margins(task, result)
-    elif margin == "soft":
-        result = soft_margins(task, result, C=margin_c)
+    with numeric_threads(task.options.threads):  # k-means, BLAS: no more threads than the solver's
+        result = get_strategy(strategy).train(task)
+        if margin == "max-min":
+            result = polish_margins(task, result)
+        elif margin == "soft":
+            result = soft_margins(task, result, C=margin_c)
     return result
 
 

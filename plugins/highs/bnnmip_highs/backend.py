@@ -185,6 +185,8 @@ class HighsBackend:
         if options.heuristic is not None:
             native.heuristic = _HeuristicCallback(options.heuristic, problem.n_cols)
             native.heuristic.attach(h)
+        if options.progress is not None:
+            _ProgressCallback(options.progress, native.heuristic).attach(h)
         return native
 
     @staticmethod
@@ -306,6 +308,37 @@ class _HeuristicCallback:
     def summary(self) -> str:
         text = f"heuristic called {self.calls}x, {self.given} solution(s) handed back"
         return text + (f"; heuristic failed and was switched off: {self.error}" if self.error else "")
+
+
+class _ProgressCallback:
+    """``options.progress`` fed from HiGHS' MIP callbacks (then ``inner``'s, if any, runs too).
+
+    HiGHS calls back at every improving solution and at its interrupt checks, often during
+    the search: each call passes the primal and dual bounds and the node count on
+    (``bnnmip.solve`` throttles them).
+    """
+
+    def __init__(self, progress, inner=None) -> None:
+        self.progress = progress
+        self.inner = inner
+
+    def attach(self, h) -> None:
+        import highspy
+
+        kinds = highspy.cb.HighsCallbackType
+        if self.inner is not None:
+            self.inner.attach(h)
+        h.setCallback(self, None)  # one callback per Highs object: this one calls inner's
+        self._kinds = (kinds.kCallbackMipInterrupt, kinds.kCallbackMipImprovingSolution)
+        for kind in self._kinds:
+            h.startCallback(kind)
+
+    def __call__(self, kind, message, data_out, data_in, user_data) -> None:
+        if kind in self._kinds:
+            self.progress(objective=data_out.mip_primal_bound, bound=data_out.mip_dual_bound,
+                          nodes=data_out.mip_node_count)
+        if self.inner is not None:
+            self.inner(kind, message, data_out, data_in, user_data)
 
 
 def _new_highs(quiet: bool):

@@ -302,6 +302,8 @@ class ScipBackend:
             slack_values = None if ind is None else native.indicators.evaluator(model, problem)
             native.heuristic = _include_heuristic(model, variables, options.heuristic, pyscipopt,
                                                   slack_values)
+        if options.progress is not None:
+            _include_progress(model, options.progress, pyscipopt)
         if options.mip_start is not None:
             native.start_used = _set_start(
                 model, problem, variables, options.mip_start, complete_full=ind is not None
@@ -322,8 +324,8 @@ class ScipBackend:
     # -- run -------------------------------------------------------------------------------
     def run(self, model: _Native, options: SolveOptions) -> None:
         """Solve in place (and close the log file)."""
-        try:
-            model.model.optimize()
+        try:  # without holding Python's lock, so progress displays keep redrawing meanwhile
+            getattr(model.model, "optimizeNogil", model.model.optimize)()
         finally:
             if options.log_file is not None:
                 model.model.setLogfile(None)
@@ -373,6 +375,30 @@ class ScipBackend:
 # ---------------------------------------------------------------------------------------------
 # building
 # ---------------------------------------------------------------------------------------------
+
+
+def _include_progress(model, progress, pyscipopt) -> None:
+    """``options.progress`` as a SCIP event handler: new incumbents, solved nodes and LPs.
+
+    Each event passes the primal and dual bounds and the node count on (``bnnmip.solve``
+    throttles them).
+    """
+    kinds = pyscipopt.SCIP_EVENTTYPE
+    mask = kinds.BESTSOLFOUND | kinds.NODESOLVED | kinds.LPSOLVED
+
+    class _Events(pyscipopt.Eventhdlr):
+        def eventinit(self):
+            self.model.catchEvent(mask, self)
+
+        def eventexit(self):
+            self.model.dropEvent(mask, self)
+
+        def eventexec(self, event):
+            m = self.model
+            progress(objective=m.getPrimalbound() if m.getNSols() else None,
+                     bound=m.getDualbound(), nodes=m.getNTotalNodes())
+
+    model.includeEventhdlr(_Events(), "bnnmip_progress", "reports the search's progress to bnnmip")
 
 
 def _include_heuristic(model, variables: list, heuristic, pyscipopt, slack_values=None):
