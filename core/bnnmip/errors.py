@@ -33,3 +33,15 @@ class SolveFailedError(BnnmipError, RuntimeError):
 
 class ModelFormatError(BnnmipError, ValueError):
     """A saved network file is malformed or from an unsupported format version."""
+
+
+class UnsupportedProblemError(BnnmipError, ValueError):
+    """The chosen backend declares that it cannot solve this problem (raised before any solve)."""
+
+
+class PluginWarning(UserWarning):
+    """A plugin's code failed and was skipped (the failure is listed by ``bnnmip plugins``)."""
+
+
+class FeatureWarning(UserWarning):
+    """A solve asked a backend for something it does not declare (see ``BackendFeature``)."""

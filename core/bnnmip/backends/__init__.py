@@ -7,7 +7,14 @@
 - :mod:`.solve`: :func:`solve` (build, run, extract, timed; errors become results).
 """
 
-from .contract import FORMULATION_SETTINGS, Backend, BackendFeature, formulation_defaults
+from .contract import (
+    FORMULATION_SETTINGS,
+    Backend,
+    BackendFeature,
+    availability,
+    formulation_defaults,
+    solver_version,
+)
 from .options import captured_output, check_solver_options, option_value
 from .results import START_AT_BOUND_MESSAGE, SolveOptions, SolveResult, SolveStatus
 from .solve import solve
@@ -24,9 +31,11 @@ __all__ = [
     "SolveOptions",
     "SolveResult",
     "SolveStatus",
+    "availability",
     "captured_output",
     "check_solver_options",
     "formulation_defaults",
     "option_value",
     "solve",
+    "solver_version",
 ]

@@ -21,9 +21,14 @@ import numpy as np
 
 from ..errors import PluginError
 from ..milp import MilpProblem
+from ..plugins.manager import record_failure
+from ..plugins.registry import owner
 from .results import SolveOptions, SolveResult
 
-__all__ = ["FORMULATION_SETTINGS", "Backend", "BackendFeature", "formulation_defaults"]
+__all__ = [
+    "FORMULATION_SETTINGS", "Backend", "BackendFeature", "availability", "formulation_defaults",
+    "solver_version",
+]
 
 
 class BackendFeature(Enum):
@@ -137,3 +142,36 @@ def formulation_defaults(backend) -> dict[str, object]:
             )
         out[key] = value
     return out
+
+
+def _plugin_of(backend) -> str:
+    name = getattr(backend, "name", None)
+    found = owner("backend", name) if isinstance(name, str) else None
+    return found or f"(backend object {name!r})"
+
+
+def availability(backend) -> tuple[bool, str]:
+    """``backend.availability()``, isolated: a probe that raises or answers malformed is unusable.
+
+    The failure is recorded against the backend's plugin (``bnnmip plugins`` lists it) and
+    the reason names it; it never propagates.
+    """
+    try:
+        answer = backend.availability()
+        ok, reason = answer
+        if not isinstance(ok, bool | np.bool_) or not isinstance(reason, str):
+            raise TypeError(f"availability() must return (bool, str), got {answer!r}")
+    except Exception as exc:
+        failure = record_failure(_plugin_of(backend), f"backend {backend.name!r} availability()", exc)
+        return False, f"availability() failed: {failure.error}"
+    return bool(ok), reason
+
+
+def solver_version(backend) -> str:
+    """``backend.solver_version()``, isolated: ``"?"`` (and a recorded failure) if it raises."""
+    try:
+        version = backend.solver_version()
+    except Exception as exc:
+        record_failure(_plugin_of(backend), f"backend {backend.name!r} solver_version()", exc)
+        return "?"
+    return version if isinstance(version, str) else str(version)

@@ -14,7 +14,7 @@ import tempfile
 
 from ..errors import InvalidInputError
 from ..plugins.registry import list_backends
-from .contract import Backend, BackendFeature
+from .contract import Backend, BackendFeature, availability
 from .results import SolveOptions
 
 __all__ = ["captured_output", "check_solver_options", "option_value"]
@@ -41,7 +41,7 @@ def check_solver_options(backend: Backend, options: SolveOptions) -> None:
             f"backend {backend.name!r} does not take solver options (given: {names}); drop them, "
             f"or use a backend that does: {', '.join(takers) or 'none installed'}"
         )
-    if backend.availability()[0]:
+    if availability(backend)[0]:
         backend.check_solver_options(dict(options.solver_options))
 
 

@@ -14,8 +14,8 @@ import attrs
 
 from ..errors import BackendUnavailableError
 from ..milp import MilpProblem
-from ..plugins import get_plugin_manager
-from .contract import Backend
+from ..plugins.manager import notify
+from .contract import Backend, availability, solver_version
 from .options import check_solver_options
 from .results import SolveOptions, SolveResult, SolveStatus
 
@@ -29,12 +29,11 @@ def solve(backend: Backend, problem: MilpProblem, options: SolveOptions | None =
     :class:`bnnmip.InvalidInputError` for solver options it refuses, before anything runs.
     """
     options = options or SolveOptions()
-    ok, reason = backend.availability()
+    ok, reason = availability(backend)
     if not ok:
         raise BackendUnavailableError(f"backend {backend.name!r} is not usable here: {reason}")
     check_solver_options(backend, options)
-    hooks = get_plugin_manager().hook
-    hooks.bnnmip_solve_started(problem=problem, backend=backend.name, options=options)
+    notify("bnnmip_solve_started", problem=problem, backend=backend.name, options=options)
     t0 = time.perf_counter()
     stage = "build"
     try:
@@ -48,10 +47,7 @@ def solve(backend: Backend, problem: MilpProblem, options: SolveOptions | None =
         result = _with_times(result, t1 - t0, t2 - t1)
     except Exception as exc:  # never lose a run to a solver crash: report it
         tail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)[-3:])
-        try:
-            version = backend.solver_version()
-        except Exception:
-            version = "?"
+        version = solver_version(backend)
         result = SolveResult(
             status=SolveStatus.ERROR,
             backend=backend.name,
@@ -59,7 +55,7 @@ def solve(backend: Backend, problem: MilpProblem, options: SolveOptions | None =
             build_seconds=time.perf_counter() - t0,
             message=f"{stage} failed: {exc!r}\n{tail}",
         )
-    hooks.bnnmip_solve_finished(problem=problem, backend=backend.name, result=result)
+    notify("bnnmip_solve_finished", problem=problem, backend=backend.name, result=result)
     return result
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import warnings
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import numpy as np
 
 from ..backends.results import START_AT_BOUND_MESSAGE
 from ..plugins import get_plugin_manager
+from ..plugins.manager import plugin_failures
 from .argtypes import positive_float
 from .options import _load_split, _model_options, _solver_options
 from .output import num, plain
@@ -86,6 +88,9 @@ def cmd_train(args) -> int:
     finally:
         reporter.close()
         pm.unregister(reporter)
+    for failure in plugin_failures():  # the run went on without them; say so
+        print(f"bnnmip: warning: plugin {failure.plugin!r}: {failure.hook} failed and was skipped: "
+              f"{failure.error}", file=sys.stderr)
     res, net = clf.training_result_, clf.network_
     summary = {
         "dataset": ds.name,

@@ -18,7 +18,7 @@ from ..errors import InvalidInputError
 from ..formulation import DEFAULT_FORMULATION
 from ..ir import ActivationTies, Architecture, RobustnessSet, TrainingSet
 from ..network import BinarizedNetwork
-from ..plugins import get_plugin_manager
+from ..plugins.manager import notify
 from ..verify import Verification
 
 __all__ = [
@@ -98,10 +98,11 @@ class Budget:
 
 
 def report_iteration(strategy: str, iteration: int, record: Mapping[str, Any]) -> None:
-    """Fire the ``bnnmip_strategy_iteration`` event hook (progress bars, loggers...)."""
-    get_plugin_manager().hook.bnnmip_strategy_iteration(
-        strategy=strategy, iteration=iteration, record=dict(record)
-    )
+    """Fire the ``bnnmip_strategy_iteration`` event hook (progress bars, loggers...).
+
+    An observer that raises is recorded and skipped (:func:`bnnmip.plugins.manager.notify`).
+    """
+    notify("bnnmip_strategy_iteration", strategy=strategy, iteration=iteration, record=dict(record))
 
 
 @attrs.frozen(eq=False)

@@ -5,15 +5,15 @@ from __future__ import annotations
 import attrs
 import numpy as np
 
-from ..backends import DEFAULT_BACKEND, check_solver_options
+from ..backends import DEFAULT_BACKEND, availability, check_solver_options
 from ..backends.results import SolveOptions
-from ..errors import BackendUnavailableError, InvalidInputError
+from ..errors import BackendUnavailableError, BnnmipError, InvalidInputError, PluginError
 from ..formulation import DEFAULT_FORMULATION, FORMULATIONS
 from ..heuristics.pattern_fit import polish
 from ..heuristics.soft_margin import check_c, refit_if_better
 from ..ir import ActivationTies, Architecture, RobustnessSet, TrainingSet
 from ..network import BinarizedNetwork
-from ..plugins.registry import get_backend, get_strategy
+from ..plugins.registry import get_backend, get_strategy, owner
 from .task import TrainingResult, TrainingTask
 
 __all__ = ["MARGINS", "polish_margins", "resolve_backend", "soft_margins", "train"]
@@ -27,7 +27,7 @@ margin, :mod:`bnnmip.heuristics.soft_margin`)."""
 def resolve_backend(name):
     """The backend called ``name``, checked usable (clear errors before any solve)."""
     backend = get_backend(name)
-    ok, reason = backend.availability()
+    ok, reason = availability(backend)
     if not ok:
         raise BackendUnavailableError(
             f"backend {backend.name!r} is installed but not usable here: {reason}"
@@ -93,11 +93,27 @@ def train(
         params=params or {},
     )
     check_solver_options(task.backend, task.options)  # before the strategy's start runs
-    result = get_strategy(strategy).train(task)
+    result = _run_strategy(get_strategy(strategy), task)
     if margin == "max-min":
         result = polish_margins(task, result)
     elif margin == "soft":
         result = soft_margins(task, result, C=margin_c)
+    return result
+
+
+def _run_strategy(strategy, task: TrainingTask) -> TrainingResult:
+    """``strategy.train(task)``, with a plugin's failure named (strategy, plugin, error)."""
+    name = getattr(strategy, "name", repr(strategy))
+    try:
+        result = strategy.train(task)
+    except BnnmipError:
+        raise
+    except Exception as exc:
+        raise PluginError(f"strategy {name!r} (plugin {owner('strategy', name) or '-'!r}) failed: "
+                          f"{type(exc).__name__}: {exc}") from exc
+    if not isinstance(result, TrainingResult):
+        raise PluginError(f"strategy {name!r} (plugin {owner('strategy', name) or '-'!r}) returned "
+                          f"{type(result).__name__}, not a bnnmip.TrainingResult")
     return result
 
 
