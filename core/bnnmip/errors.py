@@ -45,3 +45,7 @@ class PluginWarning(UserWarning):
 
 class FeatureWarning(UserWarning):
     """A solve asked a backend for something it does not declare (see ``BackendFeature``)."""
+
+
+class SolveWarning(UserWarning):
+    """The returned network is not the solver's: the solve failed or was refused (see the message)."""

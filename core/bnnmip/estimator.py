@@ -50,7 +50,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from .backends import DEFAULT_BACKEND
 from .backends.results import SolveOptions, SolveStatus
 from .datasets import split_dataset
-from .errors import InvalidInputError, SolveFailedError
+from .errors import InvalidInputError, SolveFailedError, SolveWarning
 from .formulation import DEFAULT_FORMULATION, lower
 from .ir import Architecture, RobustnessSet, TrainingSet
 from .network import BinarizedNetwork, InputScaling, PredictionRule
@@ -308,6 +308,13 @@ class BDNNClassifier(ClassifierMixin, BaseEstimator):
             prediction_rule=rule,
         )
         self.training_result_ = result
+        fallback = next((r for r in result.history if "fallback" in r), None)
+        if fallback is not None:  # never silently: say why the solver's network is missing
+            reason = (fallback.get("solver_message") or "").strip().splitlines()
+            warnings.warn(
+                f"backend {result.backend!r} returned no network (status {fallback['solver_status']!r}"
+                f"{': ' + reason[0] if reason else ''}); the returned network is the "
+                f"{fallback['fallback']} network", SolveWarning, stacklevel=2)
         self.status_ = result.status.value
         self.objective_ = result.objective
         self.bound_ = result.final.bound

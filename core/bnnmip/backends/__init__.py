@@ -14,10 +14,11 @@ from .contract import (
     availability,
     formulation_defaults,
     solver_version,
+    supports,
 )
 from .options import captured_output, check_solver_options, option_value
 from .results import START_AT_BOUND_MESSAGE, SolveOptions, SolveResult, SolveStatus
-from .solve import solve
+from .solve import declared_options, solve
 
 DEFAULT_BACKEND = "highs"
 """The backend used when none is named (``--backend``, ``BDNNClassifier(backend=...)``)."""
@@ -33,9 +34,11 @@ __all__ = [
     "SolveStatus",
     "availability",
     "captured_output",
+    "declared_options",
     "check_solver_options",
     "formulation_defaults",
     "option_value",
     "solve",
     "solver_version",
+    "supports",
 ]

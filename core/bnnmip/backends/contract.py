@@ -27,7 +27,7 @@ from .results import SolveOptions, SolveResult
 
 __all__ = [
     "FORMULATION_SETTINGS", "Backend", "BackendFeature", "availability", "formulation_defaults",
-    "solver_version",
+    "solver_version", "supports",
 ]
 
 
@@ -35,9 +35,11 @@ class BackendFeature(Enum):
     """Capabilities a backend declares."""
 
     MIP_START = "mip_start"
-    """Accepts a full assignment as a starting solution."""
+    """Accepts a starting solution with every integer column known (NaN entries only on
+    continuous columns, which it completes or reports the start unused). :func:`bnnmip.solve`
+    passes no other start."""
     PARTIAL_MIP_START = "partial_mip_start"
-    """Accepts a partial assignment (NaN entries) and completes it."""
+    """Also accepts a partial assignment with unknown integer columns and completes it."""
     INDICATOR_CONSTRAINTS = "indicator_constraints"
     """Can replace big-M activation rows with native indicator constraints."""
     CALLBACKS = "callbacks"
@@ -81,6 +83,14 @@ class Backend(Protocol):
         suite sizes its large instance to fit).
     ``check_solver_options(options)``
         Required with :attr:`BackendFeature.SOLVER_OPTIONS`: see there.
+    ``supports(problem, options) -> (ok, reason)``
+        Whether this backend can solve ``problem`` (a :class:`~bnnmip.milp.MilpProblem`)
+        under ``options``, asked before ``build``: a pure-integer solver refuses continuous
+        columns that are not implied integral (``problem.implied_integrality``), say. A
+        refusal becomes a :attr:`~bnnmip.backends.SolveStatus.UNSUPPORTED` result carrying
+        ``reason``, and ``bnnmip.train`` refuses such a problem before any solve
+        (:class:`bnnmip.errors.UnsupportedProblemError`). Without it every problem is
+        accepted. Read through :func:`supports` (isolated: an exception is a refusal).
     """
 
     name: str
@@ -175,3 +185,23 @@ def solver_version(backend) -> str:
         record_failure(_plugin_of(backend), f"backend {backend.name!r} solver_version()", exc)
         return "?"
     return version if isinstance(version, str) else str(version)
+
+
+def supports(backend, problem: MilpProblem, options: SolveOptions) -> tuple[bool, str]:
+    """``backend.supports(problem, options)`` if it has one, isolated; ``(True, "")`` if not.
+
+    An answer that is not ``(bool, str)`` or an exception is a refusal whose reason names it
+    (and is recorded against the backend's plugin).
+    """
+    method = getattr(backend, "supports", None)
+    if method is None:
+        return True, ""
+    try:
+        answer = method(problem, options)
+        ok, reason = answer
+        if not isinstance(ok, bool | np.bool_) or not isinstance(reason, str):
+            raise TypeError(f"supports() must return (bool, str), got {answer!r}")
+    except Exception as exc:
+        failure = record_failure(_plugin_of(backend), f"backend {backend.name!r} supports()", exc)
+        return False, f"supports() failed: {failure.error}"
+    return bool(ok), reason if not ok else ""

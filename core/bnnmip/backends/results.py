@@ -29,6 +29,9 @@ class SolveStatus(Enum):
     """Proven infeasible."""
     ERROR = "error"
     """The solver failed; see ``SolveResult.message``."""
+    UNSUPPORTED = "unsupported"
+    """The backend declared, before building anything, that it cannot solve this problem
+    (its ``supports(problem, options)`` said no); ``SolveResult.message`` gives the reason."""
 
     @property
     def has_solution(self) -> bool:

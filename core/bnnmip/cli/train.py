@@ -187,6 +187,13 @@ def _format_summary(s: dict, res) -> str:
         f"  time         build {s['build_seconds']:.2f} s, solve {s['solve_seconds']:.2f} s "
         f"({s['solves']} solve{'s' if s['solves'] != 1 else ''}), total {s['seconds']:.2f} s",
     ]
+    if res.final.status.value in ("error", "unsupported"):  # say why, not only that it failed
+        reason = res.final.message.strip().splitlines()[0] if res.final.message.strip() else "-"
+        lines.append(f"  last solve   {res.final.status.value.upper()}: {reason}")
+    fallback = next((r for r in res.history if "fallback" in r), None)
+    if fallback is not None:
+        lines.append(f"  fallback     the solver returned no network ({fallback['solver_status']}); "
+                     f"the returned network is the {fallback['fallback']}")
     if res.final.message == START_AT_BOUND_MESSAGE:
         bound = solve["objective"]
         why = "" if not bound else " (points that must share activations have different labels)"
