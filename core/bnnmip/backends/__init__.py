@@ -9,6 +9,7 @@
 
 from .contract import (
     FORMULATION_SETTINGS,
+    OPTIONAL_ATTRIBUTES,
     Backend,
     BackendFeature,
     availability,
@@ -17,8 +18,8 @@ from .contract import (
     supports,
 )
 from .options import captured_output, check_solver_options, option_value
-from .results import START_AT_BOUND_MESSAGE, SolveOptions, SolveResult, SolveStatus
-from .solve import declared_options, solve
+from .results import START_AT_BOUND_MESSAGE, NativeResult, SolveOptions, SolveResult, SolveStatus
+from .solve import HeuristicGuard, declared_options, normalise, prepared_options, solve
 
 DEFAULT_BACKEND = "highs"
 """The backend used when none is named (``--backend``, ``BDNNClassifier(backend=...)``)."""
@@ -26,9 +27,12 @@ DEFAULT_BACKEND = "highs"
 __all__ = [
     "DEFAULT_BACKEND",
     "FORMULATION_SETTINGS",
+    "OPTIONAL_ATTRIBUTES",
     "START_AT_BOUND_MESSAGE",
     "Backend",
     "BackendFeature",
+    "HeuristicGuard",
+    "NativeResult",
     "SolveOptions",
     "SolveResult",
     "SolveStatus",
@@ -37,6 +41,8 @@ __all__ = [
     "declared_options",
     "check_solver_options",
     "formulation_defaults",
+    "normalise",
+    "prepared_options",
     "option_value",
     "solve",
     "solver_version",

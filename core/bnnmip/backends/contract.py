@@ -23,11 +23,11 @@ from ..errors import PluginError
 from ..milp import MilpProblem
 from ..plugins.manager import record_failure
 from ..plugins.registry import owner
-from .results import SolveOptions, SolveResult
+from .results import NativeResult, SolveOptions, SolveResult
 
 __all__ = [
-    "FORMULATION_SETTINGS", "Backend", "BackendFeature", "availability", "formulation_defaults",
-    "solver_version", "supports",
+    "FORMULATION_SETTINGS", "OPTIONAL_ATTRIBUTES", "Backend", "BackendFeature", "availability",
+    "formulation_defaults", "solver_version", "supports",
 ]
 
 
@@ -58,6 +58,19 @@ class BackendFeature(Enum):
     value the solver does not accept."""
 
 
+OPTIONAL_ATTRIBUTES: Mapping[str, object] = MappingProxyType({
+    "description": "",
+    "status_table": None,
+    "formulation_defaults": None,
+    "size_limits": None,
+    "supports": None,
+    "check_solver_options": None,
+})
+"""The optional attributes of a :class:`Backend` and the value that stands for a missing one
+(``None``: every problem supported, no formulation preference, no size limit, no solver
+options taken)."""
+
+
 FORMULATION_SETTINGS: Mapping[str, type] = MappingProxyType({"symmetry_breaking": bool})
 """The settings a backend may prefer in ``formulation_defaults``, with their types.
 
@@ -70,7 +83,16 @@ strategy's parameter of that name; see ``docs/formulation.md``).
 class Backend(Protocol):
     """The interface every backend plugin implements.
 
-    Optional attributes, read with ``getattr`` (a backend without them is still a backend):
+    Optional attributes, read with ``getattr`` (a backend without them is still a backend);
+    :data:`OPTIONAL_ATTRIBUTES` lists each with the default that applies when it is missing:
+
+    ``description``
+        One line for ``bnnmip backends``.
+    ``status_table``
+        ``{native status name: (SolveStatus with a solution, SolveStatus without one)}``:
+        how :func:`bnnmip.solve` reads the :class:`~bnnmip.backends.NativeResult` that
+        ``extract`` returns (a name missing from it is an ``ERROR``). Needed only by a
+        backend whose ``extract`` returns a ``NativeResult``.
 
     ``formulation_defaults``
         A mapping of :data:`FORMULATION_SETTINGS` names to values, e.g.
@@ -103,13 +125,24 @@ class Backend(Protocol):
         """The underlying solver's version string."""
 
     def build(self, problem: MilpProblem, options: SolveOptions) -> Any:
-        """Build the native model (options may set parameters, the MIP start...)."""
+        """Build the native model (options may set parameters, the MIP start...).
+
+        ``options`` come from :func:`bnnmip.solve`, already prepared
+        (:func:`~bnnmip.backends.prepared_options`): only settings the backend declares, a
+        MIP start it can take (float array, one entry per column), ``heuristic`` a
+        :class:`~bnnmip.backends.HeuristicGuard` that never raises, and the solver options
+        checked and converted in ``checked_solver_options``.
+        """
 
     def run(self, model: Any, options: SolveOptions) -> None:
         """Solve the native model in place."""
 
-    def extract(self, model: Any, problem: MilpProblem, options: SolveOptions) -> SolveResult:
-        """Read status, objective, bound, gap, nodes and the solution from the native model."""
+    def extract(self, model: Any, problem: MilpProblem, options: SolveOptions) -> NativeResult | SolveResult:
+        """The solver's status name, solution, objective, bound and nodes (a ``NativeResult``).
+
+        :func:`bnnmip.solve` maps and checks it (:func:`~bnnmip.backends.normalise`); a
+        ``SolveResult`` is taken as it is.
+        """
 
 
 def formulation_defaults(backend) -> dict[str, object]:

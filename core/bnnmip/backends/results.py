@@ -13,7 +13,7 @@ import numpy as np
 
 from ..errors import InvalidInputError
 
-__all__ = ["START_AT_BOUND_MESSAGE", "SolveOptions", "SolveResult", "SolveStatus"]
+__all__ = ["START_AT_BOUND_MESSAGE", "NativeResult", "SolveOptions", "SolveResult", "SolveStatus"]
 
 
 class SolveStatus(Enum):
@@ -91,6 +91,10 @@ class SolveOptions:
     :attr:`~bnnmip.backends.BackendFeature.SOLVER_OPTIONS`; they are applied after every
     setting above, so they win over it, and :func:`bnnmip.backends.check_solver_options`
     refuses names and values the solver does not accept before anything runs.
+    ``checked_solver_options`` is set by :func:`bnnmip.solve`, not by callers: what the
+    backend's ``check_solver_options`` returned for ``solver_options`` (the options converted
+    to the solver's types, in whatever form the backend chose), for ``build`` to apply
+    without checking again; ``None`` when there are none.
     """
 
     time_limit: float | None = attrs.field(
@@ -114,6 +118,7 @@ class SolveOptions:
     solver_options: Mapping[str, bool | int | float | str] = attrs.field(
         factory=dict, converter=_solver_options, hash=False
     )
+    checked_solver_options: object = attrs.field(default=None, eq=False, hash=False)
 
     @mip_gap.validator
     def _check_gap(self, _attr, value):
@@ -179,3 +184,31 @@ class SolveResult:
             "message": self.message,
             "mip_start_used": self.mip_start_used,
         }
+
+
+@attrs.frozen(eq=False)
+class NativeResult:
+    """What a backend's ``extract`` returns: the solver's own status name and numbers.
+
+    :func:`bnnmip.solve` turns it into a :class:`SolveResult` (``normalise`` in
+    :mod:`bnnmip.backends.solve`): ``status`` is looked up in the backend's
+    ``status_table`` (``{native status: (status with a solution, status without one)}``;
+    a name missing from it is an ``ERROR``), ``has_solution`` picks the side. Then the
+    rules every backend shares: ``x`` and ``objective`` are kept only with a solution
+    status (``objective`` defaults to the problem's objective at ``x``); a bound that is
+    ``None`` or not finite is unknown, an ``OPTIMAL`` result without one gets the
+    objective, an ``INFEASIBLE`` one has none; ``gap`` is :meth:`SolveResult.relative_gap`;
+    the backend's name and solver version are filled in. ``message`` (default:
+    ``"status <native status>"``) should name the solver's status.
+
+    A backend may still return a :class:`SolveResult` itself; it is taken as it is.
+    """
+
+    status: str
+    has_solution: bool = False
+    x: np.ndarray | None = None
+    objective: float | None = None
+    bound: float | None = None
+    nodes: int | None = None
+    message: str = ""
+    mip_start_used: bool | None = None

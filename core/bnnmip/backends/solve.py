@@ -8,6 +8,7 @@ into an ``ERROR`` result so that no run is lost to a solver crash.
 
 from __future__ import annotations
 
+import math
 import time
 import traceback
 import warnings
@@ -20,9 +21,9 @@ from ..milp import MilpProblem
 from ..plugins.manager import notify
 from .contract import Backend, BackendFeature, availability, solver_version, supports
 from .options import check_solver_options
-from .results import SolveOptions, SolveResult, SolveStatus
+from .results import NativeResult, SolveOptions, SolveResult, SolveStatus
 
-__all__ = ["declared_options", "solve"]
+__all__ = ["HeuristicGuard", "declared_options", "normalise", "prepared_options", "solve"]
 
 
 def declared_options(backend: Backend, problem: MilpProblem,
@@ -90,6 +91,23 @@ def declared_options(backend: Backend, problem: MilpProblem,
     return (attrs.evolve(options, **changes) if changes else options), notes
 
 
+def prepared_options(backend: Backend, problem: MilpProblem,
+                     options: SolveOptions) -> tuple[SolveOptions, list[str]]:
+    """``options`` as :func:`solve` hands them to ``backend.build``, and the notes on them.
+
+    Solver options checked and converted (``checked_solver_options``), undeclared settings
+    held back (:func:`declared_options`), the heuristic wrapped in a :class:`HeuristicGuard`.
+    For tests of a backend's ``build``.
+    """
+    converted = check_solver_options(backend, options)
+    options, notes = declared_options(backend, problem, options)
+    if options.heuristic is not None:
+        options = attrs.evolve(options, heuristic=HeuristicGuard(options.heuristic, problem.n_cols))
+    if converted is not None:
+        options = attrs.evolve(options, checked_solver_options=converted)
+    return options, notes
+
+
 def solve(backend: Backend, problem: MilpProblem, options: SolveOptions | None = None) -> SolveResult:
     """Solve ``problem`` with ``backend``: build, run, extract, timed; errors become results.
 
@@ -104,9 +122,9 @@ def solve(backend: Backend, problem: MilpProblem, options: SolveOptions | None =
     ok, reason = availability(backend)
     if not ok:
         raise BackendUnavailableError(f"backend {backend.name!r} is not usable here: {reason}")
-    check_solver_options(backend, options)
     given_start = options.mip_start is not None
-    options, notes = declared_options(backend, problem, options)
+    options, notes = prepared_options(backend, problem, options)
+    guard = options.heuristic
     notify("bnnmip_solve_started", problem=problem, backend=backend.name, options=options)
     t0 = time.perf_counter()
     ok, reason = supports(backend, problem, options)
@@ -123,7 +141,7 @@ def solve(backend: Backend, problem: MilpProblem, options: SolveOptions | None =
             backend.run(model, options)
             t2 = time.perf_counter()
             stage = "extract"
-            result = backend.extract(model, problem, options)
+            result = normalise(backend, problem, backend.extract(model, problem, options))
             result = attrs.evolve(result, build_seconds=t1 - t0, solve_seconds=t2 - t1)
         except Exception as exc:  # never lose a run to a solver crash: report it
             tail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)[-3:])
@@ -134,9 +152,90 @@ def solve(backend: Backend, problem: MilpProblem, options: SolveOptions | None =
                 build_seconds=time.perf_counter() - t0,
                 message=f"{stage} failed: {exc!r}\n{tail}",
             )
+    if guard is not None and guard.calls:
+        notes.insert(0, guard.summary())
     if notes:
         result = attrs.evolve(result, message="; ".join(filter(None, [result.message, *notes])))
     if given_start and options.mip_start is None:
         result = attrs.evolve(result, mip_start_used=False)
     notify("bnnmip_solve_finished", problem=problem, backend=backend.name, result=result)
     return result
+
+
+def normalise(backend: Backend, problem: MilpProblem, native) -> SolveResult:
+    """The :class:`SolveResult` of a backend's :class:`NativeResult` (see there for the rules).
+
+    A :class:`SolveResult` is returned as it is.
+    """
+    if isinstance(native, SolveResult):
+        return native
+    if not isinstance(native, NativeResult):
+        raise TypeError(f"extract must return a NativeResult or a SolveResult, got {type(native).__name__}")
+    table = getattr(backend, "status_table", None) or {}
+    message = native.message or f"status {native.status}"
+    if native.status in table:
+        status = table[native.status][0 if native.has_solution else 1]
+    else:
+        status = SolveStatus.ERROR
+        message += f" (not in the backend's status_table: {', '.join(map(str, table)) or 'empty'})"
+    x = objective = None
+    if status.has_solution:
+        if native.x is None:
+            raise ValueError(f"status {native.status!r} with a solution, but extract gave no x")
+        x = np.asarray(native.x, dtype=float)
+        if x.shape != (problem.n_cols,):
+            raise ValueError(f"extract gave x of shape {x.shape}, expected ({problem.n_cols},)")
+        objective = problem.objective(x) if native.objective is None else float(native.objective)
+    bound = native.bound
+    bound = float(bound) if bound is not None and math.isfinite(bound) else None
+    if status is SolveStatus.OPTIMAL and bound is None:
+        bound = objective
+    if status is SolveStatus.INFEASIBLE:
+        bound = None
+    return SolveResult(
+        status=status, backend=backend.name, solver_version=solver_version(backend),
+        objective=objective, bound=bound, gap=SolveResult.relative_gap(objective, bound),
+        nodes=None if native.nodes is None or native.nodes < 0 else int(native.nodes),
+        x=x, message=message, mip_start_used=native.mip_start_used,
+    )
+
+
+class HeuristicGuard:
+    """``options.heuristic`` as a backend gets it: a failure switches it off, answers are checked.
+
+    Called with an incumbent (a full column vector) it returns the heuristic's better
+    solution as a float array with one entry per column, or ``None``: when the heuristic
+    returned ``None``, raised (it is then switched off, and the error is reported in the
+    result's message) or answered something malformed (likewise). A backend hands a
+    non-``None`` answer to its solver and need not catch anything.
+    """
+
+    def __init__(self, heuristic, n_cols: int) -> None:
+        self.heuristic = heuristic
+        self.n_cols = n_cols
+        self.calls = self.given = 0
+        self.error = ""
+
+    def __call__(self, x):
+        """The heuristic's answer for incumbent ``x``, checked, or ``None``."""
+        if self.error:
+            return None
+        self.calls += 1
+        try:
+            y = self.heuristic(np.array(x, dtype=float))
+            if y is None:
+                return None
+            y = np.asarray(y, dtype=float)
+            if y.shape != (self.n_cols,) or not np.isfinite(y).all():
+                raise ValueError(f"answered shape {y.shape} (finite: {bool(np.isfinite(y).all())}), "
+                                 f"expected {self.n_cols} finite values")
+        except Exception as exc:  # a failing heuristic must not take the solve down
+            self.error = f"{type(exc).__name__}: {exc}"
+            return None
+        self.given += 1
+        return y
+
+    def summary(self) -> str:
+        """What the heuristic did, for the result's message."""
+        text = f"heuristic called {self.calls}x, {self.given} solution(s) handed back"
+        return text + (f"; heuristic failed and was switched off: {self.error}" if self.error else "")

@@ -18,16 +18,15 @@ exception. The objective constant rides on the MPS file's fixed ``OBJCONST`` col
 every value CBC prints already includes it. CBC prints solution values with 8 significant
 digits.
 
-A partial MIP start is written with its known values only, and only when every integer
-column is known: CBC 2.10 reads each column missing from a start file as 0 (and frees the
-continuous ones only if that is infeasible), so a start with unknown integers would silently
-become a different start (for a network: all unknown neurons off). Such a start is not
-passed and ``mip_start_used`` is ``False``; ``PARTIAL_MIP_START`` is not declared.
+A MIP start is written with its known values; :func:`bnnmip.solve` passes only starts
+whose integer columns are all known (``PARTIAL_MIP_START`` is not declared): CBC 2.10 reads
+each column missing from a start file as 0, so a start with unknown integers would silently
+become a different start (for a network: all unknown neurons off). The core maps the status
+through :attr:`CbcBackend.status_table` and applies the bound and gap rules.
 """
 
 from __future__ import annotations
 
-import functools
 import importlib.metadata
 import importlib.util
 import math
@@ -46,7 +45,7 @@ from types import MappingProxyType
 
 import numpy as np
 
-from bnnmip.backends import BackendFeature, SolveOptions, SolveResult, SolveStatus
+from bnnmip.backends import BackendFeature, NativeResult, SolveOptions, SolveStatus
 from bnnmip.errors import InvalidInputError
 from bnnmip.milp import MilpProblem
 from bnnmip.milp.io import OBJCONST, column_index, column_names, write_mps
@@ -65,6 +64,7 @@ _STATUS = (
     ("Stopped on ctrl-c", (SolveStatus.FEASIBLE, SolveStatus.NO_SOLUTION)),
     ("Stopped on difficulties", (SolveStatus.FEASIBLE, SolveStatus.NO_SOLUTION)),
     ("Stopped", (SolveStatus.FEASIBLE, SolveStatus.NO_SOLUTION)),
+    ("failed", (SolveStatus.ERROR, SolveStatus.ERROR)),  # CBC did not run, crashed or was killed
 )
 _NO_INTEGER = "no integer solution"
 
@@ -89,7 +89,6 @@ class _Native:
     log: str
     n_cols: int
     start: str | None = None
-    start_note: str = ""
     log_note: str = ""
     returncode: int | None = None
     killed: bool = False
@@ -112,15 +111,9 @@ class CbcBackend:
 
     name = "cbc"
     description = "CBC (EPL-2.0) as a subprocess on an MPS file (PuLP's bundled binary)"
-    features = frozenset(
-        {
-            BackendFeature.MIP_START,
-            BackendFeature.LOG_FILE,
-            BackendFeature.THREADS,
-            BackendFeature.SEED,
-            BackendFeature.SOLVER_OPTIONS,
-        }
-    )
+    features = frozenset({BackendFeature.MIP_START, BackendFeature.LOG_FILE, BackendFeature.THREADS,
+                          BackendFeature.SEED, BackendFeature.SOLVER_OPTIONS})
+    status_table = dict(_STATUS)
     # Without the tight formulation's symmetry-breaking rows CBC proves more: on the 18 small
     # random-label instances of docs/benchmarks/symmetry.md (30 s, one thread) it proved 16
     # without them and 13 with them (shifted geometric mean 2.08 s vs 3.39 s: 0.6x), where
@@ -196,9 +189,8 @@ class CbcBackend:
         """
         return list(self._checked(tuple(options.items())))
 
-    @functools.lru_cache(maxsize=16)  # noqa: B019 (few backends, few option sets)
     def _checked(self, items: tuple) -> tuple:
-        """The work of :meth:`check_solver_options`, once per option set (each solve asks)."""
+        """The work of :meth:`check_solver_options` (bnnmip.solve asks once per option set)."""
         options = dict(items)
 
         words, problems = [], []
@@ -238,7 +230,7 @@ class CbcBackend:
         try:
             write_mps(problem, native.mps)
             if options.mip_start is not None:
-                native.start, native.start_note = _write_start(problem, options.mip_start, workdir)
+                native.start = _write_start(problem, options.mip_start, workdir)
         except BaseException:
             native._finalizer()
             raise
@@ -262,7 +254,7 @@ class CbcBackend:
             cmd += ["-integerTolerance", _num(min(options.integrality_tolerance, 0.5))]
         if native.start is not None:
             cmd += ["-mips", native.start]
-        cmd += self.check_solver_options(dict(options.solver_options))  # last: the user's win
+        cmd += list(options.checked_solver_options or [])  # typed by bnnmip.solve; last: the user's win
         cmd += ["-solve", "-printingOptions", "all", "-solution", native.solution]
         return cmd
 
@@ -312,71 +304,37 @@ class CbcBackend:
                 model.log_note = f"could not write the log file: {exc}"
 
     # -- extract ---------------------------------------------------------------------------
-    def extract(self, model: _Native, problem: MilpProblem, options: SolveOptions) -> SolveResult:
+    def extract(self, model: _Native, problem: MilpProblem, options: SolveOptions) -> NativeResult:
         """Parse the solution file and the log; always removes the temporary directory."""
         try:
             return self._extract(model, problem)
         finally:
             model._finalizer()
 
-    def _extract(self, model: _Native, problem: MilpProblem) -> SolveResult:
+    def _extract(self, model: _Native, problem: MilpProblem) -> NativeResult:
         log = _read(model.log)
-        version = self.solver_version()
-        start_used = None
-        if model.start is not None:
-            start_used = _start_used(log)
-        elif model.start_note:
-            start_used = False
-        note = "".join(f"; {n}" for n in (model.start_note, model.log_note) if n)
-
-        def error(why: str) -> SolveResult:
-            return SolveResult(
-                status=SolveStatus.ERROR, backend=self.name, solver_version=version,
-                message=f"{why}{note}\n{_tail(log)}", mip_start_used=start_used,
-            )
-
-        if model.failure:
-            return error(model.failure)
-        if model.killed:
-            return error("CBC did not stop in time and was killed by the watchdog")
-        if model.returncode not in (0, None):
-            return error(f"CBC exited with code {model.returncode}")
-        if not os.path.exists(model.solution):
-            return error("CBC wrote no solution file")
-        with open(model.solution, encoding="utf-8", errors="replace") as fh:
-            first = fh.readline().strip()
-            body = fh.read()
-        for prefix, pair in _STATUS:
-            if first.startswith(prefix):
-                with_sol, without_sol = pair
-                break
-        else:
-            return error(f"unknown CBC status line {first!r}")
-        has_solution = with_sol.has_solution and _NO_INTEGER not in first
-        status = with_sol if has_solution else without_sol
-
-        x = objective = None
-        if status.has_solution:
-            x = _parse_values(body, problem.n_cols)
-            if x is None:
-                return error(f"incomplete CBC solution file ({first!r})")
-            found = _RE_OBJECTIVE.search(log) or _RE_STATUS_OBJ.search(first)
-            objective = float(found.group(1)) if found else problem.objective(x)
-        bound = _bound(log, status, objective)
-        if status is SolveStatus.INFEASIBLE:
-            bound = None
+        start_used = None if model.start is None else _start_used(log)
+        note = f"; {model.log_note}" if model.log_note else ""
+        why, first, body = _run_failure(model), "", ""
+        if not why:
+            with open(model.solution, encoding="utf-8", errors="replace") as fh:
+                first, body = fh.readline().strip(), fh.read()
+            status = next((prefix for prefix, _ in _STATUS if first.startswith(prefix)), None)
+            why = "" if status else f"unknown CBC status line {first!r}"
+        has_solution = not why and self.status_table[status][0].has_solution and _NO_INTEGER not in first
+        x = _parse_values(body, problem.n_cols) if has_solution else None
+        if has_solution and x is None:
+            why = f"incomplete CBC solution file ({first!r})"
+        if why:
+            return NativeResult("failed", message=f"{why}{note}\n{_tail(log)}", mip_start_used=start_used)
+        found = _RE_OBJECTIVE.search(log) or _RE_STATUS_OBJ.search(first)
+        objective = float(found.group(1)) if found and has_solution else None
         nodes = _RE_NODES.search(log)
-        return SolveResult(
-            status=status,
-            backend=self.name,
-            solver_version=version,
-            objective=objective,
-            bound=bound,
-            gap=SolveResult.relative_gap(objective, bound),
-            nodes=int(nodes.group(1)) if nodes else None,
-            x=x,
-            message=f"CBC: {first}{note}",
-            mip_start_used=start_used,
+        optimal = has_solution and self.status_table[status][0] is SolveStatus.OPTIMAL
+        return NativeResult(
+            status=status, has_solution=has_solution, x=x, objective=objective,
+            bound=_bound(log, optimal, objective), nodes=int(nodes.group(1)) if nodes else None,
+            message=f"CBC: {first}{note}", mip_start_used=start_used,
         )
 
 
@@ -433,21 +391,20 @@ def _num(value: float) -> str:
     return repr(float(value))
 
 
-def _write_start(problem: MilpProblem, start, workdir: str) -> tuple[str | None, str]:
-    """A CBC solution file holding the known values of ``start``, or ``None`` and why not."""
-    start = np.asarray(start, dtype=float)
-    if start.shape != (problem.n_cols,):
-        raise ValueError(f"mip_start has shape {start.shape}, expected ({problem.n_cols},)")
-    finite = np.isfinite(start)
-    known = np.flatnonzero(finite)
-    if known.size == 0:
-        return None, "MIP start ignored: no known value"
-    unknown_int = int(np.count_nonzero(~finite & np.asarray(problem.integrality, dtype=bool)))
-    if unknown_int:
-        return None, (
-            f"MIP start ignored: {unknown_int} integer column(s) unknown "
-            "(CBC would read them as 0)"
-        )
+def _run_failure(model: _Native) -> str:
+    """Why CBC left no solution file to read (``""`` if it did)."""
+    if model.failure:
+        return model.failure
+    if model.killed:
+        return "CBC did not stop in time and was killed by the watchdog"
+    if model.returncode not in (0, None):
+        return f"CBC exited with code {model.returncode}"
+    return "" if os.path.exists(model.solution) else "CBC wrote no solution file"
+
+
+def _write_start(problem: MilpProblem, start, workdir: str) -> str:
+    """A CBC solution file holding the known values of ``start`` (every integer column known)."""
+    known = np.flatnonzero(np.isfinite(start))
     names = column_names(problem.n_cols)
     lines = ["Feasible - objective value 0\n"]
     lines += [
@@ -457,7 +414,7 @@ def _write_start(problem: MilpProblem, start, workdir: str) -> tuple[str | None,
     path = os.path.join(workdir, "start.sol")
     with open(path, "w", encoding="ascii") as fh:
         fh.writelines(lines)
-    return path, ""
+    return path
 
 
 def _tee(stream, log, echo: bool) -> None:
@@ -486,13 +443,13 @@ def _start_used(log: str) -> bool:
     return "MIPStart provided solution" in log or "mipstart provided" in log.lower()
 
 
-def _bound(log: str, status: SolveStatus, objective: float | None) -> float | None:
+def _bound(log: str, optimal: bool, objective: float | None) -> float | None:
     """The best possible bound CBC proved.
 
     When optimal: the objective, less the integer gap CBC accepted if it stopped on the gap;
     otherwise the last ``best possible`` value of the log.
     """
-    if status is SolveStatus.OPTIMAL and objective is not None:
+    if optimal and objective is not None:
         gap = _RE_INTEGER_GAP.search(log)
         return objective - abs(float(gap.group(1))) if gap else objective
     found = _RE_PARTIAL.findall(log) or _RE_BEST_POSSIBLE.findall(log)

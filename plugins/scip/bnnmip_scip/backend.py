@@ -1,4 +1,7 @@
-"""SCIP through PySCIPOpt: build, run, extract through a literal status map.
+"""SCIP through PySCIPOpt: build, run, extract SCIP's own status and numbers.
+
+bnnmip's core maps the status through :attr:`ScipBackend.status_table`, applies the bound
+and gap rules, guards the heuristic and checks the solver options once (:func:`bnnmip.solve`).
 
 Two ways to build the native model, chosen with ``ScipBackend(build_via=...)``:
 
@@ -43,7 +46,6 @@ SCIP checks the whole solution, so a wrong slack would only get the answer rejec
 
 from __future__ import annotations
 
-import functools
 import importlib.metadata
 import importlib.util
 import math
@@ -58,8 +60,8 @@ import numpy as np
 
 from bnnmip.backends import (
     BackendFeature,
+    NativeResult,
     SolveOptions,
-    SolveResult,
     SolveStatus,
     captured_output,
     option_value,
@@ -165,6 +167,8 @@ class ScipBackend:
         ``"mps"`` (default, faster) or ``"rows"``; see the module docstring.
     """
 
+    status_table = _STATUS
+
     def __init__(self, *, indicators: bool = False, build_via: str = "mps") -> None:
         if build_via not in _BUILD_VIA:
             raise ValueError(f"build_via must be one of {_BUILD_VIA}, got {build_via!r}")
@@ -226,9 +230,8 @@ class ScipBackend:
         """
         return dict(self._checked(tuple(options.items())))
 
-    @functools.lru_cache(maxsize=16)  # noqa: B019 (few backends, few option sets)
     def _checked(self, items: tuple) -> tuple:
-        """The work of :meth:`check_solver_options`, once per option set (each solve asks)."""
+        """The work of :meth:`check_solver_options`."""
         options = dict(items)
 
         import pyscipopt
@@ -284,9 +287,9 @@ class ScipBackend:
             native.indicators = _add_indicators(model, problem, ind, variables, pyscipopt)
             native.n_indicators = len(native.indicators.conss)
         self._set_options(model, options)
-        for name, value in self.check_solver_options(dict(options.solver_options)).items():
+        for name, value in (options.checked_solver_options or {}).items():  # typed by bnnmip.solve
             model.setParam(name, value)  # last: the user's own parameters win
-        if options.heuristic is not None and BackendFeature.CALLBACKS in self.features:
+        if options.heuristic is not None:
             slack_values = None if ind is None else native.indicators.evaluator(model, problem)
             native.heuristic = _include_heuristic(model, variables, options.heuristic, pyscipopt,
                                                   slack_values)
@@ -317,44 +320,23 @@ class ScipBackend:
                 model.model.setLogfile(None)
 
     # -- extract ---------------------------------------------------------------------------
-    def extract(self, model: _Native, problem: MilpProblem, options: SolveOptions) -> SolveResult:
-        """Map SCIP's status and statistics to the common result."""
+    def extract(self, model: _Native, problem: MilpProblem, options: SolveOptions) -> NativeResult:
+        """SCIP's status, best solution and statistics."""
         m = model.model
         status_name = m.getStatus()
-        has_solution = m.getNSols() > 0
-        with_sol, without_sol = _STATUS.get(status_name, (SolveStatus.ERROR, SolveStatus.ERROR))
-        status = with_sol if has_solution else without_sol
         x = objective = None
-        if status.has_solution:
+        if m.getNSols() > 0:
             sol = m.getBestSol()
             x = np.fromiter((m.getSolVal(sol, v) for v in model.vars), dtype=float,
                             count=len(model.vars))
             objective = float(m.getSolObjVal(sol))
         bound = float(m.getDualbound())
-        if not math.isfinite(bound) or abs(bound) >= m.infinity():
-            bound = None
-        if status is SolveStatus.OPTIMAL and bound is None:
-            bound = objective
-        if status is SolveStatus.INFEASIBLE:
-            bound = None
-        message = f"SCIP status {status_name}"
-        if model.n_indicators:
-            message += f"; {model.n_indicators} indicator constraints"
-        if model.notes:
-            message += "; " + "; ".join(model.notes)
-        if model.heuristic is not None:
-            message += "; " + model.heuristic.summary()
-        return SolveResult(
-            status=status,
-            backend=self.name,
-            solver_version=self.solver_version(),
-            objective=objective,
-            bound=bound,
-            gap=SolveResult.relative_gap(objective, bound),
-            nodes=int(m.getNTotalNodes()),
-            x=x,
-            message=message,
-            mip_start_used=model.start_used,
+        notes = [f"{model.n_indicators} indicator constraints"] if model.n_indicators else []
+        notes += model.notes + ([model.heuristic.summary()] if model.heuristic is not None else [])
+        return NativeResult(
+            status=status_name, has_solution=x is not None, x=x, objective=objective,
+            bound=None if abs(bound) >= m.infinity() else bound, nodes=int(m.getNTotalNodes()),
+            message="; ".join([f"SCIP status {status_name}", *notes]), mip_start_used=model.start_used,
         )
 
 
@@ -377,7 +359,7 @@ def _include_heuristic(model, variables: list, heuristic, pyscipopt, slack_value
         def __init__(self):
             super().__init__()
             self.seen = None
-            self.calls = self.given = self.accepted = 0
+            self.accepted = 0
             self.error = ""
 
         def heurexec(self, heurtiming, nodeinfeasible):
@@ -390,16 +372,10 @@ def _include_heuristic(model, variables: list, heuristic, pyscipopt, slack_value
                 return {"result": pyscipopt.SCIP_RESULT.DIDNOTRUN}
             self.seen = value
             x = np.fromiter((m.getSolVal(best, v) for v in variables), dtype=float, count=len(variables))
-            self.calls += 1
-            try:
-                y = heuristic(x)
-            except Exception as exc:  # a failing heuristic must not take the solve down
-                self.error = f"{type(exc).__name__}: {exc}"
-                return {"result": pyscipopt.SCIP_RESULT.DIDNOTFIND}
+            y = heuristic(x)  # a HeuristicGuard: never raises, None or one checked value per column
             if y is None:
                 return {"result": pyscipopt.SCIP_RESULT.DIDNOTFIND}
             try:
-                y = np.asarray(y, dtype=float)
                 sol = m.createOrigSol(self)  # every value starts at 0
                 for v, val in zip(variables, y.tolist(), strict=True):
                     m.setSolVal(sol, v, val)
@@ -408,7 +384,6 @@ def _include_heuristic(model, variables: list, heuristic, pyscipopt, slack_value
                 if slack_values is not None:  # the indicator constraints' own slack variables
                     for v, val in zip(*slack_values(y), strict=True):
                         m.setSolVal(sol, v, val)
-                self.given += 1
                 found = m.trySol(sol, printreason=False)
                 self.accepted += bool(found)
             except Exception as exc:  # e.g. a solution SCIP cannot take: report, carry on
@@ -417,9 +392,8 @@ def _include_heuristic(model, variables: list, heuristic, pyscipopt, slack_value
             return {"result": pyscipopt.SCIP_RESULT.FOUNDSOL if found else pyscipopt.SCIP_RESULT.DIDNOTFIND}
 
         def summary(self) -> str:
-            text = (f"heuristic called {self.calls}x, {self.given} solution(s) handed back, "
-                    f"{self.accepted} accepted")
-            return text + (f"; heuristic failed and was switched off: {self.error}" if self.error else "")
+            return f"{self.accepted} heuristic solution(s) accepted by SCIP" + (
+                f"; {self.error}" if self.error else "")
 
     objconst = [v for v in model.getVars() if v.name == OBJCONST]
     heur = _Heuristic()
@@ -552,12 +526,7 @@ def _set_start(model, problem: MilpProblem, variables: list, start, *, complete_
     constraints add slack variables of their own, which a start of the problem's columns
     does not set, so SCIP must complete them.
     """
-    start = np.asarray(start, dtype=float)
-    if start.shape != (problem.n_cols,):
-        raise ValueError(f"mip_start has shape {start.shape}, expected ({problem.n_cols},)")
-    known = np.flatnonzero(~np.isnan(start))
-    if known.size == 0:
-        return False
+    known = np.flatnonzero(~np.isnan(start))  # bnnmip.solve passes no empty, misshapen start
     objconst = [v for v in model.getVars() if v.name == OBJCONST]
     if known.size == problem.n_cols and not complete_full:
         sol = model.createSol()
