@@ -307,11 +307,11 @@ class CbcBackend:
     def extract(self, model: _Native, problem: MilpProblem, options: SolveOptions) -> NativeResult:
         """Parse the solution file and the log; always removes the temporary directory."""
         try:
-            return self._extract(model, problem)
+            return self._extract(model, problem, options.time_limit)
         finally:
             model._finalizer()
 
-    def _extract(self, model: _Native, problem: MilpProblem) -> NativeResult:
+    def _extract(self, model: _Native, problem: MilpProblem, time_limit: float | None) -> NativeResult:
         log = _read(model.log)
         start_used = None if model.start is None else _start_used(log)
         note = f"; {model.log_note}" if model.log_note else ""
@@ -321,7 +321,12 @@ class CbcBackend:
                 first, body = fh.readline().strip(), fh.read()
             status = next((prefix for prefix, _ in _STATUS if first.startswith(prefix)), None)
             why = "" if status else f"unknown CBC status line {first!r}"
-        has_solution = not why and self.status_table[status][0].has_solution and _NO_INTEGER not in first
+            if status in ("Integer infeasible", "Infeasible") and _cut_short(log, time_limit):
+                status = "Stopped on time"
+                note += ("; CBC's preprocessing said infeasible when the time limit cut it short "
+                         "(CBC 2.10 does so on feasible models): not a proof")
+        has_solution = (not why and self.status_table[status][0].has_solution and _NO_INTEGER not in first
+                        and not first.startswith(("Integer infeasible", "Infeasible")))
         x = _parse_values(body, problem.n_cols) if has_solution else None
         if has_solution and x is None:
             why = f"incomplete CBC solution file ({first!r})"
@@ -389,6 +394,22 @@ def _cbc_complaints(output: str) -> str:
 
 def _num(value: float) -> str:
     return repr(float(value))
+
+
+_RE_WALLCLOCK = re.compile(r"\(Wallclock seconds\):\s+" + _NUM)
+
+
+def _cut_short(log: str, time_limit: float | None) -> bool:
+    """Whether CBC's "infeasible" came from preprocessing stopped by the time limit.
+
+    CBC 2.10 reports ``Integer infeasible`` when its time limit interrupts the cut
+    generators of its preprocessing (``Pre-processing says infeasible``), feasible model or
+    not; the run's wall-clock time then reaches the limit.
+    """
+    if time_limit is None or "Pre-processing says infeasible" not in log:
+        return False
+    found = _RE_WALLCLOCK.findall(log)
+    return bool(found) and float(found[-1]) >= 0.9 * time_limit
 
 
 def _run_failure(model: _Native) -> str:
