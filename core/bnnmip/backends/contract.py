@@ -51,6 +51,9 @@ class BackendFeature(Enum):
     """Honours the thread count."""
     SEED = "seed"
     """Honours the random seed."""
+    NODE_LIMIT = "node_limit"
+    """Honours ``options.node_limit`` (stops after that many branch-and-bound nodes, reported
+    like a time limit: ``FEASIBLE`` with a solution, ``NO_SOLUTION`` without)."""
     SOLVER_OPTIONS = "solver_options"
     """Applies ``options.solver_options`` (the solver's own parameter names) after its other
     settings, and has a ``check_solver_options(options)`` method that returns them converted

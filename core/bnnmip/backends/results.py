@@ -80,7 +80,10 @@ def _solver_options(value) -> Mapping[str, bool | int | float | str]:
 class SolveOptions:
     """Options every backend honours.
 
-    ``mip_start`` is a full or partial assignment: an array with one entry per column, NaN
+    ``node_limit`` stops the branch-and-bound search after that many nodes (for backends
+    that declare :attr:`~bnnmip.backends.BackendFeature.NODE_LIMIT`): unlike the time limit,
+    where it stops does not depend on the machine's load. ``mip_start`` is a full or
+    partial assignment: an array with one entry per column, NaN
     where unknown. ``log_file`` is ``None`` for a quiet solve; ``verbose`` echoes the solver
     log to the terminal. ``heuristic`` is a primal heuristic for backends that declare
     :attr:`~bnnmip.backends.BackendFeature.CALLBACKS`: called during the search with a new
@@ -101,6 +104,9 @@ class SolveOptions:
         default=None, converter=_optional_float, validator=_optional_positive("time_limit")
     )
     mip_gap: float = attrs.field(default=1e-4, converter=float)
+    node_limit: int | None = attrs.field(
+        default=None, converter=lambda v: None if v is None else int(v)
+    )
     threads: int = attrs.field(default=1, converter=int)
     seed: int = attrs.field(default=0, converter=int)
     verbose: bool = False
@@ -124,6 +130,11 @@ class SolveOptions:
     def _check_gap(self, _attr, value):
         if not math.isfinite(value) or value < 0:
             raise InvalidInputError(f"mip_gap must be >= 0, got {value}")
+
+    @node_limit.validator
+    def _check_node_limit(self, _attr, value):
+        if value is not None and value < 1:
+            raise InvalidInputError(f"node_limit must be >= 1 or None, got {value}")
 
     @threads.validator
     def _check_threads(self, _attr, value):

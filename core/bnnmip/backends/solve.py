@@ -35,8 +35,9 @@ def declared_options(backend: Backend, problem: MilpProblem,
       integers determines), and to one that also declares
       :attr:`BackendFeature.PARTIAL_MIP_START` when integer entries are NaN too; otherwise it
       is not passed (a start with no known entry never is).
-    - ``heuristic`` without :attr:`BackendFeature.CALLBACKS` and ``log_file`` without
-      :attr:`BackendFeature.LOG_FILE` are not passed (``None``).
+    - ``heuristic`` without :attr:`BackendFeature.CALLBACKS`, ``log_file`` without
+      :attr:`BackendFeature.LOG_FILE` and ``node_limit`` without
+      :attr:`BackendFeature.NODE_LIMIT` are not passed (``None``).
     - ``threads > 1`` without :attr:`BackendFeature.THREADS` and ``seed != 0`` without
       :attr:`BackendFeature.SEED` are not passed either (1 and 0 are).
 
@@ -63,6 +64,9 @@ def declared_options(backend: Backend, problem: MilpProblem,
     if options.seed != 0 and BackendFeature.SEED not in features:
         undeclared(f"seed={options.seed}", BackendFeature.SEED, "not passed (0 passed)")
         changes["seed"] = 0
+    if options.node_limit is not None and BackendFeature.NODE_LIMIT not in features:
+        undeclared(f"node_limit={options.node_limit}", BackendFeature.NODE_LIMIT, "not passed")
+        changes["node_limit"] = None
     if options.log_file is not None and BackendFeature.LOG_FILE not in features:
         undeclared(f"log_file={str(options.log_file)!r}", BackendFeature.LOG_FILE, "not written")
         changes["log_file"] = None

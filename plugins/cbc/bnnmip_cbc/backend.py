@@ -112,7 +112,7 @@ class CbcBackend:
     name = "cbc"
     description = "CBC (EPL-2.0) as a subprocess on an MPS file (PuLP's bundled binary)"
     features = frozenset({BackendFeature.MIP_START, BackendFeature.LOG_FILE, BackendFeature.THREADS,
-                          BackendFeature.SEED, BackendFeature.SOLVER_OPTIONS})
+                          BackendFeature.SEED, BackendFeature.SOLVER_OPTIONS, BackendFeature.NODE_LIMIT})
     status_table = dict(_STATUS)
     # Without the tight formulation's symmetry-breaking rows CBC proves more: on the 18 small
     # random-label instances of docs/benchmarks/symmetry.md (30 s, one thread) it proved 16
@@ -243,6 +243,8 @@ class CbcBackend:
         if options.time_limit is not None:
             cmd += ["-sec", _num(options.time_limit)]
         cmd += ["-ratio", _num(options.mip_gap)]
+        if options.node_limit is not None:
+            cmd += ["-maxNodes", str(int(options.node_limit))]
         if options.threads > 1:
             cmd += ["-threads", str(int(options.threads))]
         seed = int(options.seed) % (2**31 - 1)

@@ -66,7 +66,7 @@ class HighsBackend:
     features = frozenset({
         BackendFeature.MIP_START, BackendFeature.PARTIAL_MIP_START, BackendFeature.LOG_FILE,
         BackendFeature.THREADS, BackendFeature.SEED, BackendFeature.CALLBACKS,
-        BackendFeature.SOLVER_OPTIONS,
+        BackendFeature.SOLVER_OPTIONS, BackendFeature.NODE_LIMIT,
     })
     status_table = _STATUS
 
@@ -178,6 +178,8 @@ class HighsBackend:
         if options.time_limit is not None:
             h.setOptionValue("time_limit", float(options.time_limit))
         h.setOptionValue("mip_rel_gap", float(options.mip_gap))
+        if options.node_limit is not None:
+            h.setOptionValue("mip_max_nodes", int(options.node_limit))
         h.setOptionValue("threads", int(options.threads))
         h.setOptionValue("random_seed", int(options.seed))
         if options.integrality_tolerance is not None:

@@ -186,6 +186,7 @@ class ScipBackend:
             BackendFeature.SEED,
             BackendFeature.CALLBACKS,
             BackendFeature.SOLVER_OPTIONS,
+            BackendFeature.NODE_LIMIT,
         }
         if self.indicators:
             feats.add(BackendFeature.INDICATOR_CONSTRAINTS)
@@ -304,6 +305,8 @@ class ScipBackend:
         if options.time_limit is not None:
             model.setParam("limits/time", float(options.time_limit))
         model.setParam("limits/gap", float(options.mip_gap))
+        if options.node_limit is not None:
+            model.setParam("limits/nodes", int(options.node_limit))
         model.setParam("randomization/randomseedshift", int(options.seed) % (2**31 - 1))
         # SCIP has one tolerance for rows, bounds and integrality: the tighter request wins.
         tols = [t for t in (options.feasibility_tolerance, options.integrality_tolerance) if t]

@@ -77,6 +77,7 @@ class GurobiBackend:
     features = frozenset({
         BackendFeature.MIP_START, BackendFeature.PARTIAL_MIP_START, BackendFeature.LOG_FILE,
         BackendFeature.THREADS, BackendFeature.SEED, BackendFeature.SOLVER_OPTIONS,
+        BackendFeature.NODE_LIMIT,
     })
     status_table = _STATUS
     size_limits = (2000, 2000)
@@ -198,6 +199,8 @@ class GurobiBackend:
         if options.time_limit is not None:
             p.TimeLimit = float(options.time_limit)
         p.MIPGap = float(options.mip_gap)
+        if options.node_limit is not None:
+            p.NodeLimit = float(options.node_limit)
         p.Threads = int(options.threads)
         p.Seed = int(options.seed) % 2_000_000_001  # Gurobi's Seed range is [0, 2e9]
         # Not Gurobi's default (1e-5) when unset: see DEFAULT_INTEGRALITY_TOLERANCE.
