@@ -89,6 +89,15 @@ def test_misspelt_hook_fails_its_plugin_only(fresh_plugins, tmp_path):
     assert "highs" in bnnmip.list_backends()
 
 
+def test_the_hook_reference_is_generated_from_the_specifications():
+    text = DOCS.read_text()
+    section = text.split("<!-- hooks:begin -->\n", 1)[1].split("<!-- hooks:end -->", 1)[0]
+    assert section == hookspecs.hook_reference(), (
+        "docs/plugins.md's hook reference differs from hookspecs.py: paste hook_reference()'s output")
+    specs = {name for name in dir(hookspecs) if name.startswith("bnnmip_")}
+    assert specs == {h.__name__ for h in hookspecs.HOOKS}  # every hook is in the reference
+
+
 def test_every_hook_is_documented():
     text = DOCS.read_text()
     hooks = [name for name in dir(hookspecs) if name.startswith("bnnmip_")]
