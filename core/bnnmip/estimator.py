@@ -516,6 +516,8 @@ class BDNNClassifier(ClassifierMixin, BaseEstimator):
                 + ("" if self.bias else ", or set bias=True (without a bias the point at the "
                    "scaled origin cannot satisfy any margin)")
             )
+        elif status is SolveStatus.UNSUPPORTED:
+            advice = "the backend cannot solve this problem: use another backend (bnnmip backends)"
         else:
             advice = "see the solver log (verbose=True or log_file=...) or try another backend"
         return (

@@ -187,3 +187,16 @@ def test_the_estimator_warns_when_the_solver_returned_no_network(fresh_plugins, 
     with pytest.warns(SolveWarning, match=r"backend 'crashing' returned no network \(status 'error': "
                       r"build failed: RuntimeError\('licence server unreachable'\)\)"):
         clf.fit(inst.data.X, inst.data.y)
+
+
+def test_malformed_features_are_the_plugins_error_named():
+    class NoFeatures(HighsBackend):
+        name = "nofeatures"
+        features = ["threads"]
+
+    inst = xor()
+    with pytest.raises(bnnmip.PluginError, match="backend 'nofeatures' .* must declare features as a "
+                       "frozenset of bnnmip.BackendFeature, got \\['threads'\\]"):
+        bnnmip.train(inst.architecture, inst.data, backend=NoFeatures())
+    with pytest.raises(bnnmip.PluginError, match="must declare features"):
+        bnnmip.solve(NoFeatures(), inst.lower().problem)

@@ -74,6 +74,14 @@ BROKEN = {
         def bnnmip_register_backends(register):
             register(NoVersion())
     """, "backend 'noversion' solver_version(): AttributeError: no __version__"),
+    "system_exit_in_registration": ("""
+        import bnnmip
+        import sys
+
+        @bnnmip.hookimpl
+        def bnnmip_register_backends(register):
+            sys.exit(4)
+    """, "bnnmip_register_backends: SystemExit: 4"),
     "misspelt_hook": ("""
         import bnnmip
 

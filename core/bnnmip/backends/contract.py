@@ -27,7 +27,7 @@ from .results import NativeResult, SolveOptions, SolveResult
 
 __all__ = [
     "FORMULATION_SETTINGS", "OPTIONAL_ATTRIBUTES", "Backend", "BackendFeature", "availability",
-    "formulation_defaults", "solver_version", "supports",
+    "declared_features", "formulation_defaults", "solver_version", "supports",
 ]
 
 
@@ -241,3 +241,19 @@ def supports(backend, problem: MilpProblem, options: SolveOptions) -> tuple[bool
         failure = record_failure(_plugin_of(backend), f"backend {backend.name!r} supports()", exc)
         return False, f"supports() failed: {failure.error}"
     return bool(ok), reason if not ok else ""
+
+
+def declared_features(backend) -> frozenset[BackendFeature]:
+    """``backend.features``, checked: a set of :class:`BackendFeature`.
+
+    Raises
+    ------
+    bnnmip.PluginError
+        Naming the backend and its plugin, for anything else.
+    """
+    features = getattr(backend, "features", None)
+    if not isinstance(features, set | frozenset) or not all(isinstance(f, BackendFeature) for f in features):
+        raise PluginError(
+            f"backend {getattr(backend, 'name', backend)!r} (plugin {_plugin_of(backend)!r}) must declare "
+            f"features as a frozenset of bnnmip.BackendFeature, got {features!r}")
+    return frozenset(features)

@@ -19,7 +19,7 @@ import numpy as np
 from ..errors import BackendUnavailableError, FeatureWarning, InvalidInputError
 from ..milp import MilpProblem
 from ..plugins.manager import notify
-from .contract import Backend, BackendFeature, availability, solver_version, supports
+from .contract import Backend, BackendFeature, availability, declared_features, solver_version, supports
 from .options import check_solver_options
 from .results import NativeResult, SolveOptions, SolveResult, SolveStatus
 
@@ -49,8 +49,10 @@ def declared_options(backend: Backend, problem: MilpProblem,
     ------
     bnnmip.InvalidInputError
         If the MIP start does not have one entry per column.
+    bnnmip.PluginError
+        If the backend's ``features`` is not a set of :class:`BackendFeature`.
     """
-    features = backend.features
+    features = declared_features(backend)
     notes, changes = [], {}
 
     def undeclared(what: str, feature: BackendFeature, done: str) -> None:
@@ -103,6 +105,7 @@ def prepared_options(backend: Backend, problem: MilpProblem,
     held back (:func:`declared_options`), the heuristic wrapped in a :class:`HeuristicGuard`.
     For tests of a backend's ``build``.
     """
+    declared_features(backend)  # a malformed declaration is the plugin's error, named
     converted = check_solver_options(backend, options)
     options, notes = declared_options(backend, problem, options)
     if options.heuristic is not None:

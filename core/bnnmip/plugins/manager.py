@@ -184,10 +184,10 @@ def call_each(hook_name: str, make_kwargs: Callable[[str], dict]) -> list[tuple[
     """Call every implementation of ``hook_name`` on its own, isolated from the others.
 
     ``make_kwargs(plugin_name)`` gives the keyword arguments of each call (a registration
-    callback that knows whose it is, say). An implementation that raises is recorded
-    (:func:`record_failure`) and skipped. Returns ``(plugin_name, value)`` per successful
-    call, in the order the plugins were registered (entry points by name, then plugins
-    registered at run time).
+    callback that knows whose it is, say). An implementation that raises (``SystemExit``
+    included) is recorded (:func:`record_failure`) and skipped. Returns
+    ``(plugin_name, value)`` per successful call, in the order the plugins were registered
+    (entry points by name, then plugins registered at run time).
     """
     pm = get_plugin_manager()
     out = []
@@ -197,7 +197,8 @@ def call_each(hook_name: str, make_kwargs: Callable[[str], dict]) -> list[tuple[
         kwargs = make_kwargs(impl.plugin_name)
         try:
             value = impl.function(**{name: kwargs[name] for name in impl.argnames})
-        except Exception as exc:  # one plugin's failure must not take the others down
+        except (Exception, SystemExit) as exc:  # one plugin's failure must not take the others down
+            # (a KeyboardInterrupt is the user's: it propagates)
             record_failure(impl.plugin_name, hook_name, exc)
             continue
         out.append((impl.plugin_name, value))

@@ -90,8 +90,8 @@ def _solved(backend, problem, what: str, **kw):
     return res
 
 
-def infeasible_problem():
-    """``0 <= x <= 1`` integer with the row ``x >= 2``: infeasible."""
+def infeasible_problem(pure_integer: bool = False):
+    """``x0 + x1 >= 3`` with ``0 <= x0, x1 <= 1``, ``x0`` integer (both with ``pure_integer``): infeasible."""
     import scipy.sparse as sp  # lazy: start-up cost (scipy's submodules load on first use)
 
 
@@ -102,7 +102,7 @@ def infeasible_problem():
         row_upper=np.array([np.inf]),
         col_lower=np.zeros(2),
         col_upper=np.ones(2),
-        integrality=np.array([True, False]),
+        integrality=np.array([True, pure_integer]),
         name="infeasible",
     )
 
@@ -151,7 +151,9 @@ def check_reference_optima(backend) -> None:
 def check_infeasible(backend) -> None:
     """An infeasible problem is reported INFEASIBLE, without a solution."""
     problem = infeasible_problem()
-    _supported(backend, problem, "the infeasible problem (one continuous column)")
+    if not supports(backend, problem, _options())[0]:  # a pure-integer solver gets its own
+        problem = infeasible_problem(pure_integer=True)
+    _supported(backend, problem, "the infeasible problem")
     res = solve(backend, problem, _options())
     assert res.status is SolveStatus.INFEASIBLE, f"expected infeasible, got {res.status.value}: {res.message}"
     assert res.x is None and res.objective is None, "an infeasible result came with a solution"

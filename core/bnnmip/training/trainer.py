@@ -5,7 +5,14 @@ from __future__ import annotations
 import attrs
 import numpy as np
 
-from ..backends import DEFAULT_BACKEND, BackendFeature, availability, check_solver_options, supports
+from ..backends import (
+    DEFAULT_BACKEND,
+    BackendFeature,
+    availability,
+    check_solver_options,
+    declared_features,
+    supports,
+)
 from ..backends.results import SolveOptions
 from ..errors import (
     BackendUnavailableError,
@@ -98,8 +105,8 @@ def train(
         validation=validation,
         params=params or {},
     )
-    check_solver_options(task.backend, task.options)  # before the strategy's start runs
-    check_supported(task)
+    check_supported(task)  # before the strategy's start runs
+    check_solver_options(task.backend, task.options)
     result = _run_strategy(get_strategy(strategy), task)
     if margin == "max-min":
         result = polish_margins(task, result)
@@ -125,10 +132,11 @@ def check_supported(task: TrainingTask) -> None:
         that may take it.
     """
     backend, options = task.backend, task.options
+    features = declared_features(backend)
     wanted = [(options.threads > 1, BackendFeature.THREADS, f"threads={options.threads}", "threads 1"),
               (options.log_file is not None, BackendFeature.LOG_FILE, "a log file", "no log file")]
     for asked, feature, what, fix in wanted:
-        if asked and feature not in backend.features:
+        if asked and feature not in features:
             takers = [n for n, b in list_backends().items() if feature in b.features]
             raise InvalidInputError(
                 f"backend {backend.name!r} does not declare {feature.value}, so it cannot honour "

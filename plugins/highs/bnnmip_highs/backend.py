@@ -144,10 +144,10 @@ class HighsBackend:
         lp.num_col_ = problem.n_cols
         lp.num_row_ = problem.n_rows
         lp.col_cost_ = np.asarray(problem.c, dtype=np.float64)
-        lp.col_lower_ = _finite(problem.col_lower)
-        lp.col_upper_ = _finite(problem.col_upper)
-        lp.row_lower_ = _finite(problem.row_lower)
-        lp.row_upper_ = _finite(problem.row_upper)
+        lp.col_lower_ = np.asarray(problem.col_lower, dtype=np.float64)
+        lp.col_upper_ = np.asarray(problem.col_upper, dtype=np.float64)
+        lp.row_lower_ = np.asarray(problem.row_lower, dtype=np.float64)
+        lp.row_upper_ = np.asarray(problem.row_upper, dtype=np.float64)
         lp.offset_ = float(problem.offset)
         A = problem.A.tocsc()
         lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
@@ -279,11 +279,6 @@ def _new_highs(quiet: bool):
     finally:
         os.dup2(saved, 1)
         os.close(saved)
-
-
-def _finite(values: np.ndarray) -> np.ndarray:
-    """HiGHS reads +-1e30 and beyond as infinite; numpy infinities pass through as is."""
-    return np.asarray(values, dtype=np.float64)
 
 
 def _check(status, what: str) -> None:
