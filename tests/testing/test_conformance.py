@@ -9,11 +9,9 @@ import unittest
 import pytest
 
 import bnnmip
-from bnnmip.testing import CONFORMANCE_CHECKS
+from bnnmip.testing import BUILTIN_BACKENDS, CONFORMANCE_CHECKS
 from bnnmip.testing.conformance import check_reference_optima, check_seeds_agree, main, needs
 from bnnmip_highs import HighsBackend
-
-BUILTIN_BACKENDS = ("cbc", "highs", "scip", "scip-indicator")
 
 
 @pytest.mark.slow

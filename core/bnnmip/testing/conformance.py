@@ -42,8 +42,13 @@ from ..strategies import trivial_network
 from ..verify import verify
 from .instances import random_teacher, reference_instances, xor
 
-__all__ = ["CONFORMANCE_CHECKS", "hard_instance", "infeasible_problem", "main", "needs", "run_checks"]
+__all__ = ["BUILTIN_BACKENDS", "CONFORMANCE_CHECKS", "hard_instance", "infeasible_problem", "main", "needs",
+           "run_checks"]
 
+
+BUILTIN_BACKENDS = ("cbc", "highs", "scip", "scip-indicator")
+"""The backends bnnmip ships: the ones its own test suite runs checks on (a third-party
+backend installed beside bnnmip is checked by its own tests)."""
 
 _OPTIONS = dict(threads=1, seed=0, time_limit=60.0)
 
