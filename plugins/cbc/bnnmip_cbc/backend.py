@@ -11,12 +11,8 @@ under a wall-clock watchdog (``T`` plus a grace period, then the process is kill
 ``extract`` reads the solution file's status line and values and the log's objective, best
 possible bound and node count, then removes the temporary directory.
 
-CBC's solution file says ``Stopped on time - objective value ...`` when it stops at the
-time limit with an incumbent: that is ``FEASIBLE`` here (PuLP reports it as optimal). A
-crashed, killed or missing CBC gives an ``ERROR`` result with the log's tail, never an
-exception. The objective constant rides on the MPS file's fixed ``OBJCONST`` column, so
-every value CBC prints already includes it. CBC prints solution values with 8 significant
-digits.
+A crashed, killed or missing CBC gives an ``ERROR`` result with the log's tail, never an
+exception. Reading CBC's files: :mod:`bnnmip_cbc.files`.
 
 A MIP start is written with its known values; :func:`bnnmip.solve` passes only starts
 whose integer columns are all known (``PARTIAL_MIP_START`` is not declared): CBC 2.10 reads
@@ -29,7 +25,6 @@ from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
-import math
 import os
 import platform
 import re
@@ -43,12 +38,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
-import numpy as np
-
 from bnnmip.backends import BackendFeature, NativeResult, SolveOptions, SolveStatus
 from bnnmip.errors import InvalidInputError
 from bnnmip.milp import MilpProblem
-from bnnmip.milp.io import OBJCONST, column_index, column_names, write_mps
+from bnnmip.milp.io import write_mps
+
+from .files import (
+    RE_NODES,
+    RE_OBJECTIVE,
+    RE_STATUS_OBJ,
+    cut_short,
+    log_bound,
+    log_tail,
+    parse_values,
+    read_text,
+    start_accepted,
+    tee,
+    write_start,
+)
 
 # first words of the solution file's status line -> (status with a solution, without one)
 _STATUS = (
@@ -68,17 +75,7 @@ _STATUS = (
 )
 _NO_INTEGER = "no integer solution"
 
-_NUM = r"([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)"
-_RE_OBJECTIVE = re.compile(r"^Objective value:\s+" + _NUM, re.M)
-_RE_BEST_POSSIBLE = re.compile(r"best possible " + _NUM)
-_RE_PARTIAL = re.compile(r"Partial search - best objective \S+ \(best possible " + _NUM)
-_RE_INTEGER_GAP = re.compile(r"Exiting as integer gap of " + _NUM)
-_RE_LOWER_BOUND = re.compile(r"^Lower bound:\s+" + _NUM, re.M)
-_RE_NODES = re.compile(r"^Enumerated nodes:\s+(\d+)", re.M)
-_RE_STATUS_OBJ = re.compile(r"objective value\s+" + _NUM)
 _RE_VERSION = re.compile(r"Version:\s*(\S+)")
-
-_LOG_TAIL_LINES = 25
 
 
 @dataclass
@@ -230,7 +227,7 @@ class CbcBackend:
         try:
             write_mps(problem, native.mps)
             if options.mip_start is not None:
-                native.start = _write_start(problem, options.mip_start, workdir)
+                native.start = write_start(problem, options.mip_start, workdir)
         except BaseException:
             native._finalizer()
             raise
@@ -284,10 +281,10 @@ class CbcBackend:
                 cmd, cwd=model.workdir, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT, text=True, errors="replace", bufsize=1,
             )
-            tee = threading.Thread(
-                target=_tee, args=(proc.stdout, log, options.verbose), daemon=True
+            echo = threading.Thread(
+                target=tee, args=(proc.stdout, log, options.verbose), daemon=True
             )
-            tee.start()
+            echo.start()
             try:
                 proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
@@ -295,7 +292,7 @@ class CbcBackend:
                 proc.kill()
                 proc.wait()
             finally:
-                tee.join(timeout=5)
+                echo.join(timeout=5)
             model.returncode = proc.returncode
             if model.killed:
                 log.write(f"\n[bnnmip] CBC killed by the watchdog after {timeout:.1f} s\n")
@@ -314,8 +311,8 @@ class CbcBackend:
             model._finalizer()
 
     def _extract(self, model: _Native, problem: MilpProblem, time_limit: float | None) -> NativeResult:
-        log = _read(model.log)
-        start_used = None if model.start is None else _start_used(log)
+        log = read_text(model.log)
+        start_used = None if model.start is None else start_accepted(log)
         note = f"; {model.log_note}" if model.log_note else ""
         why, first, body = _run_failure(model), "", ""
         if not why:
@@ -323,24 +320,24 @@ class CbcBackend:
                 first, body = fh.readline().strip(), fh.read()
             status = next((prefix for prefix, _ in _STATUS if first.startswith(prefix)), None)
             why = "" if status else f"unknown CBC status line {first!r}"
-            if status in ("Integer infeasible", "Infeasible") and _cut_short(log, time_limit):
+            if status in ("Integer infeasible", "Infeasible") and cut_short(log, time_limit):
                 status = "Stopped on time"
                 note += ("; CBC's preprocessing said infeasible when the time limit cut it short "
                          "(CBC 2.10 does so on feasible models): not a proof")
         has_solution = (not why and self.status_table[status][0].has_solution and _NO_INTEGER not in first
                         and not first.startswith(("Integer infeasible", "Infeasible")))
-        x = _parse_values(body, problem.n_cols) if has_solution else None
+        x = parse_values(body, problem.n_cols) if has_solution else None
         if has_solution and x is None:
             why = f"incomplete CBC solution file ({first!r})"
         if why:
-            return NativeResult("failed", message=f"{why}{note}\n{_tail(log)}", mip_start_used=start_used)
-        found = _RE_OBJECTIVE.search(log) or _RE_STATUS_OBJ.search(first)
+            return NativeResult("failed", message=f"{why}{note}\n{log_tail(log)}", mip_start_used=start_used)
+        found = RE_OBJECTIVE.search(log) or RE_STATUS_OBJ.search(first)
         objective = float(found.group(1)) if found and has_solution else None
-        nodes = _RE_NODES.search(log)
+        nodes = RE_NODES.search(log)
         optimal = has_solution and self.status_table[status][0] is SolveStatus.OPTIMAL
         return NativeResult(
             status=status, has_solution=has_solution, x=x, objective=objective,
-            bound=_bound(log, optimal, objective), nodes=int(nodes.group(1)) if nodes else None,
+            bound=log_bound(log, optimal, objective), nodes=int(nodes.group(1)) if nodes else None,
             message=f"CBC: {first}{note}", mip_start_used=start_used,
         )
 
@@ -398,22 +395,6 @@ def _num(value: float) -> str:
     return repr(float(value))
 
 
-_RE_WALLCLOCK = re.compile(r"\(Wallclock seconds\):\s+" + _NUM)
-
-
-def _cut_short(log: str, time_limit: float | None) -> bool:
-    """Whether CBC's "infeasible" came from preprocessing stopped by the time limit.
-
-    CBC 2.10 reports ``Integer infeasible`` when its time limit interrupts the cut
-    generators of its preprocessing (``Pre-processing says infeasible``), feasible model or
-    not; the run's wall-clock time then reaches the limit.
-    """
-    if time_limit is None or "Pre-processing says infeasible" not in log:
-        return False
-    found = _RE_WALLCLOCK.findall(log)
-    return bool(found) and float(found[-1]) >= 0.9 * time_limit
-
-
 def _run_failure(model: _Native) -> str:
     """Why CBC left no solution file to read (``""`` if it did)."""
     if model.failure:
@@ -424,83 +405,4 @@ def _run_failure(model: _Native) -> str:
         return f"CBC exited with code {model.returncode}"
     return "" if os.path.exists(model.solution) else "CBC wrote no solution file"
 
-
-def _write_start(problem: MilpProblem, start, workdir: str) -> str:
-    """A CBC solution file holding the known values of ``start`` (every integer column known)."""
-    known = np.flatnonzero(np.isfinite(start))
-    names = column_names(problem.n_cols)
-    lines = ["Feasible - objective value 0\n"]
-    lines += [
-        f"{j} {names[j]} {v!r}\n" for j, v in zip(known.tolist(), start[known].tolist(), strict=True)
-    ]
-    lines.append(f"{problem.n_cols} {OBJCONST} 1.0\n")
-    path = os.path.join(workdir, "start.sol")
-    with open(path, "w", encoding="ascii") as fh:
-        fh.writelines(lines)
-    return path
-
-
-def _tee(stream, log, echo: bool) -> None:
-    for line in stream:
-        log.write(line)
-        if echo:
-            sys.stdout.write(line)
-            sys.stdout.flush()
-    stream.close()
-
-
-def _read(path: str) -> str:
-    try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            return fh.read()
-    except OSError:
-        return ""
-
-
-def _tail(log: str) -> str:
-    lines = log.rstrip().splitlines()
-    return "\n".join(lines[-_LOG_TAIL_LINES:]) if lines else "(no CBC output)"
-
-
-def _start_used(log: str) -> bool:
-    return "MIPStart provided solution" in log or "mipstart provided" in log.lower()
-
-
-def _bound(log: str, optimal: bool, objective: float | None) -> float | None:
-    """The best possible bound CBC proved.
-
-    When optimal: the objective, less the integer gap CBC accepted if it stopped on the gap;
-    otherwise the last ``best possible`` value of the log.
-    """
-    if optimal and objective is not None:
-        gap = _RE_INTEGER_GAP.search(log)
-        return objective - abs(float(gap.group(1))) if gap else objective
-    found = _RE_PARTIAL.findall(log) or _RE_BEST_POSSIBLE.findall(log)
-    value = None
-    if found:
-        value = float(found[-1])
-    else:
-        lower = _RE_LOWER_BOUND.search(log)
-        if lower:
-            value = float(lower.group(1))
-    if value is None or not math.isfinite(value) or abs(value) >= 1e49:
-        return None
-    return value
-
-
-def _parse_values(body: str, n_cols: int) -> np.ndarray | None:
-    """Column values from a ``printingOptions all`` solution file, in column order."""
-    x = np.full(n_cols, np.nan)
-    for line in body.splitlines():
-        parts = line.split()
-        if parts and parts[0] == "**":
-            parts = parts[1:]
-        if len(parts) < 3:
-            continue
-        j = column_index(parts[1])
-        if j is not None and j < n_cols:
-            x[j] = float(parts[2])
-    if np.isnan(x).any():
-        return None
-    return x
 

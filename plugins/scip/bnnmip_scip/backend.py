@@ -31,13 +31,13 @@ from bnnmip.errors import InvalidInputError
 from bnnmip.milp import MilpProblem
 
 from .model import (
-    _add_indicators,
-    _build_mps,
-    _build_rows,
-    _include_heuristic,
-    _indicator_rows,
-    _set_start,
-    _without_rows,
+    add_indicators,
+    build_mps,
+    build_rows,
+    include_heuristic,
+    indicator_rows,
+    set_start,
+    without_rows,
 )
 
 # SCIP status string (Model.getStatus) -> (status with a solution, status without one)
@@ -198,25 +198,25 @@ class ScipBackend:
         model.hideOutput(not options.verbose)
         if options.log_file is not None:
             model.setLogfile(str(options.log_file))
-        ind = _indicator_rows(problem) if self.indicators else None
-        linear = problem if ind is None else _without_rows(problem, ind.rows)
+        ind = indicator_rows(problem) if self.indicators else None
+        linear = problem if ind is None else without_rows(problem, ind.rows)
         if self.build_via == "mps":
-            variables = _build_mps(model, linear)
+            variables = build_mps(model, linear)
         else:
-            variables = _build_rows(model, linear, pyscipopt)
+            variables = build_rows(model, linear, pyscipopt)
         native = _Native(model, variables)
         if ind is not None:
-            native.indicators = _add_indicators(model, problem, ind, variables, pyscipopt)
+            native.indicators = add_indicators(model, problem, ind, variables, pyscipopt)
             native.n_indicators = len(native.indicators.conss)
         self._set_options(model, options)
         for name, value in (options.checked_solver_options or {}).items():  # typed by bnnmip.solve
             model.setParam(name, value)  # last: the user's own parameters win
         if options.heuristic is not None:
             slack_values = None if ind is None else native.indicators.evaluator(model, problem)
-            native.heuristic = _include_heuristic(model, variables, options.heuristic, pyscipopt,
+            native.heuristic = include_heuristic(model, variables, options.heuristic, pyscipopt,
                                                   slack_values)
         if options.mip_start is not None:
-            native.start_used = _set_start(
+            native.start_used = set_start(
                 model, problem, variables, options.mip_start, complete_full=ind is not None
             )
         return native

@@ -106,7 +106,7 @@ class _IndicatorSlacks:
         return values
 
 
-def _include_heuristic(model, variables: list, heuristic, pyscipopt, slack_values=None):
+def include_heuristic(model, variables: list, heuristic, pyscipopt, slack_values=None):
     """``options.heuristic`` as a SCIP primal heuristic plugin.
 
     Run after every node; it works only when the incumbent changed since its last run: the
@@ -164,7 +164,8 @@ def _include_heuristic(model, variables: list, heuristic, pyscipopt, slack_value
     return heur
 
 
-def _build_mps(model, problem: MilpProblem) -> list:
+def build_mps(model, problem: MilpProblem) -> list:
+    """Load ``problem`` through an MPS file; one variable per column, in column order."""
     tmp = tempfile.mkdtemp(prefix="bnnmip-scip-")
     try:
         path = os.path.join(tmp, "model.mps")
@@ -184,7 +185,8 @@ def _build_mps(model, problem: MilpProblem) -> list:
     return variables
 
 
-def _build_rows(model, problem: MilpProblem, pyscipopt) -> list:
+def build_rows(model, problem: MilpProblem, pyscipopt) -> list:
+    """Add ``problem`` variable by variable and row by row; the variables, in column order."""
     from pyscipopt.scip import Term
 
     vtype = ["I" if f else "C" for f in problem.integrality.tolist()]
@@ -215,7 +217,7 @@ def _build_rows(model, problem: MilpProblem, pyscipopt) -> list:
     return variables
 
 
-def _indicator_rows(problem: MilpProblem) -> _Indicators:
+def indicator_rows(problem: MilpProblem) -> _Indicators:
     """The big-M rows that can become indicators (those whose binary has a coefficient)."""
     rows, binary, active = [], [], []
     for block in problem.rows:
@@ -233,14 +235,14 @@ def _indicator_rows(problem: MilpProblem) -> _Indicators:
     return _Indicators(r[ok], b[ok], coef[ok], act[ok])
 
 
-def _without_rows(problem: MilpProblem, rows: np.ndarray) -> MilpProblem:
+def without_rows(problem: MilpProblem, rows: np.ndarray) -> MilpProblem:
     """The problem with ``rows`` made free (both writers and builders skip free rows)."""
     lo, hi = problem.row_lower.copy(), problem.row_upper.copy()
     lo[rows], hi[rows] = -np.inf, np.inf
     return attrs.evolve(problem, row_lower=lo, row_upper=hi)
 
 
-def _add_indicators(model, problem: MilpProblem, ind: _Indicators, variables: list,
+def add_indicators(model, problem: MilpProblem, ind: _Indicators, variables: list,
                     pyscipopt) -> _IndicatorSlacks:
     """Add one indicator constraint per finite side of every converted row; return them.
 
@@ -280,7 +282,7 @@ def _add_indicators(model, problem: MilpProblem, ind: _Indicators, variables: li
     return added
 
 
-def _set_start(model, problem: MilpProblem, variables: list, start, *, complete_full: bool) -> bool:
+def set_start(model, problem: MilpProblem, variables: list, start, *, complete_full: bool) -> bool:
     """Pass a full (checked) or partial (completed by SCIP) start; True if SCIP took it.
 
     With ``complete_full`` a full start is passed as a partial solution too: indicator
