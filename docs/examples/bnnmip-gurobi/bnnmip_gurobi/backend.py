@@ -164,8 +164,8 @@ class GurobiBackend:
             inf = GRB.INFINITY
             x = model.addMVar(
                 problem.n_cols,
-                lb=_clip(problem.col_lower, inf),
-                ub=_clip(problem.col_upper, inf),
+                lb=np.clip(problem.col_lower, -inf, inf),  # numpy infinities as GRB.INFINITY
+                ub=np.clip(problem.col_upper, -inf, inf),
                 vtype=np.where(problem.integrality, GRB.INTEGER, GRB.CONTINUOUS),
             )
             self._add_rows(model, x, problem)
@@ -251,12 +251,16 @@ class GurobiBackend:
     # -- extract ---------------------------------------------------------------------------
     def extract(self, model: _Native, problem: MilpProblem, options: SolveOptions) -> NativeResult:
         """Gurobi's status, best solution and attributes."""
+        from gurobipy import GRB
+
         m = model.model
         code, n_solutions = int(m.Status), int(m.SolCount)
-        status_name = _status_name(code)
+        status_name = next((k for k in dir(GRB.Status)
+                            if k.isupper() and getattr(GRB.Status, k) == code), f"UNKNOWN_{code}")
         start_used = None
         if model.start_given:
-            start_used = any(line.startswith(_START_ACCEPTED) for line in _lines(model.log))
+            start_used = any(line.strip().startswith(_START_ACCEPTED)  # a chunk: several lines
+                             for chunk in model.log for line in chunk.splitlines())
         result = NativeResult(
             status=status_name,
             has_solution=n_solutions > 0,
@@ -296,11 +300,6 @@ def _size_limited_licence() -> bool:
     return _LIMITED[0]
 
 
-def _clip(values: np.ndarray, inf: float) -> np.ndarray:
-    """Numpy infinities as Gurobi's +-GRB.INFINITY."""
-    return np.clip(np.asarray(values, dtype=float), -inf, inf)
-
-
 def _attr(model, name: str) -> float | None:
     """Read a model attribute; None where Gurobi has none (ObjBound of an LP, say)."""
     import gurobipy as gp
@@ -310,22 +309,6 @@ def _attr(model, name: str) -> float | None:
     except (gp.GurobiError, AttributeError):
         return None
     return value if np.isfinite(value) and abs(value) < 1e100 else None
-
-
-def _status_name(code: int) -> str:
-    from gurobipy import GRB
-
-    for key in dir(GRB.Status):
-        if key.isupper() and getattr(GRB.Status, key) == code:
-            return key
-    return f"UNKNOWN_{code}"
-
-
-def _lines(chunks: list[str]):
-    """Log lines from the MESSAGE callback's chunks (a chunk may hold several lines)."""
-    for chunk in chunks:
-        for line in chunk.splitlines():
-            yield line.strip()
 
 
 def _translate(exc) -> Exception:
