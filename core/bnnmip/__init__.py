@@ -17,6 +17,7 @@ from .errors import (
     PluginError,
     SolveFailedError,
     UnknownNameError,
+    UnsupportedProblemError,
 )
 from .formulation import Lowering, lower
 from .ir import ActivationTies, Architecture, RobustnessSet, TrainingSet, WeightDomain
@@ -61,6 +62,7 @@ __all__ = [
     "TrainingSet",
     "TrainingTask",
     "UnknownNameError",
+    "UnsupportedProblemError",
     "Verification",
     "WeightDomain",
     "__version__",

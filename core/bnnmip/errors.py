@@ -37,3 +37,19 @@ class ModelFormatError(BnnmipError, ValueError):
 
 class StoreError(BnnmipError, RuntimeError):
     """A results store cannot be read or written, or changed under a running writer."""
+
+
+class UnsupportedProblemError(BnnmipError, ValueError):
+    """The chosen backend declares that it cannot solve this problem (raised before any solve)."""
+
+
+class PluginWarning(UserWarning):
+    """A plugin's code failed and was skipped (the failure is listed by ``bnnmip plugins``)."""
+
+
+class FeatureWarning(UserWarning):
+    """A solve asked a backend for something it does not declare (see ``BackendFeature``)."""
+
+
+class SolveWarning(UserWarning):
+    """The returned network is not the solver's: the solve failed or was refused (see the message)."""

@@ -66,7 +66,7 @@ from .backends import DEFAULT_BACKEND
 from .backends.results import SolveOptions, SolveStatus
 from .calibration import fit_temperature, softmax
 from .datasets import split_dataset
-from .errors import InvalidInputError, SolveFailedError
+from .errors import InvalidInputError, SolveFailedError, SolveWarning
 from .formulation import DEFAULT_FORMULATION, lower
 from .ir import Architecture, RobustnessSet, TrainingSet
 from .network import BinarizedNetwork, InputScaling, PredictionRule
@@ -343,6 +343,13 @@ class BDNNClassifier(ClassifierMixin, BaseEstimator):
             feature_names=getattr(self, "feature_names_in_", None),  # saved, checked by predict
         )
         self.training_result_ = result
+        fallback = next((r for r in result.history if "fallback" in r), None)
+        if fallback is not None:  # never silently: say why the solver's network is missing
+            reason = (fallback.get("solver_message") or "").strip().splitlines()
+            warnings.warn(
+                f"backend {result.backend!r} returned no network (status {fallback['solver_status']!r}"
+                f"{': ' + reason[0] if reason else ''}); the returned network is the "
+                f"{fallback['fallback']} network", SolveWarning, stacklevel=2)
         self._calibrate(prep)
         self.status_ = result.status.value
         self.objective_ = result.objective
@@ -562,6 +569,8 @@ class BDNNClassifier(ClassifierMixin, BaseEstimator):
                 + ("" if self.bias else ", or set bias=True (without a bias the point at the "
                    "scaled origin cannot satisfy any margin)")
             )
+        elif status is SolveStatus.UNSUPPORTED:
+            advice = "the backend cannot solve this problem: use another backend (bnnmip backends)"
         else:
             advice = "see the solver log (verbose=True or log_file=...) or try another backend"
         return (

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import bnnmip
-from bnnmip.backends import BackendFeature, check_solver_options, option_value, solve
+from bnnmip.backends import BackendFeature, check_solver_options, option_value, prepared_options, solve
 from bnnmip.cli import main
 from bnnmip.errors import InvalidInputError
 from bnnmip.estimator import BDNNClassifier
@@ -123,8 +123,10 @@ def test_options_reach_the_native_model_after_bnnmips_own(name):
     inst = xor()
     problem = bnnmip.lower(inst.architecture, inst.data).problem
     with pytest.raises(InvalidInputError, match="is refused: it sets the relative gap"):
-        backend.build(problem, bnnmip.SolveOptions(mip_gap=1e-4, solver_options={**given, key: "0.25"}))
-    native = backend.build(problem, bnnmip.SolveOptions(mip_gap=1e-3, solver_options=given))
+        refused = bnnmip.SolveOptions(mip_gap=1e-4, solver_options={**given, key: "0.25"})
+        prepared_options(backend, problem, refused)
+    opts = bnnmip.SolveOptions(mip_gap=1e-3, solver_options=given)
+    native = backend.build(problem, prepared_options(backend, problem, opts)[0])
     assert _read_back(name, native, [*typed, key]) == {**typed, key: 1e-3}
 
 
@@ -133,8 +135,9 @@ def test_cbc_options_go_on_the_command_line_before_the_solve():
     given, words = GOOD["cbc"]
     inst = xor()
     problem = bnnmip.lower(inst.architecture, inst.data).problem
-    native = backend.build(problem, bnnmip.SolveOptions(time_limit=5, solver_options=given))
-    cmd = backend.command(native, bnnmip.SolveOptions(time_limit=5, solver_options=given))
+    opts = prepared_options(backend, problem, bnnmip.SolveOptions(time_limit=5, solver_options=given))[0]
+    native = backend.build(problem, opts)
+    cmd = backend.command(native, opts)
     at = cmd.index("-cuts")
     assert cmd[at:at + len(words)] == words and cmd.index("-solve") == at + len(words)
 

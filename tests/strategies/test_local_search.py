@@ -167,7 +167,7 @@ class Corrupting:
     def extract(self, model, problem, options):
         import attrs
 
-        res = self.inner.extract(model, problem, options)
+        res = bnnmip.backends.normalise(self.inner, problem, self.inner.extract(model, problem, options))
         if self.mode == "error":
             return attrs.evolve(res, status=bnnmip.SolveStatus.ERROR, x=None, objective=None)
         x = np.array(res.x)

@@ -7,10 +7,20 @@
 - :mod:`.solve`: :func:`solve` (build, run, extract, timed; errors become results).
 """
 
-from .contract import FORMULATION_SETTINGS, Backend, BackendFeature, formulation_defaults
+from .contract import (
+    FORMULATION_SETTINGS,
+    OPTIONAL_ATTRIBUTES,
+    Backend,
+    BackendFeature,
+    availability,
+    declared_features,
+    formulation_defaults,
+    solver_version,
+    supports,
+)
 from .options import captured_output, check_solver_options, option_value
-from .results import START_AT_BOUND_MESSAGE, SolveOptions, SolveResult, SolveStatus
-from .solve import solve
+from .results import START_AT_BOUND_MESSAGE, NativeResult, SolveOptions, SolveResult, SolveStatus
+from .solve import HeuristicGuard, declared_options, normalise, prepared_options, solve
 
 DEFAULT_BACKEND = "highs"
 """The backend used when none is named (``--backend``, ``BDNNClassifier(backend=...)``)."""
@@ -18,15 +28,25 @@ DEFAULT_BACKEND = "highs"
 __all__ = [
     "DEFAULT_BACKEND",
     "FORMULATION_SETTINGS",
+    "OPTIONAL_ATTRIBUTES",
     "START_AT_BOUND_MESSAGE",
     "Backend",
     "BackendFeature",
+    "HeuristicGuard",
+    "NativeResult",
     "SolveOptions",
     "SolveResult",
     "SolveStatus",
+    "availability",
     "captured_output",
+    "declared_features",
+    "declared_options",
     "check_solver_options",
     "formulation_defaults",
+    "normalise",
+    "prepared_options",
     "option_value",
     "solve",
+    "solver_version",
+    "supports",
 ]

@@ -21,18 +21,25 @@ import numpy as np
 
 from ..errors import PluginError
 from ..milp import MilpProblem
-from .results import SolveOptions, SolveResult
+from ..plugins.manager import record_failure
+from ..plugins.registry import owner
+from .results import NativeResult, SolveOptions, SolveResult
 
-__all__ = ["FORMULATION_SETTINGS", "Backend", "BackendFeature", "formulation_defaults"]
+__all__ = [
+    "FORMULATION_SETTINGS", "OPTIONAL_ATTRIBUTES", "Backend", "BackendFeature", "availability",
+    "declared_features", "formulation_defaults", "solver_version", "supports",
+]
 
 
 class BackendFeature(Enum):
     """Capabilities a backend declares."""
 
     MIP_START = "mip_start"
-    """Accepts a full assignment as a starting solution."""
+    """Accepts a starting solution with every integer column known (NaN entries only on
+    continuous columns, which it completes or reports the start unused). :func:`bnnmip.solve`
+    passes no other start."""
     PARTIAL_MIP_START = "partial_mip_start"
-    """Accepts a partial assignment (NaN entries) and completes it."""
+    """Also accepts a partial assignment with unknown integer columns and completes it."""
     INDICATOR_CONSTRAINTS = "indicator_constraints"
     """Can replace big-M activation rows with native indicator constraints."""
     CALLBACKS = "callbacks"
@@ -45,11 +52,27 @@ class BackendFeature(Enum):
     """Honours the thread count."""
     SEED = "seed"
     """Honours the random seed."""
+    NODE_LIMIT = "node_limit"
+    """Honours ``options.node_limit`` (stops after that many branch-and-bound nodes, reported
+    like a time limit: ``FEASIBLE`` with a solution, ``NO_SOLUTION`` without)."""
     SOLVER_OPTIONS = "solver_options"
     """Applies ``options.solver_options`` (the solver's own parameter names) after its other
     settings, and has a ``check_solver_options(options)`` method that returns them converted
     to the parameters' types or raises :class:`bnnmip.InvalidInputError` naming each name or
     value the solver does not accept."""
+
+
+OPTIONAL_ATTRIBUTES: Mapping[str, object] = MappingProxyType({
+    "description": "",
+    "status_table": None,
+    "formulation_defaults": None,
+    "size_limits": None,
+    "supports": None,
+    "check_solver_options": None,
+})
+"""The optional attributes of a :class:`Backend` and the value that stands for a missing one
+(``None``: every problem supported, no formulation preference, no size limit, no solver
+options taken)."""
 
 
 FORMULATION_SETTINGS: Mapping[str, type] = MappingProxyType({"symmetry_breaking": bool})
@@ -64,7 +87,16 @@ strategy's parameter of that name; see ``docs/formulation.md``).
 class Backend(Protocol):
     """The interface every backend plugin implements.
 
-    Optional attributes, read with ``getattr`` (a backend without them is still a backend):
+    Optional attributes, read with ``getattr`` (a backend without them is still a backend);
+    :data:`OPTIONAL_ATTRIBUTES` lists each with the default that applies when it is missing:
+
+    ``description``
+        One line for ``bnnmip backends``.
+    ``status_table``
+        ``{native status name: (SolveStatus with a solution, SolveStatus without one)}``:
+        how :func:`bnnmip.solve` reads the :class:`~bnnmip.backends.NativeResult` that
+        ``extract`` returns (a name missing from it is an ``ERROR``). Needed only by a
+        backend whose ``extract`` returns a ``NativeResult``.
 
     ``formulation_defaults``
         A mapping of :data:`FORMULATION_SETTINGS` names to values, e.g.
@@ -77,6 +109,14 @@ class Backend(Protocol):
         suite sizes its large instance to fit).
     ``check_solver_options(options)``
         Required with :attr:`BackendFeature.SOLVER_OPTIONS`: see there.
+    ``supports(problem, options) -> (ok, reason)``
+        Whether this backend can solve ``problem`` (a :class:`~bnnmip.milp.MilpProblem`)
+        under ``options``, asked before ``build``: a pure-integer solver refuses continuous
+        columns that are not implied integral (``problem.implied_integrality``), say. A
+        refusal becomes a :attr:`~bnnmip.backends.SolveStatus.UNSUPPORTED` result carrying
+        ``reason``, and ``bnnmip.train`` refuses such a problem before any solve
+        (:class:`bnnmip.errors.UnsupportedProblemError`). Without it every problem is
+        accepted. Read through :func:`supports` (isolated: an exception is a refusal).
     """
 
     name: str
@@ -89,13 +129,24 @@ class Backend(Protocol):
         """The underlying solver's version string."""
 
     def build(self, problem: MilpProblem, options: SolveOptions) -> Any:
-        """Build the native model (options may set parameters, the MIP start...)."""
+        """Build the native model (options may set parameters, the MIP start...).
+
+        ``options`` come from :func:`bnnmip.solve`, already prepared
+        (:func:`~bnnmip.backends.prepared_options`): only settings the backend declares, a
+        MIP start it can take (float array, one entry per column), ``heuristic`` a
+        :class:`~bnnmip.backends.HeuristicGuard` that never raises, and the solver options
+        checked and converted in ``checked_solver_options``.
+        """
 
     def run(self, model: Any, options: SolveOptions) -> None:
         """Solve the native model in place."""
 
-    def extract(self, model: Any, problem: MilpProblem, options: SolveOptions) -> SolveResult:
-        """Read status, objective, bound, gap, nodes and the solution from the native model."""
+    def extract(self, model: Any, problem: MilpProblem, options: SolveOptions) -> NativeResult | SolveResult:
+        """The solver's status name, solution, objective, bound and nodes (a ``NativeResult``).
+
+        :func:`bnnmip.solve` maps and checks it (:func:`~bnnmip.backends.normalise`); a
+        ``SolveResult`` is taken as it is.
+        """
 
 
 def formulation_defaults(backend) -> dict[str, object]:
@@ -138,3 +189,72 @@ def formulation_defaults(backend) -> dict[str, object]:
             )
         out[key] = value
     return out
+
+
+def _plugin_of(backend) -> str:
+    name = getattr(backend, "name", None)
+    found = owner("backend", name) if isinstance(name, str) else None
+    return found or f"(backend object {name!r})"
+
+
+def availability(backend) -> tuple[bool, str]:
+    """``backend.availability()``, isolated: a probe that raises or answers malformed is unusable.
+
+    The failure is recorded against the backend's plugin (``bnnmip plugins`` lists it) and
+    the reason names it; it never propagates.
+    """
+    try:
+        answer = backend.availability()
+        ok, reason = answer
+        if not isinstance(ok, bool | np.bool_) or not isinstance(reason, str):
+            raise TypeError(f"availability() must return (bool, str), got {answer!r}")
+    except Exception as exc:
+        failure = record_failure(_plugin_of(backend), f"backend {backend.name!r} availability()", exc)
+        return False, f"availability() failed: {failure.error}"
+    return bool(ok), reason
+
+
+def solver_version(backend) -> str:
+    """``backend.solver_version()``, isolated: ``"?"`` (and a recorded failure) if it raises."""
+    try:
+        version = backend.solver_version()
+    except Exception as exc:
+        record_failure(_plugin_of(backend), f"backend {backend.name!r} solver_version()", exc)
+        return "?"
+    return version if isinstance(version, str) else str(version)
+
+
+def supports(backend, problem: MilpProblem, options: SolveOptions) -> tuple[bool, str]:
+    """``backend.supports(problem, options)`` if it has one, isolated; ``(True, "")`` if not.
+
+    An answer that is not ``(bool, str)`` or an exception is a refusal whose reason names it
+    (and is recorded against the backend's plugin).
+    """
+    method = getattr(backend, "supports", None)
+    if method is None:
+        return True, ""
+    try:
+        answer = method(problem, options)
+        ok, reason = answer
+        if not isinstance(ok, bool | np.bool_) or not isinstance(reason, str):
+            raise TypeError(f"supports() must return (bool, str), got {answer!r}")
+    except Exception as exc:
+        failure = record_failure(_plugin_of(backend), f"backend {backend.name!r} supports()", exc)
+        return False, f"supports() failed: {failure.error}"
+    return bool(ok), reason if not ok else ""
+
+
+def declared_features(backend) -> frozenset[BackendFeature]:
+    """``backend.features``, checked: a set of :class:`BackendFeature`.
+
+    Raises
+    ------
+    bnnmip.PluginError
+        Naming the backend and its plugin, for anything else.
+    """
+    features = getattr(backend, "features", None)
+    if not isinstance(features, set | frozenset) or not all(isinstance(f, BackendFeature) for f in features):
+        raise PluginError(
+            f"backend {getattr(backend, 'name', backend)!r} (plugin {_plugin_of(backend)!r}) must declare "
+            f"features as a frozenset of bnnmip.BackendFeature, got {features!r}")
+    return frozenset(features)

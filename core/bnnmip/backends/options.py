@@ -8,20 +8,26 @@ parameters (``SolveOptions.solver_options``) and checks them in ``check_solver_o
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 import sys
 import tempfile
 
 from ..errors import InvalidInputError
 from ..plugins.registry import list_backends
-from .contract import Backend, BackendFeature
+from .contract import Backend, BackendFeature, availability
 from .results import SolveOptions
 
 __all__ = ["captured_output", "check_solver_options", "option_value"]
 
 
-def check_solver_options(backend: Backend, options: SolveOptions) -> None:
+def check_solver_options(backend: Backend, options: SolveOptions):
     """Refuse ``options.solver_options`` that ``backend`` cannot apply, before any solve.
+
+    Returns what the backend's ``check_solver_options`` returned (the options converted to
+    the solver's types), ``None`` when none are given; :func:`bnnmip.solve` passes it to
+    ``build`` as ``options.checked_solver_options``. Each option set is checked once per
+    backend object and process.
 
     Raises
     ------
@@ -32,7 +38,7 @@ def check_solver_options(backend: Backend, options: SolveOptions) -> None:
         :class:`bnnmip.BackendUnavailableError` instead.
     """
     if not options.solver_options:
-        return
+        return None
     names = ", ".join(options.solver_options)
     if BackendFeature.SOLVER_OPTIONS not in backend.features:
 
@@ -41,8 +47,16 @@ def check_solver_options(backend: Backend, options: SolveOptions) -> None:
             f"backend {backend.name!r} does not take solver options (given: {names}); drop them, "
             f"or use a backend that does: {', '.join(takers) or 'none installed'}"
         )
-    if backend.availability()[0]:
-        backend.check_solver_options(dict(options.solver_options))
+    if not availability(backend)[0]:
+        return None
+    items = tuple(options.solver_options.items())
+    key = (id(backend), items)
+    if _CHECKED.get(key, (None,))[0] is not backend:
+        _CHECKED[key] = (backend, backend.check_solver_options(dict(items)))
+    return copy.deepcopy(_CHECKED[key][1])
+
+
+_CHECKED: dict = {}  # (id(backend), items) -> (backend, converted): a check may start a process
 
 
 @contextlib.contextmanager

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..errors import InvalidInputError
 
-__all__ = ["START_AT_BOUND_MESSAGE", "SolveOptions", "SolveResult", "SolveStatus"]
+__all__ = ["START_AT_BOUND_MESSAGE", "NativeResult", "SolveOptions", "SolveResult", "SolveStatus"]
 
 
 class SolveStatus(Enum):
@@ -29,6 +29,9 @@ class SolveStatus(Enum):
     """Proven infeasible."""
     ERROR = "error"
     """The solver failed; see ``SolveResult.message``."""
+    UNSUPPORTED = "unsupported"
+    """The backend declared, before building anything, that it cannot solve this problem
+    (its ``supports(problem, options)`` said no); ``SolveResult.message`` gives the reason."""
 
     @property
     def has_solution(self) -> bool:
@@ -87,7 +90,10 @@ def _solver_options(value) -> Mapping[str, bool | int | float | str]:
 class SolveOptions:
     """Options every backend honours.
 
-    ``mip_start`` is a full or partial assignment: an array with one entry per column, NaN
+    ``node_limit`` stops the branch-and-bound search after that many nodes (for backends
+    that declare :attr:`~bnnmip.backends.BackendFeature.NODE_LIMIT`): unlike the time limit,
+    where it stops does not depend on the machine's load. ``mip_start`` is a full or
+    partial assignment: an array with one entry per column, NaN
     where unknown. ``log_file`` is ``None`` for a quiet solve; ``verbose`` echoes the solver
     log to the terminal. ``heuristic`` is a primal heuristic for backends that declare
     :attr:`~bnnmip.backends.BackendFeature.CALLBACKS`: called during the search with a new
@@ -102,12 +108,20 @@ class SolveOptions:
     observes running solves: backends that declare ``CALLBACKS`` call it from their callbacks
     as ``progress(objective=..., bound=..., nodes=...)`` (each ``None`` when unknown), as
     often as they like; it never raises.
+
+    ``checked_solver_options`` is set by :func:`bnnmip.solve`, not by callers: what the
+    backend's ``check_solver_options`` returned for ``solver_options`` (the options converted
+    to the solver's types, in whatever form the backend chose), for ``build`` to apply
+    without checking again; ``None`` when there are none.
     """
 
     time_limit: float | None = attrs.field(
         default=None, converter=_optional_float, validator=_optional_positive("time_limit")
     )
     mip_gap: float = attrs.field(default=1e-4, converter=float)
+    node_limit: int | None = attrs.field(
+        default=None, converter=lambda v: None if v is None else int(v)
+    )
     threads: int = attrs.field(default=1, converter=lambda v: _whole("threads", v))
     seed: int = attrs.field(default=0, converter=lambda v: _whole("seed", v))
     verbose: bool = False
@@ -126,11 +140,17 @@ class SolveOptions:
     solver_options: Mapping[str, bool | int | float | str] = attrs.field(
         factory=dict, converter=_solver_options, hash=False
     )
+    checked_solver_options: object = attrs.field(default=None, eq=False, hash=False)
 
     @mip_gap.validator
     def _check_gap(self, _attr, value):
         if not math.isfinite(value) or value < 0:
             raise InvalidInputError(f"mip_gap must be >= 0, got {value}")
+
+    @node_limit.validator
+    def _check_node_limit(self, _attr, value):
+        if value is not None and value < 1:
+            raise InvalidInputError(f"node_limit must be >= 1 or None, got {value}")
 
     @threads.validator
     def _check_threads(self, _attr, value):
@@ -191,3 +211,31 @@ class SolveResult:
             "message": self.message,
             "mip_start_used": self.mip_start_used,
         }
+
+
+@attrs.frozen(eq=False)
+class NativeResult:
+    """What a backend's ``extract`` returns: the solver's own status name and numbers.
+
+    :func:`bnnmip.solve` turns it into a :class:`SolveResult` (``normalise`` in
+    :mod:`bnnmip.backends.solve`): ``status`` is looked up in the backend's
+    ``status_table`` (``{native status: (status with a solution, status without one)}``;
+    a name missing from it is an ``ERROR``), ``has_solution`` picks the side. Then the
+    rules every backend shares: ``x`` and ``objective`` are kept only with a solution
+    status (``objective`` defaults to the problem's objective at ``x``); a bound that is
+    ``None`` or not finite is unknown, an ``OPTIMAL`` result without one gets the
+    objective, an ``INFEASIBLE`` one has none; ``gap`` is :meth:`SolveResult.relative_gap`;
+    the backend's name and solver version are filled in. ``message`` (default:
+    ``"status <native status>"``) should name the solver's status.
+
+    A backend may still return a :class:`SolveResult` itself; it is taken as it is.
+    """
+
+    status: str
+    has_solution: bool = False
+    x: np.ndarray | None = None
+    objective: float | None = None
+    bound: float | None = None
+    nodes: int | None = None
+    message: str = ""
+    mip_start_used: bool | None = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import math
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -15,6 +16,7 @@ from .._paths import check_command_paths
 from ..backends.results import START_AT_BOUND_MESSAGE
 from ..deploy.footprint import footprint, format_footprint
 from ..plugins import get_plugin_manager
+from ..plugins.manager import plugin_failures
 from ..training import resolve_backend
 from .argtypes import positive_float
 from .options import _load_split, _model_options, _solver_options
@@ -118,6 +120,9 @@ def cmd_train(args) -> int:
             pm.unregister(reporter)
     if ds.known_feature_names and clf.network_.feature_names is None:  # saved, checked by predict
         clf.network_ = attrs.evolve(clf.network_, feature_names=ds.known_feature_names)
+    for failure in plugin_failures():  # the run went on without them; say so
+        print(f"bnnmip: warning: plugin {failure.plugin!r}: {failure.hook} failed and was skipped: "
+              f"{failure.error}", file=sys.stderr)
     t_fit = time.perf_counter() - t_fit
     res, net = clf.training_result_, clf.network_
     summary = {
@@ -303,6 +308,13 @@ def _format_summary(s: dict, res) -> str:
         f"nodes {num(solve['nodes'])}",
         "  time         " + _format_times(s["times"], s["strategy"]),
     ]
+    if res.final.status.value in ("error", "unsupported"):  # say why, not only that it failed
+        reason = res.final.message.strip().splitlines()[0] if res.final.message.strip() else "-"
+        lines.append(f"  last solve   {res.final.status.value.upper()}: {reason}")
+    fallback = next((r for r in res.history if "fallback" in r), None)
+    if fallback is not None:
+        lines.append(f"  fallback     the solver returned no network ({fallback['solver_status']}); "
+                     f"the returned network is the {fallback['fallback']}")
     if s["solves"] == 1 and res.final.message == START_AT_BOUND_MESSAGE:
         bound = solve["objective"]
         why = "" if not bound else " (points that must share activations have different labels)"

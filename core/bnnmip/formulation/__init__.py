@@ -21,13 +21,13 @@ import numpy as np
 
 from ..errors import InvalidInputError, UnknownNameError
 from ..ir import ActivationTies, Architecture, RobustnessSet, TrainingSet
-from ..milp import MilpProblem
+from ..milp import MilpProblem, RowKind
 from ..network import BinarizedNetwork
 from . import paper, tight
 from .merging import merge_duplicate_points, merge_overlapping_balls
 
-__all__ = ["DEFAULT_FORMULATION", "FORMULATIONS", "Lowering", "lower", "merge_duplicate_points",
-           "merge_overlapping_balls"]
+__all__ = ["DEFAULT_FORMULATION", "FORMULATIONS", "Lowering", "implied_integrality", "lower",
+           "merge_duplicate_points", "merge_overlapping_balls"]
 
 FORMULATIONS = {paper.NAME: paper, tight.NAME: tight}
 DEFAULT_FORMULATION = "tight"
@@ -170,4 +170,25 @@ def lower(
     if breaks:
         kwargs["symmetry_breaking"] = breaks = bool(symmetry_breaking)
     problem, big_m = module.build(architecture, data, ties.cluster, ties.n_clusters, robust, eps, **kwargs)
+    problem = implied_integrality(problem, architecture)
     return Lowering(problem, architecture, data, ties, robust, eps, formulation, big_m, breaks)
+
+
+def implied_integrality(problem, architecture: Architecture):
+    """``problem`` with the columns its integer weights force to integers marked.
+
+    With an integer weight domain every product column ``s = u * w`` (the blocks ``s2``,
+    ``s3``... of the exact linearization, ``PRODUCT`` rows) equals 0 or an integer weight in
+    every feasible solution, so it is implied integral. Biases are not: with integer weights
+    on integer-grid inputs a pre-activation ``W x + b`` can always be met by a half-integer
+    bias (``k + 1/2``), but not always by an integer one, so a pure-integer solver can take a
+    model with integer weights only without biases (``bias=False``); see ``docs/ir.md``.
+    """
+    if not architecture.weight_domain.is_integer or not any(
+            block.kind is RowKind.PRODUCT for block in problem.rows):
+        return problem
+    implied = np.array(problem.implied_integrality, dtype=bool)
+    for name, block in problem.columns.items():
+        if name.startswith("s") and name[1:].isdigit():
+            implied[block.start:block.stop] = True
+    return attrs.evolve(problem, implied_integrality=implied)

@@ -98,8 +98,18 @@ class MilpProblem:
     columns: dict[str, ColumnBlock] = attrs.field(factory=dict)
     rows: tuple[RowBlock, ...] = ()
     name: str = "bnnmip"
+    implied_integrality: np.ndarray | None = attrs.field(default=None, kw_only=True)
+    """Per column: integral in every feasible solution (``None``: just ``integrality``).
+
+    It includes ``integrality``; a continuous column is marked when the model forces it to
+    an integer anyway, e.g. the product ``s = u * w`` of a binary and an integer weight
+    (:func:`bnnmip.lower` marks those). A pure-integer solver may declare every marked
+    column integer without changing the problem (:attr:`is_pure_integer`).
+    """
 
     def __attrs_post_init__(self):
+        if self.implied_integrality is None:
+            object.__setattr__(self, "implied_integrality", np.array(self.integrality, dtype=bool))
         n, m = self.c.shape[0], self.A.shape[0]
         if self.A.shape[1] != n:
             raise ValueError(f"A has {self.A.shape[1]} columns but c has {n}")
@@ -109,11 +119,15 @@ class MilpProblem:
             ("col_lower", self.col_lower, n),
             ("col_upper", self.col_upper, n),
             ("integrality", self.integrality, n),
+            ("implied_integrality", self.implied_integrality, n),
         ):
             if arr.shape != (size,):
                 raise ValueError(f"{label} has shape {arr.shape}, expected ({size},)")
+        integer = np.asarray(self.integrality, dtype=bool)
+        if np.any(integer & ~np.asarray(self.implied_integrality, dtype=bool)):
+            raise ValueError("implied_integrality must include every integer column")
         for arr in (self.c, self.row_lower, self.row_upper, self.col_lower, self.col_upper,
-                    self.integrality, self.A.data, self.A.indices, self.A.indptr):
+                    self.integrality, self.implied_integrality, self.A.data, self.A.indices, self.A.indptr):
             arr.flags.writeable = False
 
     @property
@@ -130,6 +144,11 @@ class MilpProblem:
     def n_integer(self) -> int:
         """Number of integer (including binary) variables."""
         return int(np.count_nonzero(self.integrality))
+
+    @property
+    def is_pure_integer(self) -> bool:
+        """Whether every column is integer or implied integral (see ``implied_integrality``)."""
+        return bool(np.all(self.implied_integrality))
 
     @property
     def n_binary(self) -> int:

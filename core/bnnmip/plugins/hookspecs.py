@@ -1,4 +1,4 @@
-"""Every hook bnnmip calls, in one place.
+"""Every hook bnnmip calls, in one place: the one source of the hook reference.
 
 A plugin implements any of these with ``@bnnmip.hookimpl`` and registers itself through the
 ``bnnmip`` entry-point group::
@@ -6,13 +6,24 @@ A plugin implements any of these with ``@bnnmip.hookimpl`` and registers itself 
     [project.entry-points.bnnmip]
     my_solver = "my_package.plugin_module"
 
-Each hook is documented in ``docs/plugins.md`` too (a test checks that).
+The "Hook reference" of ``docs/plugins.md`` is generated from this module
+(:func:`hook_reference`) and a test checks that the page holds exactly that text; after
+changing a hook here, paste the output of
+``python -c "from bnnmip.plugins.hookspecs import hook_reference; print(hook_reference(), end='')"``
+between the page's ``hooks:begin`` and ``hooks:end`` markers.
+
+Every implementation is called on its own (:func:`bnnmip.plugins.manager.call_each`): one
+that raises is recorded against its plugin (``bnnmip plugins`` shows plugin, hook and error),
+a :class:`bnnmip.errors.PluginWarning` names it, and the other plugins' implementations still
+run.
 """
 
 from __future__ import annotations
 
+import inspect
+import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pluggy
 
@@ -20,6 +31,10 @@ if TYPE_CHECKING:
     from ..backends import Backend
     from ..backends.results import SolveOptions, SolveResult
     from ..milp import MilpProblem
+    from ..training import Splitter, Strategy
+
+__all__ = ["RegisterBackend", "RegisterSplitter", "RegisterStrategy", "hook_reference", "hookimpl",
+           "hookspec"]
 
 hookspec = pluggy.HookspecMarker("bnnmip")
 """Marker for hook specifications (this module's functions)."""
@@ -27,76 +42,77 @@ hookspec = pluggy.HookspecMarker("bnnmip")
 hookimpl = pluggy.HookimplMarker("bnnmip")
 """Marker for hook implementations: ``@bnnmip.hookimpl`` (the same object)."""
 
+RegisterBackend = Callable[["Backend"], None]
+"""The ``register`` callback of :func:`bnnmip_register_backends`."""
+RegisterStrategy = Callable[["Strategy"], None]
+"""The ``register`` callback of :func:`bnnmip_register_strategies`."""
+RegisterSplitter = Callable[["Splitter"], None]
+"""The ``register`` callback of :func:`bnnmip_register_splitters`."""
+
 # ---------------------------------------------------------------------------------------------
 # Registration: called once, when the registry is first built in a process.
 # ---------------------------------------------------------------------------------------------
 
 
 @hookspec
-def bnnmip_register_backends(register: Callable[[Backend], None]) -> None:
+def bnnmip_register_backends(register: RegisterBackend) -> None:
     """Register MILP backends.
 
-    Called once per process when bnnmip first needs its backend registry.
+    Called once per process, the first time bnnmip needs its backend registry.
 
     Parameters
     ----------
     register
-        Call ``register(backend)`` once per backend object. A backend has a unique lowercase
-        ``name``, a ``features`` frozenset of :class:`bnnmip.BackendFeature`, a cheap
+        Call ``register(backend)`` once per backend object (a
+        :class:`bnnmip.backends.Backend`): a lowercase ``name`` (letters, digits, ``_``,
+        ``-``), a ``features`` frozenset of :class:`bnnmip.BackendFeature`, a cheap
         ``availability()`` probe returning ``(ok, reason)`` that must not import the solver,
-        ``solver_version()``, and the three steps ``build``, ``run`` and ``extract``
-        (see :class:`bnnmip.backends.Backend`). The host rejects a duplicate or malformed
-        name with :class:`bnnmip.errors.PluginError`.
-
-    Returns
-    -------
-    None
+        ``solver_version()``, and the three steps ``build``, ``run`` and ``extract``;
+        optionally ``supports(problem, options)``, ``status_table`` and the others of
+        ``bnnmip.backends.OPTIONAL_ATTRIBUTES``. Anything else given to ``register`` raises
+        :class:`bnnmip.errors.PluginError` in your hook: the hook fails, what it registered
+        is dropped and the failure is listed against your plugin. A name another plugin
+        registered first is refused the same way.
     """
 
 
 @hookspec
-def bnnmip_register_strategies(register: Callable[[Any], None]) -> None:
+def bnnmip_register_strategies(register: RegisterStrategy) -> None:
     """Register training strategies.
 
-    Called once per process when bnnmip first needs its strategy registry.
+    Called once per process, the first time bnnmip needs its strategy registry.
 
     Parameters
     ----------
     register
-        Call ``register(strategy)`` once per strategy object: it has a unique lowercase
-        ``name``, a one-line ``description`` and ``train(task, solver) -> TrainingResult``
-        (see :class:`bnnmip.training.Strategy`).
-
-    Returns
-    -------
-    None
+        Call ``register(strategy)`` once per strategy object (a
+        :class:`bnnmip.training.Strategy`): a unique lowercase ``name``, a one-line
+        ``description`` and ``train(task) -> TrainingResult`` (a
+        :class:`bnnmip.TrainingTask` in, a :class:`bnnmip.TrainingResult` out). The same
+        checks and isolation as for backends apply.
     """
 
 
 @hookspec
-def bnnmip_register_splitters(register: Callable[[Any], None]) -> None:
+def bnnmip_register_splitters(register: RegisterSplitter) -> None:
     """Register cluster splitters for the iterative data-splitting strategy.
 
-    Called once per process when bnnmip first needs its splitter registry.
+    Called once per process, the first time the ``split`` strategy needs its splitter registry.
 
     Parameters
     ----------
     register
-        Call ``register(splitter)`` once per splitter object: it has a unique lowercase
-        ``name``, a one-line ``description`` and
-        ``split(X, y, *, seed) -> numpy.ndarray`` returning a 0/1 label per row of ``X``
-        (the points of one cluster, scaled inputs, integer class labels ``y``) that puts at
-        least one point on each side.
-
-    Returns
-    -------
-    None
+        Call ``register(splitter)`` once per splitter object (a
+        :class:`bnnmip.training.Splitter`): a unique lowercase ``name``, a one-line
+        ``description`` and ``split(X, y, *, seed) -> numpy.ndarray`` returning a 0/1 label
+        per row of ``X`` (the points of one cluster, scaled inputs, integer class labels
+        ``y``) that puts at least one point on each side.
     """
 
 
 # ---------------------------------------------------------------------------------------------
-# Events: called around every solve, for progress bars, loggers and experiment stores.
-# Implementations must be quick and must not raise.
+# Events: called around every solve and strategy iteration, for progress bars, loggers and
+# experiment stores. Implementations must be quick; one that raises is recorded and skipped.
 # ---------------------------------------------------------------------------------------------
 
 
@@ -104,7 +120,9 @@ def bnnmip_register_splitters(register: Callable[[Any], None]) -> None:
 def bnnmip_solve_started(problem: MilpProblem, backend: str, options: SolveOptions) -> None:
     """Observe a solve about to start.
 
-    Called by :func:`bnnmip.solve` just before the backend builds its native model.
+    Called by :func:`bnnmip.solve` just before the backend is asked whether it supports the
+    problem and builds its native model. A solve that a strategy skips because its start
+    already reaches the objective's trivial lower bound fires no events: no solver ran.
 
     Parameters
     ----------
@@ -113,11 +131,7 @@ def bnnmip_solve_started(problem: MilpProblem, backend: str, options: SolveOptio
     backend
         The backend's registered name.
     options
-        The options of this solve.
-
-    Returns
-    -------
-    None
+        The options of this solve, as the backend gets them (undeclared settings held back).
     """
 
 
@@ -149,9 +163,10 @@ def bnnmip_solve_progress(backend: str, record: dict) -> None:
 
 @hookspec
 def bnnmip_solve_finished(problem: MilpProblem, backend: str, result: SolveResult) -> None:
-    """Observe a finished solve (whatever its status, errors included).
+    """Observe a finished solve, whatever its status (errors and refusals included).
 
-    Called by :func:`bnnmip.solve` once the backend's result has been extracted.
+    Called by :func:`bnnmip.solve` once the result is known. An exception here never loses
+    the result: it is recorded and the solve returns as usual.
 
     Parameters
     ----------
@@ -160,11 +175,7 @@ def bnnmip_solve_finished(problem: MilpProblem, backend: str, result: SolveResul
     backend
         The backend's registered name.
     result
-        The common result: status, objective, bound, gap, nodes, times.
-
-    Returns
-    -------
-    None
+        The common result: status, objective, bound, gap, nodes, times, message.
     """
 
 
@@ -185,8 +196,35 @@ def bnnmip_strategy_iteration(strategy: str, iteration: int, record: dict) -> No
         What the strategy reports for this iteration: a plain dict with at least
         ``"seconds"`` (elapsed since the run started) and, where known, ``"loss"``,
         ``"status"`` and strategy-specific keys (clusters, validation accuracy...).
-
-    Returns
-    -------
-    None
     """
+
+
+HOOKS = (bnnmip_register_backends, bnnmip_register_strategies, bnnmip_register_splitters,
+         bnnmip_solve_started, bnnmip_solve_progress, bnnmip_solve_finished, bnnmip_strategy_iteration)
+"""Every hook, in the order of the reference."""
+
+
+def _markdown(text: str) -> str:
+    """reST-flavoured docstring text as Markdown: roles and double backquotes dropped."""
+    text = re.sub(r":(?:func|class|attr|meth|mod|data):`~?([^`]+)`", r"`\1`", text)
+    return text.replace("``", "`")
+
+
+def hook_reference() -> str:
+    """The "Hook reference" section of ``docs/plugins.md``, generated from the specifications."""
+    out = []
+    for hook in HOOKS:
+        params = ", ".join(inspect.signature(hook).parameters)
+        head, _, rest = inspect.cleandoc(hook.__doc__ or "").partition("\nParameters\n----------\n")
+        paragraphs = [" ".join(p.split()) for p in head.strip().split("\n\n")]
+        out.append(f"#### `{hook.__name__}({params})`\n")
+        out += [_markdown(p) + "\n" for p in paragraphs]
+        items: list[list[str]] = []
+        for line in rest.splitlines():
+            if line and not line.startswith(" "):
+                items.append([line.strip()])
+            elif line.strip():
+                items[-1].append(line.strip())
+        out += [f"- `{name}`: {_markdown(' '.join(text))}" for name, *text in items]
+        out.append("")
+    return "\n".join(out).rstrip() + "\n"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import attrs
 import numpy as np
 
-from ..backends import formulation_defaults, solve
+from ..backends import availability, formulation_defaults, solve, solver_version
 from ..backends.results import START_AT_BOUND_MESSAGE, SolveResult, SolveStatus
 from ..formulation import Lowering
 from ..heuristics.pattern_fit import repair_network
@@ -96,7 +96,7 @@ def _result_at_bound(lowering: Lowering, backend, start) -> SolveResult:
     """The result of a solve skipped because ``start`` meets the trivial bound."""
     obj = lowering.problem.objective(start)
     return SolveResult(
-        status=SolveStatus.OPTIMAL, backend=backend.name, solver_version=backend.solver_version(),
+        status=SolveStatus.OPTIMAL, backend=backend.name, solver_version=solver_version(backend),
         objective=obj, bound=lowering.problem.trivial_bound(), gap=0.0, nodes=0,
         x=np.array(start, dtype=float),
         message=START_AT_BOUND_MESSAGE,
@@ -135,7 +135,7 @@ def solve_lowering(lowering: Lowering, task: TrainingTask, start=None, budget=No
         options = attrs.evolve(options, heuristic=heuristic)
     if budget is not None:
         options = budget.limit(options)
-    if skip_if_start_optimal and start_is_optimal(lowering, start) and task.backend.availability()[0]:
+    if skip_if_start_optimal and start_is_optimal(lowering, start) and availability(task.backend)[0]:
         result = _result_at_bound(lowering, task.backend, start)
     else:
         result = solve(task.backend, lowering.problem, options)

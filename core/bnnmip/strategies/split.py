@@ -86,11 +86,11 @@ import attrs
 import numpy as np
 
 from ..backends.results import SolveStatus
-from ..errors import InvalidInputError, PluginError, UnknownNameError
+from ..errors import BnnmipError, InvalidInputError, PluginError, UnknownNameError
 from ..formulation import lower
 from ..ir import ActivationTies, TrainingSet
 from ..network import BinarizedNetwork
-from ..plugins.registry import get_splitter, list_splitters
+from ..plugins.registry import get_splitter, list_splitters, owner
 from ..training.task import TrainingResult, TrainingTask, report_iteration
 from ..verify import Verification
 from ._common import mip_start, solve_lowering, symmetry_breaking, trivial_network
@@ -273,7 +273,13 @@ def resolve_splitter(spec):
 
 
 def _split_labels(splitter, X, y, seed: int) -> np.ndarray:
-    labels = np.asarray(splitter.split(X, y, seed=seed))
+    try:
+        labels = np.asarray(splitter.split(X, y, seed=seed))
+    except BnnmipError:
+        raise
+    except Exception as exc:  # a plugin's splitter: name it, never a bare traceback
+        raise PluginError(f"splitter {splitter.name!r} (plugin {owner('splitter', splitter.name) or '-'!r}) "
+                          f"failed: {type(exc).__name__}: {exc}") from exc
     if labels.shape != (X.shape[0],) or not np.isin(labels, (0, 1)).all() or np.unique(labels).size != 2:
         raise PluginError(
             f"splitter {splitter.name!r} must return one 0/1 label per point with both sides "

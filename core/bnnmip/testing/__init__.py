@@ -5,11 +5,12 @@
 - :mod:`.fake_plugins`: installed-looking plugin distributions for tests of plugin loading.
 """
 
-from .conformance import CONFORMANCE_CHECKS, hard_instance, infeasible_problem
+from .conformance import BUILTIN_BACKENDS, CONFORMANCE_CHECKS, hard_instance, infeasible_problem
 from .fake_plugins import fake_distribution
 from .instances import ReferenceInstance, random_teacher, reference_instances, xor
 
 __all__ = [
+    "BUILTIN_BACKENDS",
     "CONFORMANCE_CHECKS",
     "ReferenceInstance",
     "fake_distribution",

@@ -58,8 +58,11 @@ def random_teacher(
     seed: int = 0,
     margin: float = 0.05,
     weight_domain: WeightDomain | str = "continuous",
+    bias: bool = True,
 ) -> tuple[BinarizedNetwork, TrainingSet]:
     """A random network and points in [0, 1]^n that it labels with margin.
+
+    ``bias=False`` draws a teacher without biases (every bias 0), for architectures without.
 
     Points are kept only if exactly one output fires (so the binary and pre-activation
     prediction rules agree and the Hamming loss of the teacher is 0) and every
@@ -81,6 +84,8 @@ def random_teacher(
             b = -centre + rng.uniform(-0.25, 0.25, widths[l + 1]) * max(1.0, np.abs(W).sum(axis=1).mean() / 2)
             if domain.is_integer:
                 b = np.round(b) + 0.5  # keeps integer-weight pre-activations off 0
+            if not bias:
+                b = np.zeros(widths[l + 1])
             weights.append(W.astype(float))
             biases.append(b)
         net = BinarizedNetwork.from_arrays(weights, biases, weight_domain=domain)
@@ -105,9 +110,11 @@ def reference_instances() -> list[ReferenceInstance]:
         "teacher-3-2-3": (3, (2,), 3, 12, 2, "continuous"),
         "teacher-2-2-2-2": (2, (2, 2), 2, 10, 3, "continuous"),
         "teacher-ternary": (3, (2,), 2, 12, 4, "ternary"),
+        "teacher-integer-nobias": (3, (2,), 2, 10, 5, "integer:2"),  # pure integer (implied)
     }.items():
-        net, data = random_teacher(n, hidden, k, m, seed=seed, weight_domain=domain)
-        arch = Architecture(n, hidden, k, weight_domain=domain)
+        bias = not name.endswith("nobias")
+        net, data = random_teacher(n, hidden, k, m, seed=seed, weight_domain=domain, bias=bias)
+        arch = Architecture(n, hidden, k, weight_domain=domain, bias=bias)
         out.append(ReferenceInstance(name, arch, data, 0.0, teacher=net))
     # Ties that put two XOR points of different classes in one cluster: that cluster must get
     # one output pattern, so one of its points is wrong in both output neurons (optimum 2).

@@ -6,13 +6,22 @@
 - :mod:`.trainer`: :func:`train` (checks, backend and strategy by name, margin refits).
 """
 
-from .task import AUXILIARY_RECORD_KEYS, Budget, Strategy, TrainingResult, TrainingTask, report_iteration
+from .task import (
+    AUXILIARY_RECORD_KEYS,
+    Budget,
+    Splitter,
+    Strategy,
+    TrainingResult,
+    TrainingTask,
+    report_iteration,
+)
 from .trainer import MARGINS, polish_margins, resolve_backend, soft_margins, train
 
 __all__ = [
     "AUXILIARY_RECORD_KEYS",
     "MARGINS",
     "Budget",
+    "Splitter",
     "Strategy",
     "TrainingResult",
     "TrainingTask",

@@ -18,11 +18,12 @@ from ..errors import InvalidInputError
 from ..formulation import DEFAULT_FORMULATION
 from ..ir import ActivationTies, Architecture, RobustnessSet, TrainingSet
 from ..network import BinarizedNetwork
-from ..plugins import get_plugin_manager
+from ..plugins.manager import notify
 from ..verify import Verification
 
 __all__ = [
-    "AUXILIARY_RECORD_KEYS", "Budget", "Strategy", "TrainingResult", "TrainingTask", "report_iteration",
+    "AUXILIARY_RECORD_KEYS", "Budget", "Splitter", "Strategy", "TrainingResult", "TrainingTask",
+    "report_iteration",
 ]
 
 AUXILIARY_RECORD_KEYS = frozenset({"formulation", "start", "improve", "margin", "fallback"})
@@ -98,10 +99,11 @@ class Budget:
 
 
 def report_iteration(strategy: str, iteration: int, record: Mapping[str, Any]) -> None:
-    """Fire the ``bnnmip_strategy_iteration`` event hook (progress bars, loggers...)."""
-    get_plugin_manager().hook.bnnmip_strategy_iteration(
-        strategy=strategy, iteration=iteration, record=dict(record)
-    )
+    """Fire the ``bnnmip_strategy_iteration`` event hook (progress bars, loggers...).
+
+    An observer that raises is recorded and skipped (:func:`bnnmip.plugins.manager.notify`).
+    """
+    notify("bnnmip_strategy_iteration", strategy=strategy, iteration=iteration, record=dict(record))
 
 
 @attrs.frozen(eq=False)
@@ -158,10 +160,31 @@ class TrainingResult:
 
 @runtime_checkable
 class Strategy(Protocol):
-    """The interface of a training strategy plugin."""
+    """The interface of a training strategy plugin (``docs/plugins.md``, "A strategy").
+
+    ``train`` gets a :class:`TrainingTask` and returns a :class:`TrainingResult`; anything
+    else, or an exception other than a :class:`bnnmip.errors.BnnmipError`, is reported by
+    ``bnnmip.train`` as a :class:`bnnmip.errors.PluginError` naming the strategy and its
+    plugin.
+    """
 
     name: str
     description: str
 
     def train(self, task: TrainingTask) -> TrainingResult:
         """Train a network for ``task``."""
+
+
+@runtime_checkable
+class Splitter(Protocol):
+    """The interface of a cluster splitter for the ``split`` strategy (``--param splitter=NAME``)."""
+
+    name: str
+    description: str
+
+    def split(self, X: Any, y: Any, *, seed: int) -> Any:
+        """A 0/1 label per row of ``X`` (one cluster's scaled inputs, integer class labels ``y``).
+
+        Both sides must be non-empty; anything else, or an exception, is a
+        :class:`bnnmip.errors.PluginError` naming the splitter and its plugin.
+        """

@@ -6,20 +6,33 @@ import attrs
 import numpy as np
 
 from .._paths import check_output_path
-from ..backends import DEFAULT_BACKEND, check_solver_options
+from ..backends import (
+    DEFAULT_BACKEND,
+    BackendFeature,
+    availability,
+    check_solver_options,
+    declared_features,
+    supports,
+)
 from ..backends.results import SolveOptions
-from ..errors import BackendUnavailableError, InvalidInputError
-from ..formulation import DEFAULT_FORMULATION, FORMULATIONS
+from ..errors import (
+    BackendUnavailableError,
+    BnnmipError,
+    InvalidInputError,
+    PluginError,
+    UnsupportedProblemError,
+)
+from ..formulation import DEFAULT_FORMULATION, FORMULATIONS, lower
 from ..heuristics.pattern_fit import polish
 from ..heuristics.soft_margin import check_c, refit_if_better
 from ..ir import ActivationTies, Architecture, RobustnessSet, TrainingSet
 from ..network import BinarizedNetwork
-from ..plugins.registry import get_backend, get_strategy
+from ..plugins.registry import get_backend, get_strategy, list_backends, owner
 from .numerics import check_training_numerics
 from .task import TrainingResult, TrainingTask
 from .threads import numeric_threads
 
-__all__ = ["MARGINS", "polish_margins", "resolve_backend", "soft_margins", "train"]
+__all__ = ["MARGINS", "check_supported", "polish_margins", "resolve_backend", "soft_margins", "train"]
 
 MARGINS = ("none", "max-min", "soft")
 """``margin`` choices: keep the solver's weights, refit them for the largest margins with the
@@ -30,7 +43,7 @@ margin, :mod:`bnnmip.heuristics.soft_margin`)."""
 def resolve_backend(name):
     """The backend called ``name``, checked usable (clear errors before any solve)."""
     backend = get_backend(name)
-    ok, reason = backend.availability()
+    ok, reason = availability(backend)
     if not ok:
         raise BackendUnavailableError(
             f"backend {backend.name!r} is installed but not usable here: {reason}"
@@ -101,13 +114,69 @@ def train(
         validation=validation,
         params=params or {},
     )
-    check_solver_options(task.backend, task.options)  # before the strategy's start runs
+    check_supported(task)  # before the strategy's start runs
+    check_solver_options(task.backend, task.options)
     with numeric_threads(task.options.threads):  # k-means, BLAS: no more threads than the solver's
-        result = get_strategy(strategy).train(task)
+        result = _run_strategy(get_strategy(strategy), task)
         if margin == "max-min":
             result = polish_margins(task, result)
         elif margin == "soft":
             result = soft_margins(task, result, C=margin_c)
+    return result
+
+
+def check_supported(task: TrainingTask) -> None:
+    """Refuse, before any solve, what ``task.backend`` declares it cannot do.
+
+    ``threads > 1`` needs :attr:`~bnnmip.backends.BackendFeature.THREADS`, a log file
+    :attr:`~bnnmip.backends.BackendFeature.LOG_FILE`; a backend with a ``supports`` method is
+    asked about the task's full training MILP (a strategy's smaller MILPs have the same
+    kinds of columns and rows).
+
+    Raises
+    ------
+    bnnmip.InvalidInputError
+        For ``threads`` or a log file the backend does not declare.
+    bnnmip.errors.UnsupportedProblemError
+        If the backend refuses the problem; the message gives its reason and the backends
+        that may take it.
+    """
+    backend, options = task.backend, task.options
+    features = declared_features(backend)
+    wanted = [(options.threads > 1, BackendFeature.THREADS, f"threads={options.threads}", "threads 1"),
+              (options.log_file is not None, BackendFeature.LOG_FILE, "a log file", "no log file")]
+    for asked, feature, what, fix in wanted:
+        if asked and feature not in features:
+            takers = [n for n, b in list_backends().items() if feature in b.features]
+            raise InvalidInputError(
+                f"backend {backend.name!r} does not declare {feature.value}, so it cannot honour "
+                f"{what}; use {fix}, or a backend that does: {', '.join(takers) or 'none installed'}")
+    if getattr(backend, "supports", None) is None:
+        return
+    lowering = lower(task.architecture, task.data, formulation=task.formulation, robust=task.robust,
+                     ties=task.ties, eps=task.eps)
+    ok, reason = supports(backend, lowering.problem, options)
+    if not ok:
+        others = [n for n, b in list_backends().items() if n != backend.name and availability(b)[0]
+                  and supports(b, lowering.problem, options)[0]]
+        raise UnsupportedProblemError(
+            f"backend {backend.name!r} cannot solve this training problem: {reason}; use another "
+            f"backend ({', '.join(others) or 'none installed takes it'}) or change the problem")
+
+
+def _run_strategy(strategy, task: TrainingTask) -> TrainingResult:
+    """``strategy.train(task)``, with a plugin's failure named (strategy, plugin, error)."""
+    name = getattr(strategy, "name", repr(strategy))
+    try:
+        result = strategy.train(task)
+    except BnnmipError:
+        raise
+    except Exception as exc:
+        raise PluginError(f"strategy {name!r} (plugin {owner('strategy', name) or '-'!r}) failed: "
+                          f"{type(exc).__name__}: {exc}") from exc
+    if not isinstance(result, TrainingResult):
+        raise PluginError(f"strategy {name!r} (plugin {owner('strategy', name) or '-'!r}) returned "
+                          f"{type(result).__name__}, not a bnnmip.TrainingResult")
     return result
 
 

@@ -11,26 +11,20 @@ under a wall-clock watchdog (``T`` plus a grace period, then the process is kill
 ``extract`` reads the solution file's status line and values and the log's objective, best
 possible bound and node count, then removes the temporary directory.
 
-CBC's solution file says ``Stopped on time - objective value ...`` when it stops at the
-time limit with an incumbent: that is ``FEASIBLE`` here (PuLP reports it as optimal). A
-crashed, killed or missing CBC gives an ``ERROR`` result with the log's tail, never an
-exception. The objective constant rides on the MPS file's fixed ``OBJCONST`` column, so
-every value CBC prints already includes it. CBC prints solution values with 8 significant
-digits.
+A crashed, killed or missing CBC gives an ``ERROR`` result with the log's tail, never an
+exception. Reading CBC's files: :mod:`bnnmip_cbc.files`.
 
-A partial MIP start is written with its known values only, and only when every integer
-column is known: CBC 2.10 reads each column missing from a start file as 0 (and frees the
-continuous ones only if that is infeasible), so a start with unknown integers would silently
-become a different start (for a network: all unknown neurons off). Such a start is not
-passed and ``mip_start_used`` is ``False``; ``PARTIAL_MIP_START`` is not declared.
+A MIP start is written with its known values; :func:`bnnmip.solve` passes only starts
+whose integer columns are all known (``PARTIAL_MIP_START`` is not declared): CBC 2.10 reads
+each column missing from a start file as 0, so a start with unknown integers would silently
+become a different start (for a network: all unknown neurons off). The core maps the status
+through :attr:`CbcBackend.status_table` and applies the bound and gap rules.
 """
 
 from __future__ import annotations
 
-import functools
 import importlib.metadata
 import importlib.util
-import math
 import os
 import platform
 import re
@@ -44,13 +38,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
-import numpy as np
-
-from bnnmip.backends import BackendFeature, SolveOptions, SolveResult, SolveStatus, policy
+from bnnmip.backends import BackendFeature, NativeResult, SolveOptions, SolveStatus, policy
 from bnnmip.backends.policy import owned_option_problem
 from bnnmip.errors import InvalidInputError
 from bnnmip.milp import MilpProblem
-from bnnmip.milp.io import OBJCONST, column_index, column_names, write_mps
+from bnnmip.milp.io import write_mps
+
+from .files import (
+    RE_NODES,
+    RE_OBJECTIVE,
+    RE_STATUS_OBJ,
+    cut_short,
+    log_bound,
+    log_tail,
+    parse_values,
+    read_text,
+    start_accepted,
+    tee,
+    write_start,
+)
 
 # first words of the solution file's status line -> (status with a solution, without one)
 _STATUS = (
@@ -66,20 +72,11 @@ _STATUS = (
     ("Stopped on ctrl-c", (SolveStatus.FEASIBLE, SolveStatus.NO_SOLUTION)),
     ("Stopped on difficulties", (SolveStatus.FEASIBLE, SolveStatus.NO_SOLUTION)),
     ("Stopped", (SolveStatus.FEASIBLE, SolveStatus.NO_SOLUTION)),
+    ("failed", (SolveStatus.ERROR, SolveStatus.ERROR)),  # CBC did not run, crashed or was killed
 )
 _NO_INTEGER = "no integer solution"
 
-_NUM = r"([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)"
-_RE_OBJECTIVE = re.compile(r"^Objective value:\s+" + _NUM, re.M)
-_RE_BEST_POSSIBLE = re.compile(r"best possible " + _NUM)
-_RE_PARTIAL = re.compile(r"Partial search - best objective \S+ \(best possible " + _NUM)
-_RE_INTEGER_GAP = re.compile(r"Exiting as integer gap of " + _NUM)
-_RE_LOWER_BOUND = re.compile(r"^Lower bound:\s+" + _NUM, re.M)
-_RE_NODES = re.compile(r"^Enumerated nodes:\s+(\d+)", re.M)
-_RE_STATUS_OBJ = re.compile(r"objective value\s+" + _NUM)
 _RE_VERSION = re.compile(r"Version:\s*(\S+)")
-
-_LOG_TAIL_LINES = 25
 
 
 @dataclass
@@ -90,7 +87,6 @@ class _Native:
     log: str
     n_cols: int
     start: str | None = None
-    start_note: str = ""
     log_note: str = ""
     returncode: int | None = None
     killed: bool = False
@@ -113,15 +109,9 @@ class CbcBackend:
 
     name = "cbc"
     description = "CBC (EPL-2.0) as a subprocess on an MPS file (PuLP's bundled binary)"
-    features = frozenset(
-        {
-            BackendFeature.MIP_START,
-            BackendFeature.LOG_FILE,
-            BackendFeature.THREADS,
-            BackendFeature.SEED,
-            BackendFeature.SOLVER_OPTIONS,
-        }
-    )
+    features = frozenset({BackendFeature.MIP_START, BackendFeature.LOG_FILE, BackendFeature.THREADS,
+                          BackendFeature.SEED, BackendFeature.SOLVER_OPTIONS, BackendFeature.NODE_LIMIT})
+    status_table = dict(_STATUS)
     # Without the tight formulation's symmetry-breaking rows CBC proves more: on the 18 small
     # random-label instances of docs/benchmarks/symmetry.md (30 s, one thread) it proved 16
     # without them and 13 with them (shifted geometric mean 2.08 s vs 3.39 s: 0.6x), where
@@ -197,9 +187,8 @@ class CbcBackend:
         """
         return list(self._checked(tuple(options.items())))
 
-    @functools.lru_cache(maxsize=16)  # noqa: B019 (few backends, few option sets)
     def _checked(self, items: tuple) -> tuple:
-        """The work of :meth:`check_solver_options`, once per option set (each solve asks)."""
+        """The work of :meth:`check_solver_options` (bnnmip.solve asks once per option set)."""
         options = dict(items)
 
         words, problems = [], []
@@ -243,7 +232,7 @@ class CbcBackend:
         try:
             write_mps(problem, native.mps)
             if options.mip_start is not None:
-                native.start, native.start_note = _write_start(problem, options.mip_start, workdir)
+                native.start = write_start(problem, options.mip_start, workdir)
         except BaseException:
             native._finalizer()
             raise
@@ -256,6 +245,8 @@ class CbcBackend:
         if options.time_limit is not None:
             cmd += ["-sec", _num(options.time_limit)]
         cmd += ["-ratio", _num(options.mip_gap)]
+        if options.node_limit is not None:
+            cmd += ["-maxNodes", str(int(options.node_limit))]
         if options.threads > 1:
             cmd += ["-threads", str(int(options.threads))]
         seed = int(options.seed) % (2**31 - 1)
@@ -267,7 +258,7 @@ class CbcBackend:
             cmd += ["-integerTolerance", _num(min(options.integrality_tolerance, 0.5))]
         if native.start is not None:
             cmd += ["-mips", native.start]
-        cmd += self.check_solver_options(dict(options.solver_options))  # last: the user's win
+        cmd += list(options.checked_solver_options or [])  # typed by bnnmip.solve; last: the user's win
         cmd += ["-solve", "-printingOptions", "all", "-solution", native.solution]
         return cmd
 
@@ -295,10 +286,10 @@ class CbcBackend:
                 cmd, cwd=model.workdir, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT, text=True, errors="replace", bufsize=1,
             )
-            tee = threading.Thread(
-                target=_tee, args=(proc.stdout, log, options.verbose), daemon=True
+            echo = threading.Thread(
+                target=tee, args=(proc.stdout, log, options.verbose), daemon=True
             )
-            tee.start()
+            echo.start()
             try:
                 proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
@@ -306,7 +297,7 @@ class CbcBackend:
                 proc.kill()
                 proc.wait()
             finally:
-                tee.join(timeout=5)
+                echo.join(timeout=5)
             model.returncode = proc.returncode
             if model.killed:
                 log.write(f"\n[bnnmip] CBC killed by the watchdog after {timeout:.1f} s\n")
@@ -317,71 +308,42 @@ class CbcBackend:
                 model.log_note = f"could not write the log file: {exc}"
 
     # -- extract ---------------------------------------------------------------------------
-    def extract(self, model: _Native, problem: MilpProblem, options: SolveOptions) -> SolveResult:
+    def extract(self, model: _Native, problem: MilpProblem, options: SolveOptions) -> NativeResult:
         """Parse the solution file and the log; always removes the temporary directory."""
         try:
-            return self._extract(model, problem)
+            return self._extract(model, problem, options.time_limit)
         finally:
             model._finalizer()
 
-    def _extract(self, model: _Native, problem: MilpProblem) -> SolveResult:
-        log = _read(model.log)
-        version = self.solver_version()
-        start_used = None
-        if model.start is not None:
-            start_used = _start_used(log)
-        elif model.start_note:
-            start_used = False
-        note = "".join(f"; {n}" for n in (model.start_note, model.log_note) if n)
-
-        def error(why: str) -> SolveResult:
-            return SolveResult(
-                status=SolveStatus.ERROR, backend=self.name, solver_version=version,
-                message=f"{why}{note}\n{_tail(log)}", mip_start_used=start_used,
-            )
-
-        if model.failure:
-            return error(model.failure)
-        if model.killed:
-            return error("CBC did not stop in time and was killed by the watchdog")
-        if model.returncode not in (0, None):
-            return error(f"CBC exited with code {model.returncode}")
-        if not os.path.exists(model.solution):
-            return error("CBC wrote no solution file")
-        with open(model.solution, encoding="utf-8", errors="replace") as fh:
-            first = fh.readline().strip()
-            body = fh.read()
-        for prefix, pair in _STATUS:
-            if first.startswith(prefix):
-                with_sol, without_sol = pair
-                break
-        else:
-            return error(f"unknown CBC status line {first!r}")
-        has_solution = with_sol.has_solution and _NO_INTEGER not in first
-        status = with_sol if has_solution else without_sol
-
-        x = objective = None
-        if status.has_solution:
-            x = _parse_values(body, problem.n_cols)
-            if x is None:
-                return error(f"incomplete CBC solution file ({first!r})")
-            found = _RE_OBJECTIVE.search(log) or _RE_STATUS_OBJ.search(first)
-            objective = float(found.group(1)) if found else problem.objective(x)
-        bound = _bound(log, status, objective)
-        if status is SolveStatus.INFEASIBLE:
-            bound = None
-        nodes = _RE_NODES.search(log)
-        return SolveResult(
-            status=status,
-            backend=self.name,
-            solver_version=version,
-            objective=objective,
-            bound=bound,
-            gap=SolveResult.relative_gap(objective, bound),
-            nodes=int(nodes.group(1)) if nodes else None,
-            x=x,
-            message=f"CBC: {first}{note}",
-            mip_start_used=start_used,
+    def _extract(self, model: _Native, problem: MilpProblem, time_limit: float | None) -> NativeResult:
+        log = read_text(model.log)
+        start_used = None if model.start is None else start_accepted(log)
+        note = f"; {model.log_note}" if model.log_note else ""
+        why, first, body = _run_failure(model), "", ""
+        if not why:
+            with open(model.solution, encoding="utf-8", errors="replace") as fh:
+                first, body = fh.readline().strip(), fh.read()
+            status = next((prefix for prefix, _ in _STATUS if first.startswith(prefix)), None)
+            why = "" if status else f"unknown CBC status line {first!r}"
+            if status in ("Integer infeasible", "Infeasible") and cut_short(log, time_limit):
+                status = "Stopped on time"
+                note += ("; CBC's preprocessing said infeasible when the time limit cut it short "
+                         "(CBC 2.10 does so on feasible models): not a proof")
+        has_solution = (not why and self.status_table[status][0].has_solution and _NO_INTEGER not in first
+                        and not first.startswith(("Integer infeasible", "Infeasible")))
+        x = parse_values(body, problem.n_cols) if has_solution else None
+        if has_solution and x is None:
+            why = f"incomplete CBC solution file ({first!r})"
+        if why:
+            return NativeResult("failed", message=f"{why}{note}\n{log_tail(log)}", mip_start_used=start_used)
+        found = RE_OBJECTIVE.search(log) or RE_STATUS_OBJ.search(first)
+        objective = float(found.group(1)) if found and has_solution else None
+        nodes = RE_NODES.search(log)
+        optimal = has_solution and self.status_table[status][0] is SolveStatus.OPTIMAL
+        return NativeResult(
+            status=status, has_solution=has_solution, x=x, objective=objective,
+            bound=log_bound(log, optimal, objective), nodes=int(nodes.group(1)) if nodes else None,
+            message=f"CBC: {first}{note}", mip_start_used=start_used,
         )
 
 
@@ -444,94 +406,14 @@ def _num(value: float) -> str:
     return repr(float(value))
 
 
-def _write_start(problem: MilpProblem, start, workdir: str) -> tuple[str | None, str]:
-    """A CBC solution file holding the known values of ``start``, or ``None`` and why not."""
-    start = np.asarray(start, dtype=float)
-    if start.shape != (problem.n_cols,):
-        raise ValueError(f"mip_start has shape {start.shape}, expected ({problem.n_cols},)")
-    finite = np.isfinite(start)
-    known = np.flatnonzero(finite)
-    if known.size == 0:
-        return None, "MIP start ignored: no known value"
-    unknown_int = int(np.count_nonzero(~finite & np.asarray(problem.integrality, dtype=bool)))
-    if unknown_int:
-        return None, (
-            f"MIP start ignored: {unknown_int} integer column(s) unknown "
-            "(CBC would read them as 0)"
-        )
-    names = column_names(problem.n_cols)
-    lines = ["Feasible - objective value 0\n"]
-    lines += [
-        f"{j} {names[j]} {v!r}\n" for j, v in zip(known.tolist(), start[known].tolist(), strict=True)
-    ]
-    lines.append(f"{problem.n_cols} {OBJCONST} 1.0\n")
-    path = os.path.join(workdir, "start.sol")
-    with open(path, "w", encoding="ascii") as fh:
-        fh.writelines(lines)
-    return path, ""
+def _run_failure(model: _Native) -> str:
+    """Why CBC left no solution file to read (``""`` if it did)."""
+    if model.failure:
+        return model.failure
+    if model.killed:
+        return "CBC did not stop in time and was killed by the watchdog"
+    if model.returncode not in (0, None):
+        return f"CBC exited with code {model.returncode}"
+    return "" if os.path.exists(model.solution) else "CBC wrote no solution file"
 
-
-def _tee(stream, log, echo: bool) -> None:
-    for line in stream:
-        log.write(line)
-        if echo:
-            sys.stdout.write(line)
-            sys.stdout.flush()
-    stream.close()
-
-
-def _read(path: str) -> str:
-    try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            return fh.read()
-    except OSError:
-        return ""
-
-
-def _tail(log: str) -> str:
-    lines = log.rstrip().splitlines()
-    return "\n".join(lines[-_LOG_TAIL_LINES:]) if lines else "(no CBC output)"
-
-
-def _start_used(log: str) -> bool:
-    return "MIPStart provided solution" in log or "mipstart provided" in log.lower()
-
-
-def _bound(log: str, status: SolveStatus, objective: float | None) -> float | None:
-    """The best possible bound CBC proved.
-
-    When optimal: the objective, less the integer gap CBC accepted if it stopped on the gap;
-    otherwise the last ``best possible`` value of the log.
-    """
-    if status is SolveStatus.OPTIMAL and objective is not None:
-        gap = _RE_INTEGER_GAP.search(log)
-        return objective - abs(float(gap.group(1))) if gap else objective
-    found = _RE_PARTIAL.findall(log) or _RE_BEST_POSSIBLE.findall(log)
-    value = None
-    if found:
-        value = float(found[-1])
-    else:
-        lower = _RE_LOWER_BOUND.search(log)
-        if lower:
-            value = float(lower.group(1))
-    if value is None or not math.isfinite(value) or abs(value) >= 1e49:
-        return None
-    return value
-
-
-def _parse_values(body: str, n_cols: int) -> np.ndarray | None:
-    """Column values from a ``printingOptions all`` solution file, in column order."""
-    x = np.full(n_cols, np.nan)
-    for line in body.splitlines():
-        parts = line.split()
-        if parts and parts[0] == "**":
-            parts = parts[1:]
-        if len(parts) < 3:
-            continue
-        j = column_index(parts[1])
-        if j is not None and j < n_cols:
-            x[j] = float(parts[2])
-    if np.isnan(x).any():
-        return None
-    return x
 

@@ -142,9 +142,11 @@ def test_mip_starts(cbc):
     full = bnnmip.solve(cbc, low.problem, bnnmip.SolveOptions(mip_start=low.encode(net)))
     assert full.mip_start_used is True and full.objective == pytest.approx(0.0, abs=1e-6)
     # unknown integers would be read as 0 by CBC: such a start is not passed
-    partial = bnnmip.solve(cbc, low.problem,
-                           bnnmip.SolveOptions(mip_start=low.encode(net, partial=True)))
+    with pytest.warns(bnnmip.errors.FeatureWarning, match="integer column"):
+        partial = bnnmip.solve(cbc, low.problem,
+                               bnnmip.SolveOptions(mip_start=low.encode(net, partial=True)))
     assert partial.mip_start_used is False and "integer column(s) unknown" in partial.message
+    assert "does not declare partial_mip_start" in partial.message  # held back by bnnmip.solve
     assert partial.objective == pytest.approx(0.0, abs=1e-6)
     # unknown continuous columns only: CBC computes them from the fixed integers
     start = low.encode(net)
@@ -303,3 +305,30 @@ def test_split_on_cbc_follows_the_backends_symmetry_preference(cbc, capture_lowe
     bnnmip.train(arch, data, backend="highs", strategy="split", formulation="tight", options=OPTS,
                  params={"max_splits": 2})
     assert seen and all(low.symmetry_breaking for low in seen)
+
+
+PREPROCESSING_CUT_SHORT = """Continuous objective value is 0 - 0.14 seconds
+Cgl0000I Cut generators found to be infeasible! (or unbounded)
+Pre-processing says infeasible or unbounded
+Total time (CPU seconds):       0.34   (Wallclock seconds):       0.37
+"""
+
+
+@pytest.mark.parametrize("time_limit, expected",
+                         [(0.3, S.NO_SOLUTION), (60.0, S.INFEASIBLE), (None, S.INFEASIBLE)])
+def test_preprocessing_infeasible_cut_short_by_the_time_limit_is_no_proof(tmp_path, time_limit, expected):
+    """CBC 2.10 says "Integer infeasible" on a feasible model when its time limit stops preprocessing."""
+    from bnnmip_cbc.backend import CbcBackend, _Native
+
+    (tmp_path / "cbc.log").write_text(PREPROCESSING_CUT_SHORT)
+    (tmp_path / "solution.sol").write_text("Integer infeasible - objective value 0.00000000\n"
+                                           "      0 C0000000  0.5  1\n")
+    problem = xor_lowering((2,)).problem
+    native = _Native(workdir=str(tmp_path), mps="", solution=str(tmp_path / "solution.sol"),
+                     log=str(tmp_path / "cbc.log"), n_cols=problem.n_cols, returncode=0)
+    native._finalizer = lambda: None
+    backend = CbcBackend()
+    raw = backend.extract(native, problem, bnnmip.SolveOptions(time_limit=time_limit))
+    res = bnnmip.backends.normalise(backend, problem, raw)
+    assert res.status is expected and res.x is None, res.message
+    assert ("not a proof" in res.message) == (expected is S.NO_SOLUTION)

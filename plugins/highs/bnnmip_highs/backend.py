@@ -1,8 +1,12 @@
-"""HiGHS through highspy: build from the CSR arrays, run, extract through a literal status map."""
+"""HiGHS through highspy: build from the CSR arrays, run, extract HiGHS' own status and numbers.
+
+bnnmip's core maps the status through :attr:`HighsBackend.status_table`, applies the
+bound and gap rules, guards the heuristic and checks the solver options once
+(:func:`bnnmip.solve`).
+"""
 
 from __future__ import annotations
 
-import functools
 import importlib.metadata
 import importlib.util
 import os
@@ -13,8 +17,8 @@ import numpy as np
 
 from bnnmip.backends import (
     BackendFeature,
+    NativeResult,
     SolveOptions,
-    SolveResult,
     SolveStatus,
     captured_output,
     option_value,
@@ -67,17 +71,12 @@ class HighsBackend:
 
     name = "highs"
     description = "HiGHS (MIT) through highspy, in process"
-    features = frozenset(
-        {
-            BackendFeature.MIP_START,
-            BackendFeature.PARTIAL_MIP_START,
-            BackendFeature.LOG_FILE,
-            BackendFeature.THREADS,
-            BackendFeature.SEED,
-            BackendFeature.CALLBACKS,
-            BackendFeature.SOLVER_OPTIONS,
-        }
-    )
+    features = frozenset({
+        BackendFeature.MIP_START, BackendFeature.PARTIAL_MIP_START, BackendFeature.LOG_FILE,
+        BackendFeature.THREADS, BackendFeature.SEED, BackendFeature.CALLBACKS,
+        BackendFeature.SOLVER_OPTIONS, BackendFeature.NODE_LIMIT,
+    })
+    status_table = _STATUS
 
     def availability(self) -> tuple[bool, str]:
         """Usable if highspy is importable (checked without importing it)."""
@@ -101,9 +100,8 @@ class HighsBackend:
         """
         return dict(self._checked(tuple(options.items())))
 
-    @functools.lru_cache(maxsize=16)  # noqa: B019 (few backends, few option sets)
     def _checked(self, items: tuple) -> tuple:
-        """The work of :meth:`check_solver_options`, once per option set (each solve asks)."""
+        """The work of :meth:`check_solver_options`."""
         options = dict(items)
 
         import highspy
@@ -158,10 +156,10 @@ class HighsBackend:
         lp.num_col_ = problem.n_cols
         lp.num_row_ = problem.n_rows
         lp.col_cost_ = np.asarray(problem.c, dtype=np.float64)
-        lp.col_lower_ = _finite(problem.col_lower)
-        lp.col_upper_ = _finite(problem.col_upper)
-        lp.row_lower_ = _finite(problem.row_lower)
-        lp.row_upper_ = _finite(problem.row_upper)
+        lp.col_lower_ = np.asarray(problem.col_lower, dtype=np.float64)
+        lp.col_upper_ = np.asarray(problem.col_upper, dtype=np.float64)
+        lp.row_lower_ = np.asarray(problem.row_lower, dtype=np.float64)
+        lp.row_upper_ = np.asarray(problem.row_upper, dtype=np.float64)
         lp.offset_ = float(problem.offset)
         A = problem.A.tocsc()
         lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
@@ -176,14 +174,14 @@ class HighsBackend:
         ]
         _check(h.passModel(lp), "passModel")
         self._set_options(h, options)
-        for name, value in self.check_solver_options(dict(options.solver_options)).items():
+        for name, value in (options.checked_solver_options or {}).items():  # typed by bnnmip.solve
             _check(h.setOptionValue(name, value), f"setOptionValue({name!r})")  # last: the user's win
         start_used = None
         if options.mip_start is not None:
             start_used = self._set_start(h, problem, options.mip_start)
         native = _Native(h, start_used)
-        if options.heuristic is not None:
-            native.heuristic = _HeuristicCallback(options.heuristic, problem.n_cols)
+        if options.heuristic is not None:  # a HeuristicGuard: it never raises
+            native.heuristic = _HeuristicCallback(options.heuristic)
             native.heuristic.attach(h)
         if options.progress is not None:
             _ProgressCallback(options.progress, native.heuristic).attach(h)
@@ -194,6 +192,8 @@ class HighsBackend:
         if options.time_limit is not None:
             h.setOptionValue("time_limit", float(options.time_limit))
         h.setOptionValue("mip_rel_gap", float(options.mip_gap))
+        if options.node_limit is not None:
+            h.setOptionValue("mip_max_nodes", int(options.node_limit))
         h.setOptionValue("threads", int(options.threads))
         h.setOptionValue("random_seed", int(options.seed))
         if options.integrality_tolerance is not None:
@@ -205,10 +205,7 @@ class HighsBackend:
     def _set_start(h, problem: MilpProblem, start: np.ndarray) -> bool:
         import highspy
 
-        start = np.asarray(start, dtype=float)
-        known = np.flatnonzero(~np.isnan(start))
-        if known.size == 0:
-            return False
+        known = np.flatnonzero(~np.isnan(start))  # bnnmip.solve passes no empty start
         if known.size == problem.n_cols:
             sol = highspy.HighsSolution()
             sol.col_value = start.tolist()
@@ -224,44 +221,28 @@ class HighsBackend:
         model.highs.run()
 
     # -- extract ---------------------------------------------------------------------------
-    def extract(self, model, problem: MilpProblem, options: SolveOptions) -> SolveResult:
-        """Map HiGHS' model status and info to the common result."""
+    def extract(self, model, problem: MilpProblem, options: SolveOptions) -> NativeResult:
+        """HiGHS' model status, solution and info."""
         import highspy
 
         h = model.highs
         status_name = highspy.HighsModelStatus(h.getModelStatus()).name
         info = h.getInfo()
         has_solution = info.primal_solution_status == highspy.SolutionStatus.kSolutionStatusFeasible
-        with_sol, without_sol = _STATUS.get(status_name, (SolveStatus.ERROR, SolveStatus.ERROR))
-        status = with_sol if has_solution else without_sol
-        x = objective = None
-        if status.has_solution:
-            x = np.asarray(h.getSolution().col_value, dtype=float)
-            objective = float(info.objective_function_value)
-        bound = float(info.mip_dual_bound) if np.isfinite(info.mip_dual_bound) else None
-        if status is SolveStatus.OPTIMAL and bound is None:
-            bound = objective
-        if status is SolveStatus.INFEASIBLE:
-            bound = None
-        message = f"HiGHS model status {status_name}"
-        if model.heuristic is not None:
-            message += "; " + model.heuristic.summary()
-        return SolveResult(
-            status=status,
-            backend=self.name,
-            solver_version=self.solver_version(),
-            objective=objective,
-            bound=bound,
-            gap=SolveResult.relative_gap(objective, bound),
-            nodes=int(info.mip_node_count) if info.mip_node_count >= 0 else None,
-            x=x,
-            message=message,
+        return NativeResult(
+            status=status_name,
+            has_solution=has_solution,
+            x=np.asarray(h.getSolution().col_value, dtype=float) if has_solution else None,
+            objective=float(info.objective_function_value) if has_solution else None,
+            bound=float(info.mip_dual_bound),
+            nodes=int(info.mip_node_count),
+            message=f"HiGHS model status {status_name}",
             mip_start_used=model.start_used,
         )
 
 
 class _HeuristicCallback:
-    """``options.heuristic`` wired to HiGHS' callbacks.
+    """``options.heuristic`` (guarded by :func:`bnnmip.solve`) wired to HiGHS' callbacks.
 
     HiGHS reports each improving solution (``kCallbackMipImprovingSolution``) and, at points
     of its own choosing, asks for user solutions (``kCallbackMipUserSolution``): the latest
@@ -269,12 +250,9 @@ class _HeuristicCallback:
     back with ``setSolution`` (HiGHS checks it and keeps it if it is better).
     """
 
-    def __init__(self, heuristic, n_cols: int) -> None:
+    def __init__(self, heuristic) -> None:
         self.heuristic = heuristic
-        self.n_cols = n_cols
         self.pending = None
-        self.calls = self.given = 0
-        self.error = ""
 
     def attach(self, h) -> None:
         import highspy
@@ -289,25 +267,11 @@ class _HeuristicCallback:
     def __call__(self, kind, message, data_out, data_in, user_data) -> None:
         if kind == self._improving:
             self.pending = np.array(data_out.mip_solution, dtype=float)
-            return
-        if kind != self._user or self.pending is None or self.error:
-            return
-        x, self.pending = self.pending, None
-        if x.size != self.n_cols:
-            return
-        self.calls += 1
-        try:
+        elif kind == self._user and self.pending is not None:
+            x, self.pending = self.pending, None
             y = self.heuristic(x)
-        except Exception as exc:  # a failing heuristic must not take the solve down
-            self.error = f"{type(exc).__name__}: {exc}"
-            return
-        if y is not None:
-            data_in.setSolution(np.asarray(y, dtype=np.float64))
-            self.given += 1
-
-    def summary(self) -> str:
-        text = f"heuristic called {self.calls}x, {self.given} solution(s) handed back"
-        return text + (f"; heuristic failed and was switched off: {self.error}" if self.error else "")
+            if y is not None:
+                data_in.setSolution(y)
 
 
 class _ProgressCallback:
@@ -360,11 +324,6 @@ def _new_highs(quiet: bool):
     finally:
         os.dup2(saved, 1)
         os.close(saved)
-
-
-def _finite(values: np.ndarray) -> np.ndarray:
-    """HiGHS reads +-1e30 and beyond as infinite; numpy infinities pass through as is."""
-    return np.asarray(values, dtype=np.float64)
 
 
 def _check(status, what: str) -> None:

@@ -259,7 +259,8 @@ def test_indicator_heuristic_solution_is_accepted(build_via):
     res = bnnmip.solve(b, hard.problem, bnnmip.SolveOptions(threads=1, seed=0, time_limit=2.0,
                                                             mip_start=x0, heuristic=heuristic))
     assert calls[0] == pytest.approx(hard.problem.objective(x0))
-    assert "1 solution(s) handed back, 1 accepted" in res.message, res.message
+    assert "heuristic called 1x, 1 solution(s) handed back" in res.message, res.message
+    assert "1 heuristic solution(s) accepted by SCIP" in res.message, res.message
     assert res.objective <= target + 1e-6
     assert hard.problem.violation(res.x) <= 1e-5
 
@@ -278,6 +279,7 @@ def test_train_improve_coordinate_on_indicators():
     assert rec["improve_calls"] >= 1
     assert "indicator constraints" in res.final.message and "failed" not in res.final.message
     # every improved incumbent handed back is feasible, so SCIP must accept each one
-    counts = re.search(r"(\d+) solution\(s\) handed back, (\d+) accepted", res.final.message)
-    assert counts and counts[1] == counts[2] == str(rec["improve_solutions"]), res.final.message
+    accepted = re.search(r"(\d+) heuristic solution\(s\) accepted by SCIP", res.final.message)
+    given = re.search(r"(\d+) solution\(s\) handed back", res.final.message)
+    assert given and accepted and given[1] == accepted[1] == str(rec["improve_solutions"]), res.final.message
     assert res.verification.ok

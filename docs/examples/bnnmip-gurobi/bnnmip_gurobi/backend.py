@@ -1,9 +1,11 @@
 """Gurobi through gurobipy's matrix API: build from the CSR arrays, run, extract.
 
-The status map is a literal table from ``GRB.Status`` codes to :class:`bnnmip.SolveStatus`.
-Whether a MIP start was used is read from Gurobi's own log lines (see ``_START_ACCEPTED``),
-which the backend receives through a ``MESSAGE`` callback when a start is given, whether or
-not the log is shown.
+``extract`` reports Gurobi's own status name; bnnmip maps it through
+:attr:`GurobiBackend.status_table` and applies the bound and gap rules. ``supports`` refuses,
+before anything is built, a model too large for the size-limited licence. Whether a MIP
+start was used is read from Gurobi's own log lines (see ``_START_ACCEPTED``), which the
+backend receives through a ``MESSAGE`` callback when a start is given, whether or not the
+log is shown.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import importlib.util
 from dataclasses import dataclass, field
 
 import numpy as np
-from bnnmip.backends import BackendFeature, SolveOptions, SolveResult, SolveStatus, option_value
+from bnnmip.backends import BackendFeature, NativeResult, SolveOptions, SolveStatus, option_value
 from bnnmip.errors import InvalidInputError
 from bnnmip.milp import MilpProblem
 
@@ -34,10 +36,9 @@ _SIZE_LIMITED_ERRNO = 10010
 DEFAULT_INTEGRALITY_TOLERANCE = 1e-9
 
 # GRB.Status name -> (status with a solution, status without one). Names, not numbers, so
-# the table reads like Gurobi's documentation; they are resolved against GRB.Status at
-# extract time. Any status not listed (LOADED, CUTOFF, NUMERIC, SUBOPTIMAL, INPROGRESS,
-# USER_OBJ_LIMIT, UNBOUNDED, ...) is an ERROR: bnnmip never sets a cutoff or objective
-# limit, and its models have bounded columns.
+# the table reads like Gurobi's documentation. Any status not listed (LOADED, CUTOFF,
+# NUMERIC, SUBOPTIMAL, INPROGRESS, USER_OBJ_LIMIT, UNBOUNDED, ...) is an ERROR: bnnmip never
+# sets a cutoff or objective limit, and its models have bounded columns.
 _LIMIT = (SolveStatus.FEASIBLE, SolveStatus.NO_SOLUTION)
 _STATUS = {
     "OPTIMAL": (SolveStatus.OPTIMAL, SolveStatus.ERROR),
@@ -73,18 +74,26 @@ class GurobiBackend:
 
     name = "gurobi"
     description = "Gurobi through gurobipy's matrix API, in process (pip: size-limited licence)"
-    features = frozenset(
-        {
-            BackendFeature.MIP_START,
-            BackendFeature.PARTIAL_MIP_START,
-            BackendFeature.LOG_FILE,
-            BackendFeature.THREADS,
-            BackendFeature.SEED,
-            BackendFeature.SOLVER_OPTIONS,
-        }
-    )
+    features = frozenset({
+        BackendFeature.MIP_START, BackendFeature.PARTIAL_MIP_START, BackendFeature.LOG_FILE,
+        BackendFeature.THREADS, BackendFeature.SEED, BackendFeature.SOLVER_OPTIONS,
+        BackendFeature.NODE_LIMIT,
+    })
+    status_table = _STATUS
     size_limits = (2000, 2000)
     """``(max_columns, max_rows)`` of the size-limited licence that ships with the pip wheel."""
+
+    def supports(self, problem: MilpProblem, options: SolveOptions) -> tuple[bool, str]:
+        """Whether the model fits :attr:`size_limits` (a ranged row counts twice), if limited."""
+        if self.size_limits is None or not _size_limited_licence():
+            return True, ""
+        lo, up = np.isfinite(problem.row_lower), np.isfinite(problem.row_upper)
+        rows = int(np.count_nonzero(lo | up) + np.count_nonzero(lo & up & (problem.row_lower
+                                                                          != problem.row_upper)))
+        if problem.n_cols > self.size_limits[0] or rows > self.size_limits[1]:
+            return False, (f"{problem.n_cols:,} columns and {rows:,} rows; {LICENCE_MESSAGE} "
+                           f"({self.size_limits[0]:,} columns, {self.size_limits[1]:,} rows)")
+        return True, ""
 
     def availability(self) -> tuple[bool, str]:
         """Usable if gurobipy is importable (checked without importing it)."""
@@ -143,24 +152,20 @@ class GurobiBackend:
         import gurobipy as gp
         from gurobipy import GRB
 
-        start = None
-        if options.mip_start is not None:
-            start = np.asarray(options.mip_start, dtype=float)
-            if np.isnan(start).all():
-                start = None  # nothing known: no start
+        start = options.mip_start  # bnnmip.solve passes no empty start
         try:
             env = gp.Env(empty=True)
             env.setParam("OutputFlag", 0)  # no licence banner on the terminal
             env.start()
             model = gp.Model(problem.name, env=env)
             self._set_params(model, options, listen=start is not None)
-            for name, value in self.check_solver_options(dict(options.solver_options)).items():
+            for name, value in (options.checked_solver_options or {}).items():  # bnnmip typed them
                 model.setParam(name, value)  # last: the user's own parameters win
             inf = GRB.INFINITY
             x = model.addMVar(
                 problem.n_cols,
-                lb=_clip(problem.col_lower, inf),
-                ub=_clip(problem.col_upper, inf),
+                lb=np.clip(problem.col_lower, -inf, inf),  # numpy infinities as GRB.INFINITY
+                ub=np.clip(problem.col_upper, -inf, inf),
                 vtype=np.where(problem.integrality, GRB.INTEGER, GRB.CONTINUOUS),
             )
             self._add_rows(model, x, problem)
@@ -194,6 +199,8 @@ class GurobiBackend:
         if options.time_limit is not None:
             p.TimeLimit = float(options.time_limit)
         p.MIPGap = float(options.mip_gap)
+        if options.node_limit is not None:
+            p.NodeLimit = float(options.node_limit)
         p.Threads = int(options.threads)
         p.Seed = int(options.seed) % 2_000_000_001  # Gurobi's Seed range is [0, 2e9]
         # Not Gurobi's default (1e-5) when unset: see DEFAULT_INTEGRALITY_TOLERANCE.
@@ -242,49 +249,55 @@ class GurobiBackend:
             raise _translate(exc) from exc
 
     # -- extract ---------------------------------------------------------------------------
-    def extract(self, model: _Native, problem: MilpProblem, options: SolveOptions) -> SolveResult:
-        """Map Gurobi's status and attributes to the common result."""
+    def extract(self, model: _Native, problem: MilpProblem, options: SolveOptions) -> NativeResult:
+        """Gurobi's status, best solution and attributes."""
         from gurobipy import GRB
 
         m = model.model
-        code = int(m.Status)
-        status_name = next(
-            (k for k in _STATUS if getattr(GRB.Status, k, None) == code),
-            _status_name(code),
-        )
-        n_solutions = int(m.SolCount)
-        with_sol, without_sol = _STATUS.get(status_name, (SolveStatus.ERROR, SolveStatus.ERROR))
-        status = with_sol if n_solutions > 0 else without_sol
-        x = objective = bound = None
-        if status.has_solution:
-            x = np.asarray(model.x.X, dtype=float).reshape(problem.n_cols)
-            objective = float(m.ObjVal)
-            bound = _attr(m, "ObjBound")
-            if bound is None and status is SolveStatus.OPTIMAL:  # an LP: no MIP bound
-                bound = objective
-        nodes = _attr(m, "NodeCount")
+        code, n_solutions = int(m.Status), int(m.SolCount)
+        status_name = next((k for k in dir(GRB.Status)
+                            if k.isupper() and getattr(GRB.Status, k) == code), f"UNKNOWN_{code}")
         start_used = None
         if model.start_given:
-            start_used = any(line.startswith(_START_ACCEPTED) for line in _lines(model.log))
-        m.dispose()
-        model.env.dispose()
-        return SolveResult(
-            status=status,
-            backend=self.name,
-            solver_version=self.solver_version(),
-            objective=objective,
-            bound=bound,
-            gap=SolveResult.relative_gap(objective, bound),
-            nodes=int(nodes) if nodes is not None and nodes >= 0 else None,
-            x=x,
+            start_used = any(line.strip().startswith(_START_ACCEPTED)  # a chunk: several lines
+                             for chunk in model.log for line in chunk.splitlines())
+        result = NativeResult(
+            status=status_name,
+            has_solution=n_solutions > 0,
+            x=np.asarray(model.x.X, dtype=float).reshape(problem.n_cols) if n_solutions else None,
+            objective=float(m.ObjVal) if n_solutions else None,
+            bound=_attr(m, "ObjBound"),
+            nodes=_attr(m, "NodeCount"),
             message=f"Gurobi status {status_name} ({code}), {n_solutions} solution(s)",
             mip_start_used=start_used,
         )
+        m.dispose()
+        model.env.dispose()
+        return result
 
 
-def _clip(values: np.ndarray, inf: float) -> np.ndarray:
-    """Numpy infinities as Gurobi's +-GRB.INFINITY."""
-    return np.clip(np.asarray(values, dtype=float), -inf, inf)
+_LIMITED: list[bool] = []
+
+
+def _size_limited_licence() -> bool:
+    """Whether this machine's licence is the size-limited one (probed once per process)."""
+    if not _LIMITED:
+        import gurobipy as gp
+
+        env = gp.Env(empty=True)
+        env.setParam("OutputFlag", 0)
+        env.start()
+        model = gp.Model(env=env)
+        model.addMVar(2001)
+        try:
+            model.optimize()
+            _LIMITED.append(False)
+        except gp.GurobiError as exc:
+            _LIMITED.append(getattr(exc, "errno", None) == _SIZE_LIMITED_ERRNO)
+        finally:
+            model.dispose()
+            env.dispose()
+    return _LIMITED[0]
 
 
 def _attr(model, name: str) -> float | None:
@@ -296,22 +309,6 @@ def _attr(model, name: str) -> float | None:
     except (gp.GurobiError, AttributeError):
         return None
     return value if np.isfinite(value) and abs(value) < 1e100 else None
-
-
-def _status_name(code: int) -> str:
-    from gurobipy import GRB
-
-    for key in dir(GRB.Status):
-        if key.isupper() and getattr(GRB.Status, key) == code:
-            return key
-    return f"UNKNOWN_{code}"
-
-
-def _lines(chunks: list[str]):
-    """Log lines from the MESSAGE callback's chunks (a chunk may hold several lines)."""
-    for chunk in chunks:
-        for line in chunk.splitlines():
-            yield line.strip()
 
 
 def _translate(exc) -> Exception:

@@ -12,6 +12,7 @@ import bnnmip
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from bnnmip.backends import prepared_options
 from bnnmip.testing import CONFORMANCE_CHECKS, xor
 
 pytestmark = [
@@ -83,7 +84,7 @@ def test_ranged_equality_and_free_rows(backend):
         integrality=np.array([True, False]),
         offset=1.0,
     )
-    native = backend.build(problem, bnnmip.SolveOptions())
+    native = backend.build(problem, prepared_options(backend, problem, bnnmip.SolveOptions())[0])
     native.model.update()
     assert native.model.NumConstrs == 3  # = row, <= and >= halves of the ranged row; free dropped
     res = bnnmip.solve(backend, problem, bnnmip.SolveOptions())
@@ -144,14 +145,29 @@ def test_licence_error_is_a_clear_error_result(backend, monkeypatch):
     assert LICENCE_MESSAGE in res.message
 
 
-def test_too_large_for_the_pip_licence(backend):
-    from bnnmip_gurobi import LICENCE_MESSAGE
+def test_too_large_for_the_pip_licence(backend, monkeypatch):
+    from bnnmip_gurobi import LICENCE_MESSAGE, GurobiBackend
 
+    built = []
+    build = GurobiBackend.build
+    monkeypatch.setattr(GurobiBackend, "build", lambda self, *a: built.append(1) or build(self, *a))
     res = bnnmip.solve(backend, _wide_problem(backend.size_limits[0] + 1), bnnmip.SolveOptions())
     if res.status is bnnmip.SolveStatus.OPTIMAL:
         pytest.skip("a full Gurobi licence is installed: no size limit to hit")
-    assert res.status is bnnmip.SolveStatus.ERROR
-    assert LICENCE_MESSAGE in res.message
+    assert res.status is bnnmip.SolveStatus.UNSUPPORTED and not built  # refused before building
+    assert LICENCE_MESSAGE in res.message and "2,001 columns" in res.message
+
+
+def test_train_refuses_a_model_too_large_for_the_licence(backend):
+    from bnnmip_gurobi.backend import _size_limited_licence
+
+    if not _size_limited_licence():
+        pytest.skip("a full Gurobi licence is installed: no size limit to hit")
+    rng = np.random.default_rng(0)
+    data = bnnmip.TrainingSet.from_arrays(rng.uniform(0, 1, (200, 10)), rng.integers(0, 2, 200))
+    with pytest.raises(bnnmip.UnsupportedProblemError, match="cannot solve this training problem: "
+                       ".*size-limited Gurobi licence.*use another backend \\(.*highs"):
+        bnnmip.train(bnnmip.Architecture(10, (4,), 2), data, backend="gurobi")
 
 
 def test_solver_options_are_checked_and_applied_last(backend):
@@ -159,7 +175,7 @@ def test_solver_options_are_checked_and_applied_last(backend):
 
     problem = xor().lower().problem
     opts = bnnmip.SolveOptions(mip_gap=1e-4, solver_options={"MIPFocus": "1", "MIPGap": "0.25"})
-    native = backend.build(problem, opts)
+    native = backend.build(problem, prepared_options(backend, problem, opts)[0])
     assert native.model.Params.MIPFocus == 1 and native.model.Params.MIPGap == 0.25
     with pytest.raises(InvalidInputError, match="Gurobi refuses Cuts=7.*maximum is 3"):
         backend.check_solver_options({"Cuts": 7})
