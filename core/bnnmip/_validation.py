@@ -1,4 +1,4 @@
-"""Private array checks shared by the IR classes."""
+"""Private array checks shared by the IR classes, and plain Python values from numpy scalars."""
 
 from __future__ import annotations
 
@@ -31,3 +31,8 @@ def array_eq(a: np.ndarray | None, b: np.ndarray | None) -> bool:
     if a is None or b is None:
         return a is b
     return a.shape == b.shape and bool(np.array_equal(a, b))
+
+
+def plain(value):
+    """A numpy scalar as the plain Python value (anything else unchanged)."""
+    return value.item() if isinstance(value, np.generic) else value

@@ -27,7 +27,7 @@ from pathlib import Path
 import attrs
 import numpy as np
 
-from ._validation import frozen_array
+from ._validation import frozen_array, plain
 from .errors import InvalidInputError, ModelFormatError
 from .ir import Architecture, WeightDomain
 from .network_schema import MAX_FILE_BYTES, check_network_dict, read_network_file
@@ -222,7 +222,7 @@ class BinarizedNetwork:
             "widths": list(self.widths),
             "weight_domain": str(self.weight_domain),
             "prediction_rule": self.prediction_rule.value,
-            "classes": [_plain(c) for c in self.classes],
+            "classes": [plain(c) for c in self.classes],
             "input_scaling": None
             if self.scaling is None
             else {"minimum": self.scaling.minimum.tolist(), "span": self.scaling.span.tolist()},
@@ -296,9 +296,6 @@ class BinarizedNetwork:
         data = read_network_file(path, max_bytes=MAX_FILE_BYTES if max_bytes is None else max_bytes)
         return cls.from_dict(data, source=str(path))
 
-
-def _plain(value):
-    return value.item() if isinstance(value, np.generic) else value
 
 
 def _names(value) -> tuple[str, ...] | None:

@@ -15,13 +15,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from .._validation import plain
 from ..backends import DEFAULT_BACKEND
 from ..datasets import check_feature_names, load_dataset
 from ..errors import InvalidInputError
 from ..network import BinarizedNetwork
 from ..robustness import robustness_report
 from .argtypes import non_negative_float, non_negative_int, positive_float, positive_int
-from .output import add_output_flags, plain, print_json, table
+from .output import add_output_flags, print_json, table
 
 __all__ = ["add_parser", "cmd_evaluate"]
 

@@ -7,13 +7,6 @@ import json
 import os
 import sys
 
-import numpy as np
-
-
-def plain(value):
-    """A numpy scalar as the plain Python value (anything else unchanged)."""
-    return value.item() if isinstance(value, np.generic) else value
-
 
 def num(value, fmt="{:g}") -> str:
     """``value`` formatted with ``fmt``, or ``-`` for None."""

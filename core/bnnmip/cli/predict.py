@@ -8,9 +8,10 @@ from pathlib import Path
 import numpy as np
 
 from .._paths import check_command_paths
+from .._validation import plain
 from ..datasets import load_inputs
 from ..network import BinarizedNetwork
-from .output import add_output_flags, note, plain, print_json
+from .output import add_output_flags, note, print_json
 
 __all__ = ["add_parser", "cmd_predict"]
 

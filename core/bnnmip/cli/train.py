@@ -13,6 +13,7 @@ import attrs
 import numpy as np
 
 from .._paths import check_command_paths
+from .._validation import plain
 from ..backends.results import START_AT_BOUND_MESSAGE
 from ..deploy.footprint import footprint, format_footprint
 from ..plugins import get_plugin_manager
@@ -20,7 +21,7 @@ from ..plugins.manager import plugin_failures
 from ..training import resolve_backend
 from .argtypes import positive_float
 from .options import _load_split, _model_options, _solver_options
-from .output import add_output_flags, num, plain, print_json, process_seconds, stdout_to_stderr
+from .output import add_output_flags, num, print_json, process_seconds, stdout_to_stderr
 from .progress import ProgressReporter
 
 __all__ = ["add_parser", "cmd_train"]

@@ -541,6 +541,19 @@ def _write_report(store, records, out: Path, title) -> ReportFiles:
 
 
 def _markdown(store, records, brows, arows, plots, plot_note, title) -> list[str]:
+    """The report's Markdown: header, backends, accuracy per data set, failures, plots."""
+    return [
+        *_md_header(store, records, title),
+        *_md_backends(brows),
+        *_md_accuracy(arows),
+        *_md_failures(records),
+        *_md_plots(plots, plot_note),
+        "Tables as CSV: `cells.csv` (one row per cell), `backends.csv`, `accuracy.csv`.",
+    ]
+
+
+def _md_header(store, records, title) -> list[str]:
+    """Title, cell counts, versions, executors, machines and the protocol."""
     status = Counter(r.get("status") for r in records)
     machines = Counter(
         (m.get("node"), m.get("processor"), m.get("cpu_count"), m.get("platform"))
@@ -550,7 +563,7 @@ def _markdown(store, records, brows, arows, plots, plot_note, title) -> list[str
     executors = Counter(r.get("executor") or "?" for r in records)
     started = sorted(r["started"] for r in records if r.get("started"))
     finished = sorted(r["finished"] for r in records if r.get("finished"))
-    lines = [
+    return [
         f"# {title or 'bnnmip experiment report'}",
         "",
         f"Store: `{store.path}`, {len(records)} cell(s): "
@@ -570,28 +583,37 @@ def _markdown(store, records, brows, arows, plots, plot_note, title) -> list[str
         "part; one solver thread per cell, one cell per worker process.",
         "",
     ]
-    if brows:
-        lines += [
-            "## Backends",
-            "",
-            "Solve time: shifted geometric mean (shift 1 s) of the summed solve seconds; a cell "
-            "not solved to optimality counts at its time limit (its time budget for multi-solve "
-            "strategies). Best objective: instances (the same cell on every backend) where the "
-            "backend's objective is the lowest found.",
-            "",
-        ]
-        header = ["strategy", "formulation", "backend", "solver", "cells", "optimal", "feasible",
-                  "failed", "crashed", "hung", "time (sgm, s)", "mean gap", "mean objective",
-                  "best objective"]
-        rows = [[b["strategy"], b["formulation"], b["backend"], b["solver_version"] or "-",
-                 b["cells"], b["optimal"], b["feasible"], b["failed"], b["crashed"], b["hung"],
-                 _fmt(b["sgm_solve_seconds"], "{:.2f}"), _fmt(b["mean_gap"], "{:.2%}"),
-                 _fmt(b["mean_objective"], "{:.4g}"),
-                 f"{b['best_objective_instances']}/{b['instances_with_objective']}"]
-                for b in brows]
-        lines += _md_table(header, rows) + [""]
-    lines += ["## Accuracy per data set", "",
-              "Mean ± standard deviation over seeds of the cells that produced a model.", ""]
+
+
+def _md_backends(brows) -> list[str]:
+    """The backend table (solve times, statuses, objectives), if any cell used a backend."""
+    if not brows:
+        return []
+    lines = [
+        "## Backends",
+        "",
+        "Solve time: shifted geometric mean (shift 1 s) of the summed solve seconds; a cell "
+        "not solved to optimality counts at its time limit (its time budget for multi-solve "
+        "strategies). Best objective: instances (the same cell on every backend) where the "
+        "backend's objective is the lowest found.",
+        "",
+    ]
+    header = ["strategy", "formulation", "backend", "solver", "cells", "optimal", "feasible",
+              "failed", "crashed", "hung", "time (sgm, s)", "mean gap", "mean objective",
+              "best objective"]
+    rows = [[b["strategy"], b["formulation"], b["backend"], b["solver_version"] or "-",
+             b["cells"], b["optimal"], b["feasible"], b["failed"], b["crashed"], b["hung"],
+             _fmt(b["sgm_solve_seconds"], "{:.2f}"), _fmt(b["mean_gap"], "{:.2%}"),
+             _fmt(b["mean_objective"], "{:.4g}"),
+             f"{b['best_objective_instances']}/{b['instances_with_objective']}"]
+            for b in brows]
+    return lines + _md_table(header, rows) + [""]
+
+
+def _md_accuracy(arows) -> list[str]:
+    """One accuracy table per data set (mean ± standard deviation over seeds)."""
+    lines = ["## Accuracy per data set", "",
+             "Mean ± standard deviation over seeds of the cells that produced a model.", ""]
     varying = {f for f in _VARIANT_FIELDS if len({str(r[f]) for r in arows}) > 1}
     shown = [f for f in _VARIANT_FIELDS if f in _ALWAYS or f in varying]
     for dataset in sorted({r["dataset"] for r in arows}):
@@ -607,25 +629,34 @@ def _markdown(store, records, brows, arows, plots, plot_note, title) -> list[str
             rows.append([*label, f"{r['evaluated']}/{r['cells']}", *accs,
                          _fmt(r["mean_wall_seconds"], "{:.1f}")])
         lines += _md_table(header, rows) + [""]
+    return lines
+
+
+def _md_failures(records) -> list[str]:
+    """The cells that crashed, hung or failed, with the first line of their message."""
     failed = [r for r in records if r.get("status") in ("crashed", "hung", "failed")]
-    if failed:
-        lines += ["## Cells without a model", ""]
-        rows = [[r["key"], r["config"].get("dataset"), r["config"].get("backend") or "-",
-                 r["config"].get("strategy") or r["config"].get("model"), r["config"].get("seed"),
-                 r.get("status"), (r.get("message") or "").splitlines()[0][:160] if r.get("message") else ""]
-                for r in failed]
-        lines += _md_table(["key", "dataset", "backend", "strategy", "seed", "status", "message"], rows)
-        lines.append("")
-    if plots or plot_note:
-        lines += ["## Plots", ""]
-        captions = {
-            "performance_profile": "Performance profile of solve times across backends",
-            "accuracy_vs_splits": "Accuracy against the number of splits (`split` cells)",
-            "certified_accuracy": "Certified test accuracy against the radius",
-        }
-        for name, path in plots.items():
-            lines += [f"![{captions[name]}]({path.name})", ""]
-        if plot_note:
-            lines += [plot_note, ""]
-    lines += ["Tables as CSV: `cells.csv` (one row per cell), `backends.csv`, `accuracy.csv`."]
+    if not failed:
+        return []
+    rows = [[r["key"], r["config"].get("dataset"), r["config"].get("backend") or "-",
+             r["config"].get("strategy") or r["config"].get("model"), r["config"].get("seed"),
+             r.get("status"), (r.get("message") or "").splitlines()[0][:160] if r.get("message") else ""]
+            for r in failed]
+    return (["## Cells without a model", ""]
+            + _md_table(["key", "dataset", "backend", "strategy", "seed", "status", "message"], rows) + [""])
+
+
+def _md_plots(plots, plot_note) -> list[str]:
+    """The plots section (or why it has no plots)."""
+    if not (plots or plot_note):
+        return []
+    lines = ["## Plots", ""]
+    captions = {
+        "performance_profile": "Performance profile of solve times across backends",
+        "accuracy_vs_splits": "Accuracy against the number of splits (`split` cells)",
+        "certified_accuracy": "Certified test accuracy against the radius",
+    }
+    for name, path in plots.items():
+        lines += [f"![{captions[name]}]({path.name})", ""]
+    if plot_note:
+        lines += [plot_note, ""]
     return lines

@@ -39,14 +39,14 @@ except ImportError:  # pragma: no cover
     fcntl = None
 
 
-def _plain(value):
+def _strict_json(value):
     """``value`` as strict-JSON data: numpy scalars and arrays unwrapped, non-finite floats None."""
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): _strict_json(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
+        return [_strict_json(v) for v in value]
     if isinstance(value, np.ndarray):
-        return [_plain(v) for v in value.tolist()]
+        return [_strict_json(v) for v in value.tolist()]
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
@@ -58,7 +58,7 @@ def _plain(value):
 
 def to_json(record: dict) -> str:
     """One store line (without the newline)."""
-    return json.dumps(_plain(record), sort_keys=True, allow_nan=False)
+    return json.dumps(_strict_json(record), sort_keys=True, allow_nan=False)
 
 
 class ResultStore:
