@@ -47,7 +47,7 @@ class Baseline:
 
 def validation_split(X, y, fraction: float = 0.25, seed: int = 0):
     """``(X_fit, y_fit, X_val, y_val)``: a stratified held-out part when every class allows it."""
-    from sklearn.model_selection import train_test_split
+    from sklearn.model_selection import train_test_split  # lazy: start-up cost (scikit-learn)
 
     X, y = np.asarray(X, dtype=float), np.asarray(y)
     if not 0 < fraction < 1:
@@ -104,7 +104,7 @@ def mlp_baseline(X, y, hidden: Sequence[int], *, X_val=None, y_val=None, X_test=
     -------
     Baseline
     """
-    from sklearn.neural_network import MLPClassifier
+    from sklearn.neural_network import MLPClassifier  # lazy: start-up cost (scikit-learn)
 
     hidden = tuple(int(h) for h in hidden)
     if not hidden or min(hidden) < 1 or restarts < 1:
@@ -122,7 +122,7 @@ def mlp_baseline(X, y, hidden: Sequence[int], *, X_val=None, y_val=None, X_test=
 
 def logistic_baseline(X, y, *, X_val=None, y_val=None, X_test=None, y_test=None, cs=CS) -> Baseline:
     """The best ``LogisticRegression`` on the validation part over the inverse penalty ``C``."""
-    from sklearn.linear_model import LogisticRegression
+    from sklearn.linear_model import LogisticRegression  # lazy: start-up cost (scikit-learn)
 
     X, y, X_val, y_val = _check(X, y, X_val, y_val)
 
