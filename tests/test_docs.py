@@ -164,6 +164,7 @@ def test_commands_were_found():
     assert len(CASES) >= 15
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("page", "lineno", "cmd", "expected", "marker"),
     CASES,
@@ -250,6 +251,7 @@ def collect_python():
 PYTHON = collect_python()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("page", "blocks"), PYTHON, ids=[p.name for p, _ in PYTHON])
 def test_documented_python(page, blocks, tmp_path):
     run = [(lineno, code) for lineno, code, marker in blocks if not (marker and marker[0] == "skip")]

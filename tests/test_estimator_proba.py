@@ -137,6 +137,7 @@ def test_non_deterministic_tag_follows_time_limits():
 # The checks scikit-learn skips for a non-deterministic estimator, plus those the time-limited
 # estimator of test_estimator.py may fail under load: run without a time limit, the search
 # bounded by HiGHS's node limit, so the fit is deterministic.
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "check",
     [
