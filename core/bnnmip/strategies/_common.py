@@ -152,3 +152,103 @@ def solve_lowering(lowering: Lowering, task: TrainingTask, start=None, budget=No
                 if fixed.ok:
                     network, verification = fit.network, attrs.evolve(fixed, repaired=True)
     return result, network, verification
+
+
+# -- the best available start (every built-in strategy) ----------------------------------------
+
+START_KINDS = ("ste", "none")
+"""Values of the ``start`` parameter of ``local_search`` and ``split`` (as in ``exact``)."""
+
+
+def forward_loss(network: BinarizedNetwork, data: TrainingSet) -> float:
+    """The weighted Hamming loss of ``network`` on ``data`` from its plain forward pass."""
+    return network.hamming_loss(data.X, data.y, weights=data.weights, scaled=True)
+
+
+def check_start_params(strategy: str, start, seconds) -> tuple[str, float]:
+    """The validated ``start`` and ``start_seconds`` parameters of ``strategy``."""
+    import math
+
+    from ..errors import InvalidInputError
+
+    if start not in START_KINDS:
+        raise InvalidInputError(
+            f"{strategy} parameter start must be one of {', '.join(START_KINDS)}, got {start!r}"
+        )
+    try:
+        value = float(seconds)
+    except (TypeError, ValueError):
+        value = math.nan
+    if isinstance(seconds, bool) or not math.isfinite(value) or value <= 0:
+        raise InvalidInputError(
+            f"{strategy} parameter start_seconds must be a positive number, got {seconds!r}"
+        )
+    return start, value
+
+
+class StartChoice:
+    """The start a strategy runs from: the lowest-loss feasible candidate, and all candidates.
+
+    ``network`` is the chosen network, ``kind`` its origin (``"warm_start"``, ``"ste"`` (the
+    gradient start of :func:`bnnmip.strategies.exact.gradient_start`), ``"random"``,
+    ``"trivial"``...), ``loss`` its forward-pass training loss, ``x`` its feasible encoding on
+    the lowering it was chosen for, ``candidates`` the loss of every feasible candidate by
+    kind and ``info`` the gradient start's record (``None`` when it did not run).
+    """
+
+    def __init__(self, network, kind, loss, x, candidates, info=None) -> None:
+        self.network, self.kind, self.loss, self.x = network, kind, loss, x
+        self.candidates, self.info = candidates, info
+
+    def record(self) -> dict:
+        """The history record of the choice (an auxiliary record: it has a ``start`` key)."""
+        out = {"start": self.kind, "start_loss": self.loss,
+               "start_candidates": {k: float(v) for k, v in self.candidates.items()}}
+        if self.info is not None:
+            out["ste_seconds"] = self.info.get("start_seconds")
+        return out
+
+    def outcome(self, final_loss: float | None) -> dict:
+        """Whether the returned network beat the start or kept it (``start_outcome``)."""
+        beaten = final_loss is not None and final_loss < self.loss - 1e-9 * max(1.0, self.loss)
+        return {"start": self.kind, "start_loss": self.loss, "final_loss": final_loss,
+                "start_outcome": "beaten" if beaten else "kept"}
+
+
+def choose_start(lowering: Lowering, task: TrainingTask, *, start: str = "ste",
+                 start_seconds: float = 5.0, budget=None, extra=(), repair=None) -> StartChoice | None:
+    """The lowest-loss start among the warm start, the gradient start and ``extra`` candidates.
+
+    The gradient start is built by the same code as ``exact``'s
+    (:func:`bnnmip.strategies.exact.gradient_start`), given ``min(start_seconds, a quarter of
+    the budget left)``; ``start="none"`` skips it. ``extra`` holds ``(kind, network)`` pairs
+    (the trivial network, random draws, a parent's network...). ``repair`` (optional) maps a
+    candidate to one whose margins hold before the feasibility check. Candidates whose
+    encoding on ``lowering`` is infeasible are dropped; ``None`` when none is feasible. Ties
+    keep the earlier candidate: warm start, gradient start, then ``extra`` in order.
+    """
+    from .exact import gradient_start
+
+    pairs, info = [("warm_start", task.warm_start)], None
+    if start == "ste":
+        seconds = start_seconds if budget is None else min(start_seconds, budget.remaining() / 4)
+        if seconds > 0.05:
+            net, info = gradient_start(lowering, seconds, seed=task.options.seed)
+            pairs.append(("ste", net))
+    pairs.extend(extra)
+    best, candidates = None, {}
+    for kind, net in pairs:
+        if net is None:
+            continue
+        if repair is not None:
+            net = repair(net)
+        x = lowering.encode(net)
+        if not np.isfinite(x).all() or lowering.problem.violation(x) > 1e-9:
+            continue
+        loss = forward_loss(net, lowering.data)
+        candidates[kind] = min(loss, candidates.get(kind, np.inf))
+        if best is None or loss < best.loss:
+            best = StartChoice(net, kind, loss, x, candidates, info)
+    if best is not None:
+        best.info = info
+    return best

@@ -117,19 +117,39 @@ True
 
 from __future__ import annotations
 
+import functools
+import math
 from collections.abc import Mapping
 
 import attrs
 import numpy as np
 
-from ..backend import solve
 from ..errors import InvalidInputError
 from ..formulation import Lowering, lower
 from ..network import BinarizedNetwork
 from ..result import SolveResult, SolveStatus
 from ..strategy import Budget, TrainingResult, TrainingTask, report_iteration
 from ..verify import verify
-from ._common import sound_integrality_tolerance, trivial_network
+from ._common import (
+    StartChoice,
+    check_start_params,
+    choose_start,
+    forward_loss,
+    sound_integrality_tolerance,
+    trivial_network,
+)
+from ._lns import (
+    FEASIBLE_TOL,
+    Incumbent,
+    Neighbourhood,
+    SearchSettings,
+    StepControl,
+    StepOutcome,
+    draw_batch,
+    loss_tol,
+    run_step,
+    schedule,
+)
 
 __all__ = [
     "DEFAULT_PARAMS",
@@ -140,47 +160,71 @@ __all__ = [
     "repair_margins",
 ]
 
-DEFAULT_PARAMS = {"max_rounds": 20, "patience": 2}
+DEFAULT_PARAMS = {"max_rounds": 20, "patience": 2, "start": "ste", "start_seconds": 5.0,
+                  "batch_size": 64, "free_neurons": 4, "step_seconds": None}
 """The strategy's parameters and their defaults."""
+
+INT_PARAMS = ("max_rounds", "patience", "batch_size", "free_neurons")
 
 RANDOM_TRIES = 20
 """Random start networks drawn before falling back to the trivial network."""
 
-_FEASIBLE_TOL = 1e-9
-"""Largest MILP violation of an encoded network that still counts as feasible."""
-
-
-def _tol(loss: float) -> float:
-    return 1e-9 * max(1.0, abs(loss))
+_FEASIBLE_TOL = FEASIBLE_TOL
 
 
 # ---------------------------------------------------------------------------------------------
 # parameters
 # ---------------------------------------------------------------------------------------------
-def _check_params(params: Mapping) -> dict:
-    """Validated params merged over :data:`DEFAULT_PARAMS`."""
+def _positive_int(value) -> int | None:
+    parsed = None
+    if isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_):
+        parsed = int(value)
+    elif isinstance(value, float | np.floating) and float(value).is_integer():
+        parsed = int(value)
+    elif isinstance(value, str) and value.strip().lstrip("+").isdigit():
+        parsed = int(value)
+    return parsed if parsed is not None and parsed >= 1 else None
+
+
+def _positive_float_or_none(value) -> tuple[bool, float | None]:
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("none", "")):
+        return True, None
+    if isinstance(value, bool | np.bool_):
+        return False, None
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return False, None
+    return (math.isfinite(out) and out > 0), out
+
+
+def _check_params(params: Mapping) -> tuple[SearchSettings, str, float]:
+    """Validated params merged over :data:`DEFAULT_PARAMS`: settings, start, start_seconds."""
     valid = ", ".join(f"{k} (default {v})" for k, v in DEFAULT_PARAMS.items())
     unknown = sorted(str(k) for k in params if k not in DEFAULT_PARAMS)
     if unknown:
         raise InvalidInputError(
             f"unknown local_search parameter(s) {', '.join(unknown)}; valid keys: {valid}"
         )
-    out = dict(DEFAULT_PARAMS)
-    for key, value in params.items():
-        parsed = None
-        if isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_):
-            parsed = int(value)
-        elif isinstance(value, float | np.floating) and float(value).is_integer():
-            parsed = int(value)
-        elif isinstance(value, str) and value.strip().lstrip("+").isdigit():
-            parsed = int(value)
-        if parsed is None or parsed < 1:
+    out = {**DEFAULT_PARAMS, **params}
+    for key in INT_PARAMS:
+        parsed = _positive_int(out[key])
+        if parsed is None:
             raise InvalidInputError(
-                f"local_search parameter {key} must be an integer >= 1, got {value!r}; "
+                f"local_search parameter {key} must be an integer >= 1, got {out[key]!r}; "
                 f"valid keys: {valid}"
             )
         out[key] = parsed
-    return out
+    ok, step = _positive_float_or_none(out["step_seconds"])
+    if not ok:
+        raise InvalidInputError(
+            f"local_search parameter step_seconds must be a positive number or none, got "
+            f"{out['step_seconds']!r}; valid keys: {valid}"
+        )
+    start, seconds = check_start_params("local_search", out["start"], out["start_seconds"])
+    settings = SearchSettings(out["max_rounds"], out["patience"], out["batch_size"], out["free_neurons"],
+                              step)
+    return settings, start, seconds
 
 
 # ---------------------------------------------------------------------------------------------
@@ -322,193 +366,180 @@ def block_problem(lowering: Lowering, l: int, x: np.ndarray):
 # ---------------------------------------------------------------------------------------------
 # the strategy
 # ---------------------------------------------------------------------------------------------
-class LocalSearchStrategy:
-    """Alternating block MILPs: optimize one weight layer at a time, the others fixed.
+class _Run:
+    """What a run has done so far: solves, history, step count, why it stopped."""
 
-    See the module docstring for the block subproblems, the monotonicity argument, the
-    start, the stop rules and the parameters (``max_rounds``, ``patience``).
+    def __init__(self) -> None:
+        self.solves: list[SolveResult] = []
+        self.history: list[dict] = []
+        self.k = 0
+        self.stop_reason = "max_rounds"
+        self.proven = False  # single weight layer solved to proven optimality
+
+
+class LocalSearchStrategy:
+    """Large-neighbourhood search: re-optimize a few neurons at a time, the rest fixed.
+
+    See the module docstring for the neighbourhoods, the monotonicity argument, the start,
+    the stop rules and the parameters.
     """
 
     name = "local_search"
-    description = "alternating block MILPs, one weight layer at a time (the paper's heuristic)"
+    description = "large-neighbourhood search from the gradient start: a few neurons, a batch of points"
 
     def train(self, task: TrainingTask) -> TrainingResult:
-        """Search from the start network until a stop rule fires; see the module docstring."""
+        """Search from the best start until a stop rule fires; see the module docstring."""
         budget = task.budget()
-        params = _check_params(task.params)
+        settings, start, start_seconds = _check_params(task.params)
         # no symmetry-breaking rows: with the other layers fixed they would forbid moves
         lowering = lower(
             task.architecture, task.data, formulation=task.formulation,
             robust=task.robust, ties=task.ties, eps=task.eps, symmetry_breaking=False,
         )
-        arch, data = task.architecture, task.data
-        L = arch.n_layers
+        incumbent, start_record = self._start(task, lowering, start, start_seconds, budget)
+        run = _Run()
+        self._search(task, lowering, settings, _step_options(task, lowering), budget, incumbent,
+                     start_record, run)
+        return self._result(task, lowering, run, budget)
 
-        current, start_kind, x_cur = self._start(task, lowering)
-        feasible = x_cur is not None
-        loss = current.hamming_loss(data.X, data.y, weights=data.weights, scaled=True)
-        start_loss = loss
+    # -- pieces ----------------------------------------------------------------------------
+    @staticmethod
+    def _start(task: TrainingTask, lowering: Lowering, start: str, start_seconds: float, budget):
+        """``(incumbent, record)``: the lowest-loss feasible start and what was tried.
 
-        options = task.options
-        if options.integrality_tolerance is None:
-            options = attrs.evolve(options, integrality_tolerance=sound_integrality_tolerance(lowering))
+        Candidates, best loss first (ties: earlier): the warm start, the gradient start
+        (``start="ste"``, built as ``exact`` builds it), the best of :data:`RANDOM_TRIES`
+        random networks, the trivial network, each after :func:`repair_margins`. When none is
+        feasible (possible only without biases), the warm start or the first random network is
+        returned with ``x = None`` (blocks then fix the other layers to its weights).
+        """
+        rng = np.random.default_rng(task.options.seed)
+        draws = [random_network(lowering, rng) for _ in range(RANDOM_TRIES)]
+        repair = functools.partial(repair_margins, lowering)
+        best_random = _best_feasible(lowering, [repair(d) for d in draws])
+        extra = [("random", best_random), ("trivial", trivial_network(task.architecture, task.data))]
+        choice = choose_start(lowering, task, start=start, start_seconds=start_seconds, budget=budget,
+                              extra=extra, repair=repair)
+        if choice is not None:
+            return Incumbent(choice.network, choice.loss, choice.x), choice
+        kind, net = ("warm_start", task.warm_start) if task.warm_start is not None else ("random", draws[0])
+        loss = forward_loss(net, task.data)
+        return Incumbent(net, loss, None), StartChoice(net, f"{kind} (infeasible)", loss, None, {})
 
-        solves: list[SolveResult] = []
-        history: list[dict] = []
-        stop_reason = "max_rounds"
-        proven = False  # single weight layer solved to proven optimality
-        stale = 0  # consecutive rounds without strict improvement
-        k = 0
-        for rnd in range(1, params["max_rounds"] + 1):
-            round_start_loss = loss
-            changed_any = False
-            for l in range(1, L + 1):
-                if k > 0 and loss <= _tol(0.0):
-                    stop_reason = "zero_loss"
-                    break
-                if k > 0 and budget.exhausted():
-                    stop_reason = "time_budget"
-                    break
-                k += 1
-                record, current, loss, x_cur, feasible, changed = self._block(
-                    task, lowering, options, budget, l, current, loss, x_cur, feasible, solves
-                )
-                record["round"] = rnd
-                changed_any |= changed
-                if L == 1 and record["accepted"] and solves[-1].status is SolveStatus.OPTIMAL:
-                    proven = True
-                if k == 1:
-                    record["start"] = start_kind
-                    record["start_loss"] = start_loss
-                ordered = {key: record[key] for key in
-                           ("round", "block", "loss", "status", "seconds", "accepted", "objective")}
-                ordered.update(record)
-                history.append(ordered)
-                report_iteration(self.name, k, ordered)
-            else:
-                if loss < round_start_loss - _tol(round_start_loss):
-                    stale = 0
-                else:
-                    stale += 1
-                if loss <= _tol(0.0):
-                    stop_reason = "zero_loss"
-                elif proven:
-                    stop_reason = "exact"
-                elif not changed_any:
-                    stop_reason = "converged"
-                elif stale >= params["patience"]:
-                    stop_reason = "patience"
-                else:
-                    continue
+    def _search(self, task, lowering, settings: SearchSettings, options, budget: Budget,
+                incumbent: Incumbent, choice: StartChoice, run: _Run) -> None:
+        """Rounds of neighbourhood steps until a stop rule fires (``run.stop_reason``)."""
+        rng = np.random.default_rng(task.options.seed)
+        control = StepControl(settings.batch_size, task.data.n_points, settings.step_seconds)
+        stale = 0
+        for rnd in range(1, settings.max_rounds + 1):
+            before = incumbent.loss
+            incumbent, changed, exhaustive, stop = self._round(
+                task, lowering, settings, options, budget, incumbent, choice, run, rnd, rng, control)
+            if stop is not None:
+                run.stop_reason = stop
                 break
-            break  # inner loop broke: zero loss or time budget
-        if history:
-            history[-1]["stop_reason"] = stop_reason
+            stale = 0 if incumbent.loss < before - loss_tol(before) else stale + 1
+            stop = _round_stop(incumbent, run, changed, exhaustive, stale, settings)
+            if stop is not None:
+                run.stop_reason = stop
+                break
+        if run.history:
+            run.history[-1]["stop_reason"] = run.stop_reason
+            run.history[-1].update({k: v for k, v in choice.outcome(incumbent.loss).items()
+                                    if k in ("start_outcome", "final_loss")})
+        run.final = incumbent
 
+    def _round(self, task, lowering, settings, options, budget, incumbent, choice, run, rnd, rng,
+               control):
+        """One round: ``(incumbent, changed, all steps exhaustive, stop reason or None)``."""
+        arch = task.architecture
+        changed_any, exhaustive = False, True
+        for l, group, use_all in schedule(lowering, settings, rng, control.batch):
+            if run.k > 0 and incumbent.loss <= loss_tol(0.0):
+                return incumbent, changed_any, exhaustive, "zero_loss"
+            if run.k > 0 and budget.exhausted():
+                return incumbent, changed_any, exhaustive, "time_budget"
+            points = None
+            if not use_all and control.batch < task.data.n_points:
+                points = draw_batch(lowering, incumbent, control.batch, rng)
+            hood = Neighbourhood(l, group, points)
+            opts = control.limit(options, budget)
+            step = run_step(task, lowering, hood, incumbent, budget, opts,
+                            functools.partial(repair_margins, lowering))
+            control.update(step.result, step.record["time_limit"])
+            incumbent = step.incumbent
+            changed_any |= step.changed
+            exhaustive &= hood.exhaustive(arch.widths[l])
+            self._log(run, step, rnd, choice, proven_candidate=arch.n_layers == 1 and hood.exhaustive(
+                arch.widths[l]))
+        return incumbent, changed_any, exhaustive, None
+
+    def _log(self, run: _Run, step: StepOutcome, rnd: int, choice: StartChoice, proven_candidate: bool):
+        run.solves.append(step.result)
+        run.k += 1
+        record = {"round": rnd, **step.record}
+        if proven_candidate and record["accepted"] and step.result.status is SolveStatus.OPTIMAL:
+            run.proven = True
+        if run.k == 1:
+            record.update(choice.record())
+        ordered = {key: record[key] for key in
+                   ("round", "block", "loss", "status", "seconds", "accepted", "objective")}
+        ordered.update(record)
+        run.history.append(ordered)
+        report_iteration(self.name, run.k, ordered)
+
+    def _result(self, task, lowering: Lowering, run: _Run, budget: Budget) -> TrainingResult:
+        current = run.final.network
         x_final = lowering.encode(current)
         violation = lowering.problem.violation(x_final)
         verification = verify(lowering, current, x_final, lowering.problem.objective(x_final))
-        if violation > _FEASIBLE_TOL:
+        if violation > FEASIBLE_TOL:
             status = SolveStatus.NO_SOLUTION
-        elif loss <= _tol(0.0) or proven:
+        elif run.final.loss <= loss_tol(0.0) or run.proven:
             status = SolveStatus.OPTIMAL
         else:
             status = SolveStatus.FEASIBLE
         return TrainingResult(
             network=current,
             status=status,
-            solves=tuple(solves),
+            solves=tuple(run.solves),
             verification=verification,
             problem_size=lowering.problem.size_summary(),
             strategy=self.name,
             backend=task.backend.name,
             seconds=budget.elapsed(),
-            history=tuple(history),
+            history=tuple(run.history),
         )
 
-    # -- pieces ----------------------------------------------------------------------------
-    @staticmethod
-    def _start(task: TrainingTask, lowering: Lowering):
-        """``(network, kind, x)``: the start network and its feasible encoding.
 
-        The warm start, if any and feasible after :func:`repair_margins`, is used as is.
-        Otherwise :data:`RANDOM_TRIES` random networks are drawn and the feasible one with the
-        lowest loss is kept (a random draw can break the margins beyond repair, or split a
-        tie cluster; the loss of random networks varies a lot, and the forward passes are
-        cheap next to a block solve); the trivial network comes last. ``x`` is ``None`` when
-        no candidate is feasible (then the warm start, or the first random network, is
-        returned as is).
-        """
-        rng = np.random.default_rng(task.options.seed)
-        first = None
+def _round_stop(incumbent: Incumbent, run: _Run, changed: bool, exhaustive: bool, stale: int,
+                settings: SearchSettings) -> str | None:
+    """Why to stop after a full round (``None``: go on)."""
+    if incumbent.loss <= loss_tol(0.0):
+        return "zero_loss"
+    if run.proven:
+        return "exact"
+    if not changed and exhaustive:
+        return "converged"
+    if stale >= settings.patience:
+        return "patience"
+    return None
 
-        def feasible(kind, net):
-            nonlocal first
-            first = first or (kind, net)
-            net = repair_margins(lowering, net)
-            x, violation = _encode_feasible(lowering, net)
-            return (net, kind, x) if violation <= _FEASIBLE_TOL else None
 
-        if task.warm_start is not None and (found := feasible("warm_start", task.warm_start)):
-            return found
-        draws = [feasible("random", random_network(lowering, rng)) for _ in range(RANDOM_TRIES)]
-        draws = [d for d in draws if d is not None]
-        if draws:
-            return min(draws, key=lambda d: lowering.problem.objective(d[2]))
-        trivial = trivial_network(task.architecture, task.data)
-        if trivial is not None and (found := feasible("trivial", trivial)):
-            return found
-        kind, net = first
-        return net, f"{kind} (infeasible)", None
+def _step_options(task: TrainingTask, lowering: Lowering):
+    """The task's options with a sound integrality tolerance unless it sets one."""
+    options = task.options
+    if options.integrality_tolerance is None:
+        options = attrs.evolve(options, integrality_tolerance=sound_integrality_tolerance(lowering))
+    return options
 
-    def _block(self, task, lowering, options, budget: Budget, l, current, loss, x_cur,
-               feasible, solves):
-        """Solve block ``l`` from ``current``; returns the record and the new state."""
-        x_fix = x_cur if x_cur is not None else lowering.encode(current, partial=True)
-        problem, fixed = block_problem(lowering, l, x_fix)
-        opts = options
-        if feasible:
-            opts = attrs.evolve(opts, mip_start=x_cur)
-        opts = budget.limit(opts)
-        result = solve(task.backend, problem, opts)
-        solves.append(result)
 
-        accepted = changed = verified = False
-        candidate_loss = None
-        note = ""
-        if not result.status.has_solution or result.x is None:
-            note = f"no solution ({result.status.value})"
-        else:
-            x = np.array(result.x, dtype=float)
-            x[fixed] = problem.col_lower[fixed]  # exact values of the fixed layers
-            candidate = lowering.decode(x, metadata=dict(current.metadata))
-            candidate = repair_margins(lowering, candidate)
-            check = verify(lowering, candidate, x, result.objective)
-            verified = check.ok
-            candidate_loss = check.true_loss
-            x_new, violation = _encode_feasible(lowering, candidate)
-            if not check.ok:
-                note = f"rejected: {check.describe()}"
-            elif violation > _FEASIBLE_TOL and feasible:
-                note = f"rejected: the block's network violates the MILP by {violation:.3g}"
-            elif candidate_loss > loss + _tol(loss):
-                note = f"rejected: loss {candidate_loss:g} > current {loss:g}"
-            else:
-                accepted = True
-                changed = not _same_network(candidate, current)
-                current, loss = candidate, candidate_loss
-                if violation <= _FEASIBLE_TOL:
-                    x_cur, feasible = x_new, True
-        record = {
-            "block": l,
-            "loss": loss,
-            "status": result.status.value,
-            "seconds": budget.elapsed(),
-            "accepted": accepted,
-            "objective": result.objective,
-            "changed": changed,
-            "candidate_loss": candidate_loss,
-            "verified": verified,
-            "note": note,
-        }
-        return record, current, loss, x_cur, feasible, changed
+def _best_feasible(lowering: Lowering, networks) -> BinarizedNetwork | None:
+    """The feasible network of lowest MILP objective among ``networks`` (None if none)."""
+    best, best_obj = None, np.inf
+    for net in networks:
+        x, violation = _encode_feasible(lowering, net)
+        if violation <= FEASIBLE_TOL and lowering.problem.objective(x) < best_obj:
+            best, best_obj = net, lowering.problem.objective(x)
+    return best

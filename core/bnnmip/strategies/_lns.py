@@ -1,0 +1,326 @@
+r"""Large-neighbourhood moves of ``local_search``: free a few neurons on a batch of points.
+
+A **neighbourhood** is a set of free neurons (rows of one weight layer: their weights and
+bias) and a set of points. Every other weight and bias is fixed at the incumbent network.
+
+* With **all points**, the sub-MILP is the full lowering with the other columns fixed: the
+  classic block move (a whole layer when the layer has at most ``free_neurons`` neurons).
+* With a **batch** ``B`` of points, the sub-MILP is the lowering of the batch (same
+  formulation, the point with the largest ``|x|_1`` always in the batch so that the bias box
+  is the full one), plus one linear row per point ``i`` outside the batch and free neuron
+  ``j`` of layer ``l``: ``W_j a_i + b_j >= eps`` if the incumbent fires on ``i``, else
+  ``<= -eps``, where ``a_i`` is ``i``'s (fixed) input to layer ``l``. Every point outside
+  the batch keeps its activations, hence its output and loss, so the sub-MILP's objective is
+  the full loss minus a constant: an improvement on the batch is an improvement overall.
+
+The incumbent is feasible for every neighbourhood and is passed as MIP start. A candidate is
+accepted only when it is verified twice: against the sub-MILP's solution
+(:func:`bnnmip.verify.verify`), and on every training point by the plain forward pass (its
+encoding on the full lowering is feasible, its loss is not above the incumbent's).
+"""
+
+from __future__ import annotations
+
+import math
+
+import attrs
+import numpy as np
+import scipy.sparse as sp
+
+from ..backend import solve
+from ..formulation import Lowering, lower
+from ..ir import TrainingSet
+from ..milp import RowBlock, RowKind
+from ..network import BinarizedNetwork
+from ..result import SolveResult
+from ..strategy import Budget
+from ..verify import verify
+from ._common import forward_loss
+
+__all__ = ["Incumbent", "Neighbourhood", "SearchSettings", "StepOutcome", "run_step", "schedule"]
+
+FEASIBLE_TOL = 1e-9
+"""Largest MILP violation of an encoded network that still counts as feasible."""
+
+
+def loss_tol(loss: float) -> float:
+    """Slack for comparing two forward-pass losses."""
+    return 1e-9 * max(1.0, abs(loss))
+
+
+@attrs.frozen
+class SearchSettings:
+    """The validated settings of one ``local_search`` run (see its parameters)."""
+
+    max_rounds: int
+    patience: int
+    batch_size: int
+    free_neurons: int
+    step_seconds: float | None
+
+
+@attrs.frozen(eq=False)
+class Neighbourhood:
+    """Free rows ``neurons`` (0-based) of weight layer ``layer`` (1-based) on ``points``.
+
+    ``points`` is ``None`` for every training point.
+    """
+
+    layer: int
+    neurons: tuple[int, ...]
+    points: np.ndarray | None = None
+
+    def exhaustive(self, width: int) -> bool:
+        """Whether this is a whole-layer block over every point."""
+        return self.points is None and len(self.neurons) == width
+
+
+@attrs.define
+class Incumbent:
+    """The current network, its loss and its feasible encoding on the full lowering."""
+
+    network: BinarizedNetwork
+    loss: float
+    x: np.ndarray | None
+
+    @property
+    def feasible(self) -> bool:
+        """Whether the encoding is feasible (a MIP start)."""
+        return self.x is not None
+
+
+@attrs.frozen(eq=False)
+class StepOutcome:
+    """One solved neighbourhood: its solve, its record, and the incumbent after it."""
+
+    result: SolveResult
+    record: dict
+    incumbent: Incumbent
+    changed: bool
+
+
+# -- which neighbourhoods -------------------------------------------------------------------
+def schedule(full: Lowering, settings: SearchSettings, rng: np.random.Generator, batch: int):
+    """The neighbourhoods of one round: every neuron of every layer freed once, layer by layer.
+
+    Each layer's neurons are shuffled and cut into groups of ``free_neurons``; a layer not
+    wider than that is one group (the whole layer). Points: all of them when there are at most
+    ``batch`` (or with activation ties or robust inputs, whose sub-MILPs need every point),
+    else ``None`` here and a batch drawn when the step runs (:func:`draw_batch`).
+    """
+    arch = full.architecture
+    use_all = full.data.n_points <= batch or full.robust is not None or _has_ties(full)
+    hoods = []
+    for l in range(1, arch.n_layers + 1):
+        width = arch.widths[l]
+        k = settings.free_neurons
+        order = np.arange(width) if width <= k else rng.permutation(width)
+        for start in range(0, width, k):
+            group = tuple(int(j) for j in sorted(order[start:start + k]))
+            hoods.append((l, group, use_all))
+    return hoods
+
+
+def _has_ties(full: Lowering) -> bool:
+    return full.ties.n_clusters < full.data.n_points and not _only_duplicates(full)
+
+
+def _only_duplicates(full: Lowering) -> bool:
+    """Whether every tie cluster holds copies of one point only (the tight formulation's merge)."""
+    X, cluster = full.data.X, full.ties.cluster
+    _, first = np.unique(cluster, return_index=True)
+    return bool(np.array_equal(X, X[first][cluster]))
+
+
+def draw_batch(full: Lowering, incumbent: Incumbent, size: int, rng: np.random.Generator) -> np.ndarray:
+    """Points for one step: up to half of them wrongly predicted ones, the rest at random.
+
+    The point with the largest ``|x|_1`` is always included (it sets the first layer's bias box,
+    which must be the full problem's). Sorted indices.
+    """
+    data = full.data
+    m = data.n_points
+    out = incumbent.network.forward(data.X, scaled=True).act[-1]
+    wrong = np.flatnonzero(np.abs(out - data.one_hot()).sum(axis=1) > 0)
+    take = rng.permutation(wrong)[: size // 2]
+    rest = np.setdiff1d(np.arange(m), take)
+    fill = rng.choice(rest, size=min(rest.size, size - take.size), replace=False)
+    anchor = int(np.argmax(np.abs(data.X).sum(axis=1)))
+    return np.unique(np.concatenate([take, fill, [anchor]]).astype(np.int64))
+
+
+# -- the sub-MILP -------------------------------------------------------------------------------
+def _row_columns(low: Lowering, l: int, neurons) -> np.ndarray:
+    """Columns of rows ``neurons`` of ``W{l}`` and of their biases."""
+    cols, n_in = low.problem.columns, low.architecture.widths[l - 1]
+    W = cols[f"W{l}"].start + (np.asarray(neurons)[:, None] * n_in + np.arange(n_in)).ravel()
+    parts = [W]
+    if f"b{l}" in cols:
+        parts.append(cols[f"b{l}"].start + np.asarray(neurons))
+    return np.concatenate(parts).astype(np.int64)
+
+
+def _weight_columns(low: Lowering) -> np.ndarray:
+    cols = low.problem.columns
+    names = [n for n in cols if n[0] in "Wb" and n[1:].isdigit()]
+    return np.concatenate([np.arange(cols[n].start, cols[n].stop) for n in names]).astype(np.int64)
+
+
+def _keep_rows(low: Lowering, full: Lowering, hood: Neighbourhood, network: BinarizedNetwork):
+    """Rows keeping the free neurons' activations on every point outside the batch."""
+    outside = np.setdiff1d(np.arange(full.data.n_points), hood.points)
+    fw = network.forward(full.data.X[outside], scaled=True)
+    l = hood.layer
+    inputs = full.data.X[outside] if l == 1 else fw.act[l - 2]
+    n_in, eps = inputs.shape[1], full.eps
+    blocks, lower_, upper_ = [], [], []
+    for j in hood.neurons:
+        on = fw.act[l - 1][:, j] > 0
+        cols = _row_columns(low, l, [j])
+        vals = np.hstack([inputs, np.ones((outside.size, cols.size - n_in))])
+        rows = np.repeat(np.arange(outside.size), cols.size)
+        blocks.append(sp.csr_matrix((vals.ravel(), (rows, np.tile(cols, outside.size))),
+                                    shape=(outside.size, low.problem.n_cols)))
+        lower_.append(np.where(on, eps, -np.inf))
+        upper_.append(np.where(on, np.inf, -eps))
+    return sp.vstack(blocks).tocsr(), np.concatenate(lower_), np.concatenate(upper_)
+
+
+def _with_rows(problem, A, lo, hi):
+    start = problem.n_rows
+    block = RowBlock("lns_keep", RowKind.ORDER, start, start + A.shape[0])
+    return attrs.evolve(
+        problem, A=sp.vstack([problem.A, A]).tocsr(), row_lower=np.concatenate([problem.row_lower, lo]),
+        row_upper=np.concatenate([problem.row_upper, hi]), rows=(*problem.rows, block),
+    )
+
+
+def sub_lowering(full: Lowering, hood: Neighbourhood) -> Lowering:
+    """The lowering the neighbourhood's MILP is built from: the full one, or the batch's."""
+    if hood.points is None:
+        return full
+    d = full.data
+    batch = TrainingSet.from_arrays(d.X[hood.points], d.y[hood.points], n_classes=d.n_classes,
+                                    weights=d.weights[hood.points])
+    return lower(full.architecture, batch, formulation=full.formulation, eps=full.eps,
+                 symmetry_breaking=False)
+
+
+def sub_problem(full: Lowering, hood: Neighbourhood, incumbent: Incumbent):
+    """``(lowering, problem, fixed, start)`` of one neighbourhood.
+
+    ``fixed`` are the fixed weight and bias columns, ``start`` the incumbent's encoding on
+    ``lowering`` when it is feasible for ``problem`` (else ``None``).
+    """
+    low = sub_lowering(full, hood)
+    x0 = incumbent.x if low is full and incumbent.feasible else low.encode(incumbent.network)
+    start = x0 if incumbent.feasible else None
+    if start is None or not np.isfinite(x0).all():
+        x0, start = low.encode(incumbent.network, partial=True), None
+    problem = low.problem
+    fixed = np.setdiff1d(_weight_columns(low), _row_columns(low, hood.layer, hood.neurons))
+    lo, hi = np.array(problem.col_lower, dtype=float), np.array(problem.col_upper, dtype=float)
+    values = np.clip(x0[fixed], lo[fixed], hi[fixed])
+    lo[fixed] = hi[fixed] = values
+    problem = attrs.evolve(problem, col_lower=lo, col_upper=hi,
+                           name=f"{problem.name}-lns{hood.layer}")
+    if hood.points is not None and hood.points.size < full.data.n_points:
+        problem = _with_rows(problem, *_keep_rows(low, full, hood, incumbent.network))
+    if start is not None and problem.violation(start) > FEASIBLE_TOL:
+        start = None
+    return low, problem, fixed, start
+
+
+# -- one step -----------------------------------------------------------------------------------
+def _candidate(low: Lowering, problem, fixed, result, incumbent: Incumbent):
+    """The decoded network of a solve with the fixed columns restored, and its check."""
+    x = np.array(result.x, dtype=float)
+    x[fixed] = problem.col_lower[fixed]
+    network = low.decode(x, metadata=dict(incumbent.network.metadata))
+    return network, x
+
+
+def judge(full: Lowering, low: Lowering, problem, fixed, result, incumbent: Incumbent, repair):
+    """``(new incumbent or None, record fields)`` for one solve's solution."""
+    fields = {"verified": False, "candidate_loss": None, "note": ""}
+    if not result.status.has_solution or result.x is None:
+        fields["note"] = f"no solution ({result.status.value})"
+        return None, fields
+    network, x = _candidate(low, problem, fixed, result, incumbent)
+    network = repair(network)
+    check = verify(low, network, x, result.objective)
+    loss = forward_loss(network, full.data)
+    fields.update(verified=check.ok, candidate_loss=loss)
+    if not check.ok:
+        fields["note"] = f"rejected: {check.describe()}"
+        return None, fields
+    if loss > incumbent.loss + loss_tol(incumbent.loss):
+        fields["note"] = f"rejected: loss {loss:g} > current {incumbent.loss:g}"
+        return None, fields
+    x_new = full.encode(network)
+    violation = full.problem.violation(x_new)
+    if violation > FEASIBLE_TOL and incumbent.feasible:
+        fields["note"] = f"rejected: the network violates the full MILP by {violation:.3g}"
+        return None, fields
+    return Incumbent(network, loss, x_new if violation <= FEASIBLE_TOL else None), fields
+
+
+def run_step(task, full: Lowering, hood: Neighbourhood, incumbent: Incumbent, budget: Budget,
+             options, repair) -> StepOutcome:
+    """Solve one neighbourhood from the incumbent; accept only a verified, not worse network."""
+    low, problem, fixed, start = sub_problem(full, hood, incumbent)
+    opts = options if start is None else attrs.evolve(options, mip_start=start)
+    result = solve(task.backend, problem, budget.limit(opts))
+    new, fields = judge(full, low, problem, fixed, result, incumbent, repair)
+    changed = new is not None and not _same_network(new.network, incumbent.network)
+    record = {
+        "block": hood.layer, "loss": (new or incumbent).loss, "status": result.status.value,
+        "seconds": budget.elapsed(), "accepted": new is not None, "objective": result.objective,
+        "changed": changed, **fields, "neurons": list(hood.neurons),
+        "points": full.data.n_points if hood.points is None else int(hood.points.size),
+        "time_limit": opts.time_limit,
+    }
+    return StepOutcome(result, record, new or incumbent, changed)
+
+
+def _same_network(a: BinarizedNetwork, b: BinarizedNetwork) -> bool:
+    return all(
+        np.array_equal(wa, wb) and np.array_equal(ba, bb)
+        for wa, wb, ba, bb in zip(a.weights, b.weights, a.biases, b.biases, strict=True)
+    )
+
+
+# -- adaptive step size -------------------------------------------------------------------------
+@attrs.define
+class StepControl:
+    """Batch size and per-step time limit, adapted to how the last steps went.
+
+    A step solved to optimality in under a quarter of its limit grows the batch by half (up to
+    every point); a step stopped by its limit shrinks it by a third (down to 16 points). The
+    step's time limit is ``step_seconds`` if set, else a tenth of the budget left, at least 1 s
+    and at most the task's ``time_limit``.
+    """
+
+    batch: int
+    n_points: int
+    step_seconds: float | None
+
+    def limit(self, options, budget: Budget):
+        """``options`` with this step's time limit."""
+        if self.step_seconds is not None:
+            seconds = self.step_seconds
+        else:
+            left = budget.remaining()
+            seconds = 60.0 if math.isinf(left) else max(1.0, left / 10)
+        if options.time_limit is not None:
+            seconds = min(seconds, options.time_limit)
+        return attrs.evolve(options, time_limit=seconds)
+
+    def update(self, result: SolveResult, limit: float | None) -> None:
+        """Grow or shrink the batch after a step."""
+        if limit is None:
+            return
+        if result.status.value == "optimal" and result.solve_seconds < limit / 4:
+            self.batch = min(self.n_points, int(self.batch * 1.5) + 1)
+        elif result.status.value != "optimal" or result.solve_seconds >= limit * 0.9:
+            self.batch = max(16, int(self.batch / 1.5))
