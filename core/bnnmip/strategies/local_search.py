@@ -408,18 +408,22 @@ class LocalSearchStrategy:
         """``(incumbent, record)``: the lowest-loss feasible start and what was tried.
 
         Candidates, best loss first (ties: earlier): the warm start, the gradient start
-        (``start="ste"``, built as ``exact`` builds it), the best of :data:`RANDOM_TRIES`
-        random networks, the trivial network, each after :func:`repair_margins`. When none is
+        (``start="ste"``, built as ``exact`` builds it), the trivial network, each after
+        :func:`repair_margins`; only when the trivial network would win (no warm start, no
+        gradient start) is the best of :data:`RANDOM_TRIES` random networks added (the
+        trivial network is a fixed point of the search). When none is
         feasible (possible only without biases), the warm start or the first random network is
         returned with ``x = None`` (blocks then fix the other layers to its weights).
         """
         rng = np.random.default_rng(task.options.seed)
-        draws = [random_network(lowering, rng) for _ in range(RANDOM_TRIES)]
         repair = functools.partial(repair_margins, lowering)
-        best_random = _best_feasible(lowering, [repair(d) for d in draws])
-        extra = [("random", best_random), ("trivial", trivial_network(task.architecture, task.data))]
+        trivial = [("trivial", trivial_network(task.architecture, task.data))]
         choice = choose_start(lowering, task, start=start, start_seconds=start_seconds, budget=budget,
-                              extra=extra, repair=repair)
+                              extra=trivial, repair=repair)
+        draws = [random_network(lowering, rng) for _ in range(RANDOM_TRIES)]
+        if choice is None or choice.kind == "trivial":  # random draws only without a better start
+            extra = [("random", _best_feasible(lowering, [repair(d) for d in draws])), *trivial]
+            choice = choose_start(lowering, task, start="none", extra=extra, repair=repair)
         if choice is not None:
             return Incumbent(choice.network, choice.loss, choice.x), choice
         kind, net = ("warm_start", task.warm_start) if task.warm_start is not None else ("random", draws[0])
