@@ -252,3 +252,25 @@ def choose_start(lowering: Lowering, task: TrainingTask, *, start: str = "ste",
     if best is not None:
         best.info = info
     return best
+
+
+def start_kept_or_beaten(lowering: Lowering, start, network: BinarizedNetwork) -> bool:
+    """Whether ``network``'s forward-pass loss is at most that of the MIP start ``start``."""
+    start_loss = forward_loss(lowering.decode(start), lowering.data)
+    return forward_loss(network, lowering.data) <= start_loss + 1e-9 * max(1.0, start_loss)
+
+
+def start_outcome(lowering: Lowering, start, candidates, network: BinarizedNetwork) -> dict:
+    """``exact``'s record of which start the solver began from and whether it beat it.
+
+    ``candidates`` are the start networks offered (warm start, majority class, gradient
+    start, in the order ``exact`` lists them); the start is the one whose encoding is
+    ``start``.
+    """
+    kinds = ("warm_start", "trivial", "ste")
+    kind = next((k for k, net in zip(kinds, candidates, strict=False)
+                 if net is not None and np.array_equal(lowering.encode(net), start, equal_nan=True)),
+                "start")
+    choice = StartChoice(lowering.decode(start), kind, forward_loss(lowering.decode(start), lowering.data),
+                         start, {})
+    return choice.outcome(forward_loss(network, lowering.data))

@@ -60,7 +60,14 @@ from ..formulation import FORMULATIONS, Lowering, lower
 from ..result import SolveStatus
 from ..strategy import TrainingResult, TrainingTask
 from ..verify import verify
-from ._common import mip_start, solve_lowering, symmetry_breaking, trivial_network
+from ._common import (
+    mip_start,
+    solve_lowering,
+    start_kept_or_beaten,
+    start_outcome,
+    symmetry_breaking,
+    trivial_network,
+)
 
 __all__ = ["DEFAULT_PARAMS", "ExactStrategy", "IncumbentImprover", "gradient_start"]
 
@@ -231,12 +238,17 @@ class ExactStrategy:
         if improver is not None:
             history.append(improver.record())
         status = result.status
+        if network is not None and start is not None and not start_kept_or_beaten(lowering, start, network):
+            network = None  # a solver network worse than its start (e.g. repaired): keep the start
+        if network is not None and start is not None:
+            history.append(start_outcome(lowering, start, candidates, network))
         if network is None and start is not None:
             # the solver failed or found nothing: the start is still a checked, feasible network
             network = lowering.decode(start)
             verification = verify(lowering, network, start, lowering.problem.objective(start))
             status = SolveStatus.FEASIBLE
-            history.append({"fallback": "start", "solver_status": result.status.value,
+            history.append({"fallback": "start", "start_outcome": "kept",
+                            "solver_status": result.status.value,
                             "solver_message": result.message})
         return TrainingResult(
             network=network,
