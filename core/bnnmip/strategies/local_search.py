@@ -451,7 +451,7 @@ class LocalSearchStrategy:
         if run.history:
             run.history[-1]["stop_reason"] = run.stop_reason
             run.history[-1].update({k: v for k, v in choice.outcome(incumbent.loss).items()
-                                    if k in ("start_outcome", "final_loss")})
+                                    if k != "start"})
         run.final = incumbent
 
     def _round(self, task, lowering, settings, options, budget, incumbent, choice, run, rnd, rng,
