@@ -100,20 +100,24 @@ class StepOutcome:
 
 
 # -- which neighbourhoods -------------------------------------------------------------------
-def schedule(full: Lowering, settings: SearchSettings, rng: np.random.Generator, batch: int):
+def schedule(full: Lowering, settings: SearchSettings, rng: np.random.Generator, batch: int,
+             neurons: dict[int, int] | None = None):
     """The neighbourhoods of one round: every neuron of every layer freed once, layer by layer.
 
-    Each layer's neurons are shuffled and cut into groups of ``free_neurons``; a layer not
-    wider than that is one group (the whole layer). Points: all of them when there are at most
-    ``batch`` (or with activation ties or robust inputs, whose sub-MILPs need every point),
-    else ``None`` here and a batch drawn when the step runs (:func:`draw_batch`).
+    Each layer's neurons are shuffled and cut into groups of ``neurons[l]`` (default
+    ``free_neurons``); a layer not wider than that is one group (the whole layer). Points: all
+    of them when there are at most ``batch`` (or with activation ties or robust inputs, whose
+    sub-MILPs need every point), else ``None`` here and a batch drawn when the step runs
+    (:func:`draw_batch`). With all points the layers go first to last (the classic block
+    cycle); with batches last to first (the output rows are the cheapest to re-fit).
     """
     arch = full.architecture
     use_all = full.data.n_points <= batch or full.robust is not None or _has_ties(full)
+    layers = range(1, arch.n_layers + 1) if use_all else range(arch.n_layers, 0, -1)
     hoods = []
-    for l in range(1, arch.n_layers + 1):
+    for l in layers:
         width = arch.widths[l]
-        k = settings.free_neurons
+        k = settings.free_neurons if neurons is None else neurons[l]
         order = np.arange(width) if width <= k else rng.permutation(width)
         for start in range(0, width, k):
             group = tuple(int(j) for j in sorted(order[start:start + k]))
@@ -293,17 +297,19 @@ def _same_network(a: BinarizedNetwork, b: BinarizedNetwork) -> bool:
 # -- adaptive step size -------------------------------------------------------------------------
 @attrs.define
 class StepControl:
-    """Batch size and per-step time limit, adapted to how the last steps went.
+    """Batch size, free neurons and time limit of one layer's steps, adapted as they go.
 
     A step solved to optimality in under a quarter of its limit grows the batch by half (up to
-    every point); a step stopped by its limit shrinks it by a third (down to 16 points). The
-    step's time limit is ``step_seconds`` if set, else a tenth of the budget left, at least 1 s
-    and at most the task's ``time_limit``.
+    every point); a step stopped by its limit shrinks it by a third (down to 16 points), and
+    once the batch is that small, halves the neurons freed per step (down to 1). The step's
+    time limit is ``step_seconds`` if set, else a tenth of the budget left, at least 1 s and
+    at most the task's ``time_limit``.
     """
 
     batch: int
     n_points: int
     step_seconds: float | None
+    neurons: int = 4
 
     def limit(self, options, budget: Budget):
         """``options`` with this step's time limit."""
@@ -317,10 +323,12 @@ class StepControl:
         return attrs.evolve(options, time_limit=seconds)
 
     def update(self, result: SolveResult, limit: float | None) -> None:
-        """Grow or shrink the batch after a step."""
+        """Grow or shrink the batch (and the neurons) after a step."""
         if limit is None:
             return
         if result.status.value == "optimal" and result.solve_seconds < limit / 4:
             self.batch = min(self.n_points, int(self.batch * 1.5) + 1)
         elif result.status.value != "optimal" or result.solve_seconds >= limit * 0.9:
+            if self.batch <= 16:
+                self.neurons = max(1, self.neurons // 2)
             self.batch = max(16, int(self.batch / 1.5))

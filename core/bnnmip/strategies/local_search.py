@@ -434,7 +434,11 @@ class LocalSearchStrategy:
                 incumbent: Incumbent, choice: StartChoice, run: _Run) -> None:
         """Rounds of neighbourhood steps until a stop rule fires (``run.stop_reason``)."""
         rng = np.random.default_rng(task.options.seed)
-        control = StepControl(settings.batch_size, task.data.n_points, settings.step_seconds)
+        # one batch size per layer: output rows are cheap to re-fit on many points, first-layer
+        # rows (many inputs) are not
+        control = {l: StepControl(settings.batch_size, task.data.n_points, settings.step_seconds,
+                                  settings.free_neurons)
+                   for l in range(1, task.architecture.n_layers + 1)}
         stale = 0
         for rnd in range(1, settings.max_rounds + 1):
             before = incumbent.loss
@@ -459,19 +463,20 @@ class LocalSearchStrategy:
         """One round: ``(incumbent, changed, all steps exhaustive, stop reason or None)``."""
         arch = task.architecture
         changed_any, exhaustive = False, True
-        for l, group, use_all in schedule(lowering, settings, rng, control.batch):
+        neurons = {l: c.neurons for l, c in control.items()}
+        for l, group, use_all in schedule(lowering, settings, rng, settings.batch_size, neurons):
             if run.k > 0 and incumbent.loss <= loss_tol(0.0):
                 return incumbent, changed_any, exhaustive, "zero_loss"
             if run.k > 0 and budget.exhausted():
                 return incumbent, changed_any, exhaustive, "time_budget"
             points = None
-            if not use_all and control.batch < task.data.n_points:
-                points = draw_batch(lowering, incumbent, control.batch, rng)
+            if not use_all and control[l].batch < task.data.n_points:
+                points = draw_batch(lowering, incumbent, control[l].batch, rng)
             hood = Neighbourhood(l, group, points)
-            opts = control.limit(options, budget)
+            opts = control[l].limit(options, budget)
             step = run_step(task, lowering, hood, incumbent, budget, opts,
                             functools.partial(repair_margins, lowering))
-            control.update(step.result, step.record["time_limit"])
+            control[l].update(step.result, step.record["time_limit"])
             incumbent = step.incumbent
             changed_any |= step.changed
             exhaustive &= hood.exhaustive(arch.widths[l])
