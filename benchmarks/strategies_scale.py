@@ -4,7 +4,8 @@
         --cells all --output docs/benchmarks/strategies-scale.jsonl
 
 For every cell and seed: `exact`, `local_search` and `split` (each with the same time budget
-`--time-limit` seconds, HiGHS, one thread), `split` with the paper's start (`start=none`: one
+`--time-limit` seconds, HiGHS, one thread, gradient start given `--start-seconds`, default 15,
+at most a quarter of the budget), `split` with the paper's start (`start=none`: one
 cluster, no gradient start) on the small cells, the gradient start alone (the network every
 strategy starts from, built by `bnnmip.strategies.exact.gradient_start` on the same scaled
 training part) and the same-width MLP of `bnnmip.baselines.mlp_baseline` (lbfgs and adam,
@@ -82,12 +83,12 @@ def cell_data(cell: str, seed: int) -> dict:
                 test=(X_te, y_te), hidden=hidden)
 
 
-def run_strategy(cell: str, seed: int, model: str, seconds: float) -> dict:
+def run_strategy(cell: str, seed: int, model: str, seconds: float, start_seconds: float) -> dict:
     from bnnmip.estimator import BDNNClassifier
 
     d = cell_data(cell, seed)
     name = "split" if model.startswith("split") else model
-    params = {"start": "none"} if model == "split-paper" else {}
+    params = {"start": "none"} if model == "split-paper" else {"start_seconds": start_seconds}
     limit = seconds if name != "split" else min(30.0, seconds / 2)
     kw = dict(strategy=name, time_limit=limit, time_budget=seconds, strategy_params=params or None,
               random_state=seed, threads=1, backend="highs")
@@ -116,7 +117,7 @@ def _start_of(res) -> dict:
     return out
 
 
-def run_start(cell: str, seed: int, seconds: float) -> dict:
+def run_start(cell: str, seed: int, seconds: float, start_seconds: float) -> dict:
     """The gradient start alone, on the training part exact and local_search use."""
     import bnnmip
     from bnnmip.estimator import BDNNClassifier
@@ -136,7 +137,7 @@ def run_start(cell: str, seed: int, seconds: float) -> dict:
     arch = bnnmip.Architecture(data.n_features, d["hidden"], data.n_classes)
     t0 = time.perf_counter()
     low = bnnmip.lower(arch, data, symmetry_breaking=False)
-    net, _ = gradient_start(low, min(5.0, seconds / 4), seed=seed)
+    net, _ = gradient_start(low, min(start_seconds, seconds / 4), seed=seed)
     secs = time.perf_counter() - t0
     X_te, y_te = d["test"]
     test = float(np.mean(probe.classes_[net.predict_index(scaling.transform(X_te), scaled=True)] == y_te))
@@ -167,29 +168,29 @@ def run_mlp(cell: str, seed: int) -> dict:
 
 
 def job(args):
-    cell, seed, model, seconds = args
+    cell, seed, model, seconds, start_seconds = args
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     try:
         if model == "gradient start":
-            row = run_start(cell, seed, seconds)
+            row = run_start(cell, seed, seconds, start_seconds)
         elif model == "MLP (sklearn)":
             row = run_mlp(cell, seed)
         else:
-            row = run_strategy(cell, seed, model, seconds)
+            row = run_strategy(cell, seed, model, seconds, start_seconds)
     except Exception as exc:  # a failed run is a result too
         row = dict(cell=cell, seed=seed, model=model, error=f"{type(exc).__name__}: {exc}")
-    row["budget"] = seconds
+    row["budget"], row["start_seconds"] = seconds, start_seconds
     return row
 
 
-def jobs_for(cells, seeds, seconds):
+def jobs_for(cells, seeds, seconds, start_seconds):
     out = []
     for seed in range(seeds):
         for cell in cells:
             models = [*STRATEGIES, "gradient start", "MLP (sklearn)"]
             if cell not in DIGITS:
                 models.insert(3, "split-paper")
-            out.extend((cell, seed, m, seconds) for m in models)
+            out.extend((cell, seed, m, seconds, start_seconds) for m in models)
     return out
 
 
@@ -218,6 +219,9 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--time-limit", type=float, default=60.0, help="budget per strategy run (s)")
     ap.add_argument("--seeds", type=int, default=1)
+    ap.add_argument("--start-seconds", type=float, default=15.0,
+                    help="time for the gradient start (every strategy's start_seconds; at most a quarter "
+                         "of the budget)")
     ap.add_argument("--cells", default="all", help=f"comma-separated: {', '.join(ALL_CELLS)} or all")
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--output", type=Path, default=Path("strategies-scale.jsonl"))
@@ -226,7 +230,7 @@ def main(argv=None):
     unknown = [c for c in cells if c not in ALL_CELLS]
     if unknown:
         ap.error(f"unknown cell(s) {unknown}; known: {', '.join(ALL_CELLS)}")
-    todo = jobs_for(cells, args.seeds, args.time_limit)
+    todo = jobs_for(cells, args.seeds, args.time_limit, args.start_seconds)
     rows = []
     with args.output.open("a") as out, ProcessPoolExecutor(args.workers) as pool:
         futures = [pool.submit(job, j) for j in todo]
