@@ -1,8 +1,12 @@
-r"""The ``local_search`` strategy: alternating block MILPs, one weight layer at a time.
+r"""The ``local_search`` strategy: large-neighbourhood search from the best start.
 
-This is the paper's heuristic (Kurtz & Bah 2021, which alternates between the output layer
-and the rest) generalized to any depth: the weights of one layer are optimized exactly while
-every other layer is held fixed, and the layers are visited cyclically.
+The paper's heuristic (Kurtz & Bah 2021, which alternates between the output layer and the
+rest) generalized to any depth, width and number of points: each step re-optimizes a few
+neurons (rows of one weight layer) exactly, on all points or on a batch of points, while
+every other weight is held fixed at the current network (:mod:`bnnmip.strategies._lns`).
+On small problems a step is a whole layer over all points (the block below); on larger ones
+the neurons come in groups of ``free_neurons`` and the points in batches of ``batch_size``,
+points outside the batch keeping the free neurons' activations through linear rows.
 
 Block subproblems
 -----------------
@@ -46,41 +50,51 @@ the solver does.
 
 Start
 -----
-``task.warm_start`` if given, else a random network drawn with ``task.options.seed``: every
-weight uniform on the weight domain (integers for integer domains), every bias a threshold
-between the 25th and 75th percentile of the neuron's pre-activations on the training data
-(see :func:`random_network`), so that no neuron starts constant. A start whose margins are
-violated is repaired by :func:`repair_margins`; if that fails, the next candidate is tried
-(warm start, else the best of 20 random draws, else :func:`~bnnmip.strategies.trivial_network`).
-The trivial network is a fixed point of the search (all hidden neurons off, so no single
-layer can change the output), so it is only a last resort.
+The lowest-loss feasible network among ``task.warm_start``, the gradient start
+(``start="ste"``: :func:`bnnmip.strategies.exact.gradient_start`, the code ``exact`` uses)
+and the majority-class network, each after :func:`repair_margins`. Only when the majority
+network would win (it is a fixed point of the search: all hidden neurons off) are
+:data:`RANDOM_TRIES` random networks drawn (:func:`random_network`, seeded with
+``task.options.seed``) and the best feasible one added. The first history record has
+``start``, ``start_loss`` and ``start_candidates``; the last one ``start_outcome``
+(``beaten`` or ``kept``) and ``final_loss``.
 
 Stop rules
 ----------
-The search stops, after at least one block solve, when
+The search stops, after at least one solve, when
 
 - the loss is 0 (a proven global optimum, since the Hamming loss is non-negative);
-- a full cycle over all blocks left the network unchanged (a local optimum with respect to
-  every block; another cycle would solve the same subproblems);
-- ``patience`` consecutive cycles brought no strict loss decrease (the network may still
-  move on plateaus of equal loss);
-- ``max_rounds`` cycles are done;
+- a round of whole-layer, all-point steps left the network unchanged (a local optimum with
+  respect to every block; another round would solve the same subproblems);
+- ``patience`` consecutive rounds brought no strict loss decrease;
+- ``max_rounds`` rounds are done;
 - the time budget (``task.time_budget``) is exhausted: one :class:`~bnnmip.strategy.Budget`
-  covers the whole run, lowering included, and every solve's time limit is cut to what is
-  left of it;
+  covers the whole run, lowering and start included, and every solve's time limit is cut to
+  what is left of it;
 - with a single weight layer (no hidden layer) the only block is the full MILP, so one
   optimal solve ends the search.
 
 The last history record carries ``stop_reason`` (``zero_loss``, ``converged``, ``patience``,
-``max_rounds``, ``time_budget`` or ``exact``). ``task.options`` apply to every block solve
-(``time_limit`` is one block's limit); ``task.validation`` is not used.
+``max_rounds``, ``time_budget`` or ``exact``). A step's time limit is ``step_seconds`` or, by
+default, a tenth of the budget left (at least 1 s), never more than ``options.time_limit``;
+``task.validation`` is not used.
 
 Parameters (``task.params``)
 ----------------------------
 max_rounds : int, default 20
-    Largest number of full cycles over the blocks (>= 1).
+    Largest number of rounds (every neuron freed once per round, >= 1).
 patience : int, default 2
-    Cycles without strict loss decrease tolerated before stopping (>= 1).
+    Rounds without strict loss decrease tolerated before stopping (>= 1).
+start : {"ste", "none"}, default "ste"
+    Whether the gradient start is a candidate.
+start_seconds : float, default 5
+    Time for the gradient start (at most a quarter of the budget left).
+batch_size : int, default 64
+    Points per step when there are more (the paper's random batches); adapted per layer.
+free_neurons : int, default 4
+    Neurons freed per step (a layer not wider is freed whole); adapted per layer.
+step_seconds : float or None, default None
+    A fixed time limit per step instead of the adaptive one.
 
 Result
 ------
@@ -90,8 +104,9 @@ only block was solved to proven optimality; otherwise ``FEASIBLE`` (a local opti
 proven global one), or ``NO_SOLUTION`` if no network satisfying the margins was ever found
 (possible only without biases). ``verification`` is a fresh :func:`~bnnmip.verify` of the
 final network against its own encoding on the full lowering, with the MILP objective of
-that encoding. ``history`` has one record per block solve with ``round``, ``block`` (the
-layer index), ``loss`` (current forward-pass loss after the block), ``status``, ``seconds``
+that encoding. ``history`` has one record per step with ``round``, ``block`` (the
+layer index), ``neurons``, ``points``, ``time_limit``, ``loss`` (current forward-pass loss
+after the step), ``status``, ``seconds``
 (elapsed since the run started), ``accepted``, ``objective`` (the block's MILP objective),
 plus ``changed``, ``candidate_loss``, ``verified`` and ``note``; the first record also has
 ``start`` and ``start_loss``. ``solves`` holds every block's
