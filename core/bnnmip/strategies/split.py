@@ -32,8 +32,15 @@ else the majority-class network).
 
 **The loop** (:meth:`SplitStrategy.train`).
 
-1. Start from one cluster holding every point (or the task's ``ties``), bisected with the
-   splitter until there are ``initial_clusters`` clusters.
+1. Start from the best start (``start="ste"``: the lowest-loss feasible network among the
+   warm start, the gradient start of :func:`bnnmip.strategies.exact.gradient_start` and the
+   majority-class network): the first clusters are its activation patterns (points with one
+   pattern in every layer share a cluster, within the task's ``ties``), so it is a feasible
+   MIP start of the first tied MILP and the first candidate of step 4; a network whose
+   training loss is above the start's is never selected. Without a start better than the
+   majority network (``start="none"`` and no warm start: the paper's setting), one cluster
+   holding every point (or the task's ``ties``). Then bisect with the splitter until there
+   are ``initial_clusters`` clusters.
 2. Solve ``T(c)``, warm-started as above; one :class:`~bnnmip.strategy.Budget` covers the run
    and each solve's limit is ``options.time_limit`` cut to what is left of it.
 3. Evaluate the decoded network *untied* on every training point (forward-pass Hamming loss
@@ -487,6 +494,10 @@ class SplitStrategy:
     initial_clusters : int, default 1
         Bisect (largest splittable cluster first) until this many clusters before the first
         solve; these splits do not count against ``max_splits``.
+    start : {"ste", "none"}, default "ste"
+        Whether the gradient start is a candidate start (see step 1).
+    start_seconds : float, default 5
+        Time for the gradient start (at most a quarter of the budget left).
 
     Notes
     -----
