@@ -151,3 +151,15 @@ def test_start_params_are_checked():
             STRATEGIES[name]().train(task_for(data, (2,), {"start": "mlp"}))
         with pytest.raises(bnnmip.InvalidInputError, match="start_seconds"):
             STRATEGIES[name]().train(task_for(data, (2,), {"start_seconds": -1}))
+
+
+def test_split_with_batches_never_selects_a_network_worse_than_the_start():
+    # batches break the refinement argument: a batch's optimum can be worse on every point
+    data = noisy_moons(40, 6)
+    task = task_for(data, (2,), {"max_splits": 3, "batch_size": 8})
+    _, start_loss = the_start(task)
+    result = SplitStrategy().train(task)
+    assert loss_of(result.network, data) <= start_loss + 1e-9
+    solves = [r for r in result.history if "split" in r]
+    assert len(solves) == 4
+    assert result.verification.ok
