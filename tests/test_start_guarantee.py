@@ -163,3 +163,46 @@ def test_split_with_batches_never_selects_a_network_worse_than_the_start():
     solves = [r for r in result.history if "split" in r]
     assert len(solves) == 4
     assert result.verification.ok
+
+
+def test_large_problems_use_a_view_and_keep_the_guarantee(monkeypatch):
+    from bnnmip.strategies import _lns
+
+    monkeypatch.setattr(_lns, "FULL_MILP_MAX_NONZEROS", 0)  # every problem counts as large
+    data = noisy_moons(60, 8)
+    task = task_for(data, (3,), {"max_rounds": 2, "batch_size": 16})
+    _, start_loss = the_start(task)
+    result = LocalSearchStrategy().train(task)
+    assert all(r["points"] < data.n_points for r in result.history)  # never the full MILP
+    assert loss_of(result.network, data) <= start_loss + 1e-9
+    assert result.verification.ok and result.verification.milp_objective is None
+    assert result.verification.true_loss == loss_of(result.network, data)
+    # the forward-pass check agrees with the full MILP: the network is a feasible point of it
+    full = bnnmip.lower(task.architecture, data, symmetry_breaking=False)
+    assert full.problem.violation(full.encode(result.network)) <= 1e-9
+    assert result.problem_size["variables"] < full.problem.n_cols
+
+
+def test_forward_pass_feasibility_matches_the_full_milp():
+    from bnnmip.strategies._lns import full_view, network_violation
+    from bnnmip.strategies.local_search import random_network
+
+    data = noisy_moons(30, 9)
+    arch = bnnmip.Architecture(2, (3,), 2)
+    full = bnnmip.lower(arch, data, formulation="paper", symmetry_breaking=False)
+    view = full_view(arch, data, "paper", None)
+    assert view.bias_bounds() == full.bias_bounds() and view.eps == full.eps
+    rng = np.random.default_rng(0)
+    verdicts = set()
+    for _ in range(10):
+        net = repair_margins(full, random_network(full, rng))
+        t = data.X @ net.weights[0][0] + net.biases[0][0]
+        biases = [np.array(b) for b in net.biases]
+        biases[0][0] -= t[t > 0].min()  # a point exactly on the hyperplane: margin broken
+        on_plane = bnnmip.BinarizedNetwork.from_arrays(net.weights, biases)
+        too_big = bnnmip.BinarizedNetwork.from_arrays([3 * W for W in net.weights], net.biases)
+        for cand in (net, on_plane, too_big):
+            milp = full.problem.violation(full.encode(cand)) <= 1e-9
+            assert (network_violation(view, cand) <= 1e-9) == milp
+            verdicts.add(milp)
+    assert verdicts == {True, False}

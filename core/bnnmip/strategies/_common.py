@@ -216,7 +216,8 @@ class StartChoice:
 
 
 def choose_start(lowering: Lowering, task: TrainingTask, *, start: str = "ste",
-                 start_seconds: float = 5.0, budget=None, extra=(), repair=None) -> StartChoice | None:
+                 start_seconds: float = 5.0, budget=None, extra=(), repair=None,
+                 check=None) -> StartChoice | None:
     """The lowest-loss start among the warm start, the gradient start and ``extra`` candidates.
 
     The gradient start is built by the same code as ``exact``'s
@@ -225,7 +226,8 @@ def choose_start(lowering: Lowering, task: TrainingTask, *, start: str = "ste",
     (the trivial network, random draws, a parent's network...). ``repair`` (optional) maps a
     candidate to one whose margins hold before the feasibility check. Candidates whose
     encoding on ``lowering`` is infeasible are dropped; ``None`` when none is feasible. Ties
-    keep the earlier candidate: warm start, gradient start, then ``extra`` in order.
+    keep the earlier candidate: warm start, gradient start, then ``extra`` in order. ``check``
+    (optional) replaces the feasibility test: ``network -> (x, violation)``.
     """
     from .exact import gradient_start
 
@@ -242,8 +244,12 @@ def choose_start(lowering: Lowering, task: TrainingTask, *, start: str = "ste",
             continue
         if repair is not None:
             net = repair(net)
-        x = lowering.encode(net)
-        if not np.isfinite(x).all() or lowering.problem.violation(x) > 1e-9:
+        if check is None:
+            x = lowering.encode(net)
+            violation = lowering.problem.violation(x) if np.isfinite(x).all() else np.inf
+        else:
+            x, violation = check(net)
+        if violation > 1e-9:
             continue
         loss = forward_loss(net, lowering.data)
         candidates[kind] = min(loss, candidates.get(kind, np.inf))

@@ -37,7 +37,10 @@ from ..strategy import Budget
 from ..verify import verify
 from ._common import forward_loss
 
-__all__ = ["Incumbent", "Neighbourhood", "SearchSettings", "StepOutcome", "run_step", "schedule"]
+__all__ = [
+    "FULL_MILP_MAX_NONZEROS", "Incumbent", "Neighbourhood", "SearchSettings", "StepOutcome", "full_view",
+    "network_violation", "run_step", "schedule",
+]
 
 FEASIBLE_TOL = 1e-9
 """Largest MILP violation of an encoded network that still counts as feasible."""
@@ -46,6 +49,75 @@ FEASIBLE_TOL = 1e-9
 def loss_tol(loss: float) -> float:
     """Slack for comparing two forward-pass losses."""
     return 1e-9 * max(1.0, abs(loss))
+
+
+FULL_MILP_MAX_NONZEROS = 2_000_000
+"""Above this estimate of the full MILP's nonzeros, ``local_search`` does not build it: the
+start, the steps' acceptance and the final check use the numpy forward pass on every point
+(:func:`network_violation`) and a :func:`full_view` instead."""
+
+FEASIBLE_ON_FULL = np.zeros(0)
+"""The incumbent encoding used with a :func:`full_view`: feasible, but not materialized."""
+
+
+def estimated_nonzeros(arch, n_points: int) -> int:
+    """About the nonzeros of the full lowering: two big-M rows per point and neuron."""
+    widths = arch.widths
+    return int(2 * n_points * sum(widths[l] * (widths[l - 1] + 2) for l in range(1, len(widths))))
+
+
+def full_view(architecture, data: TrainingSet, formulation: str, eps: float | None) -> Lowering:
+    """A lowering of a few points that stands for the full problem without building its MILP.
+
+    Its ``data`` are all the training points; its MILP is that of the point with the largest
+    ``|x|_1`` and a few others, so its bias boxes (:meth:`~bnnmip.formulation.Lowering.bias_bounds`),
+    margin eps and trivial bound (0: no ties, no robust inputs) are the full problem's. Use it
+    for :func:`~bnnmip.strategies.exact.gradient_start`, :func:`repair_margins` and
+    :func:`network_violation`, never for ``encode``.
+    """
+    from ..ir import ActivationTies
+
+    anchor = int(np.argmax(np.abs(data.X).sum(axis=1)))
+    pick = np.unique([anchor, *range(min(4, data.n_points))])
+    probe = TrainingSet.from_arrays(data.X[pick], data.y[pick], n_classes=data.n_classes,
+                                    weights=data.weights[pick])
+    low = lower(architecture, probe, formulation=formulation, eps=eps, symmetry_breaking=False)
+    problem = attrs.evolve(low.problem, name=low.problem.name + VIEW_SUFFIX)
+    return attrs.evolve(low, problem=problem, data=data, ties=ActivationTies.none(data.n_points))
+
+
+VIEW_SUFFIX = "-full-view"
+
+
+def is_view(full: Lowering) -> bool:
+    """Whether ``full`` is a :func:`full_view` (marked by its MILP's name)."""
+    return full.problem.name.endswith(VIEW_SUFFIX)
+
+
+def network_violation(full: Lowering, network: BinarizedNetwork) -> float:
+    """How far ``network`` is from a feasible point of the full MILP, by the forward pass.
+
+    The largest of: ``eps - |t|`` over every pre-activation on every training point (the
+    margins), weights beyond the weight box or off the integers, biases beyond their box.
+    """
+    fw = network.forward(full.data.X, scaled=True)
+    parts = [float(np.max(full.eps - np.abs(t), initial=0.0)) for t in fw.pre]
+    domain, boxes = full.architecture.weight_domain, full.bias_bounds()
+    for W, b, box in zip(network.weights, network.biases, boxes, strict=True):
+        parts.append(float(np.max(np.abs(W) - domain.bound, initial=0.0)))
+        if domain.is_integer:
+            parts.append(float(np.max(np.abs(W - np.round(W)), initial=0.0)))
+        if full.architecture.bias:
+            parts.append(float(np.max(np.abs(b) - box, initial=0.0)))
+    return max(parts)
+
+
+def full_feasibility(full: Lowering, network: BinarizedNetwork):
+    """``(x, violation)``: the network's encoding on the full MILP, or on a view a placeholder."""
+    if is_view(full):
+        return FEASIBLE_ON_FULL, network_violation(full, network)
+    x = full.encode(network)
+    return x, (full.problem.violation(x) if np.isfinite(x).all() else np.inf)
 
 
 @attrs.frozen
@@ -97,6 +169,7 @@ class StepOutcome:
     record: dict
     incumbent: Incumbent
     changed: bool
+    size: dict = attrs.field(factory=dict)
 
 
 # -- which neighbourhoods -------------------------------------------------------------------
@@ -113,6 +186,7 @@ def schedule(full: Lowering, settings: SearchSettings, rng: np.random.Generator,
     """
     arch = full.architecture
     use_all = full.data.n_points <= batch or full.robust is not None or _has_ties(full)
+    use_all = use_all and not is_view(full)
     layers = range(1, arch.n_layers + 1) if use_all else range(arch.n_layers, 0, -1)
     hoods = []
     for l in layers:
@@ -136,21 +210,32 @@ def _only_duplicates(full: Lowering) -> bool:
     return bool(np.array_equal(X, X[first][cluster]))
 
 
-def draw_batch(full: Lowering, incumbent: Incumbent, size: int, rng: np.random.Generator) -> np.ndarray:
-    """Points for one step: up to half of them wrongly predicted ones, the rest at random.
+def draw_batch(full: Lowering, incumbent: Incumbent, size: int, rng: np.random.Generator,
+               layer: int | None = None, neurons=()) -> np.ndarray:
+    """Points for one step: wrongly predicted points and points near the free hyperplanes.
 
-    The point with the largest ``|x|_1`` is always included (it sets the first layer's bias box,
-    which must be the full problem's). Sorted indices.
+    Half of the batch (at most) are wrongly predicted points, a quarter the other points
+    closest to the free neurons' hyperplanes (smallest ``min_j |t_ij|``: the ones a small move
+    flips), the rest at random (the paper's random batches). Without ``neurons`` the wrong
+    points are a random half. The point with the largest ``|x|_1`` is always included (it sets
+    the first layer's bias box, which must be the full problem's). Sorted indices.
     """
     data = full.data
     m = data.n_points
-    out = incumbent.network.forward(data.X, scaled=True).act[-1]
-    wrong = np.flatnonzero(np.abs(out - data.one_hot()).sum(axis=1) > 0)
-    take = rng.permutation(wrong)[: size // 2]
-    rest = np.setdiff1d(np.arange(m), take)
-    fill = rng.choice(rest, size=min(rest.size, size - take.size), replace=False)
+    fw = incumbent.network.forward(data.X, scaled=True)
+    wrong = np.abs(fw.act[-1] - data.one_hot()).sum(axis=1) > 0
+    if layer is None or not len(neurons):
+        near = rng.random(m)
+    else:
+        near = np.abs(fw.pre[layer - 1][:, list(neurons)]).min(axis=1)
+    order = np.lexsort((rng.random(m), near))  # closest first, ties at random
+    take_wrong = order[wrong[order]][: size // 2]
+    take_near = order[~wrong[order]][: size // 4]
+    chosen = np.concatenate([take_wrong, take_near])
+    rest = np.setdiff1d(np.arange(m), chosen)
+    fill = rng.choice(rest, size=min(rest.size, max(0, size - chosen.size)), replace=False)
     anchor = int(np.argmax(np.abs(data.X).sum(axis=1)))
-    return np.unique(np.concatenate([take, fill, [anchor]]).astype(np.int64))
+    return np.unique(np.concatenate([chosen, fill, [anchor]]).astype(np.int64))
 
 
 # -- the sub-MILP -------------------------------------------------------------------------------
@@ -202,6 +287,8 @@ def _with_rows(problem, A, lo, hi):
 def sub_lowering(full: Lowering, hood: Neighbourhood) -> Lowering:
     """The lowering the neighbourhood's MILP is built from: the full one, or the batch's."""
     if hood.points is None:
+        if is_view(full):
+            raise ValueError("a full view has no MILP of every point: give the step a batch")
         return full
     d = full.data
     batch = TrainingSet.from_arrays(d.X[hood.points], d.y[hood.points], n_classes=d.n_classes,
@@ -261,8 +348,7 @@ def judge(full: Lowering, low: Lowering, problem, fixed, result, incumbent: Incu
     if loss > incumbent.loss + loss_tol(incumbent.loss):
         fields["note"] = f"rejected: loss {loss:g} > current {incumbent.loss:g}"
         return None, fields
-    x_new = full.encode(network)
-    violation = full.problem.violation(x_new)
+    x_new, violation = full_feasibility(full, network)
     if violation > FEASIBLE_TOL and incumbent.feasible:
         fields["note"] = f"rejected: the network violates the full MILP by {violation:.3g}"
         return None, fields
@@ -284,7 +370,7 @@ def run_step(task, full: Lowering, hood: Neighbourhood, incumbent: Incumbent, bu
         "points": full.data.n_points if hood.points is None else int(hood.points.size),
         "time_limit": opts.time_limit,
     }
-    return StepOutcome(result, record, new or incumbent, changed)
+    return StepOutcome(result, record, new or incumbent, changed, problem.size_summary())
 
 
 def _same_network(a: BinarizedNetwork, b: BinarizedNetwork) -> bool:

@@ -144,7 +144,8 @@ from ..formulation import Lowering, lower
 from ..network import BinarizedNetwork
 from ..result import SolveResult, SolveStatus
 from ..strategy import Budget, TrainingResult, TrainingTask, report_iteration
-from ..verify import verify
+from ..verify import Verification, verify
+from . import _lns
 from ._common import (
     StartChoice,
     check_start_params,
@@ -161,7 +162,12 @@ from ._lns import (
     StepControl,
     StepOutcome,
     draw_batch,
+    estimated_nonzeros,
+    full_feasibility,
+    full_view,
+    is_view,
     loss_tol,
+    network_violation,
     run_step,
     schedule,
 )
@@ -390,6 +396,7 @@ class _Run:
         self.k = 0
         self.stop_reason = "max_rounds"
         self.proven = False  # single weight layer solved to proven optimality
+        self.largest: dict = {}  # size of the largest sub-MILP solved
 
 
 class LocalSearchStrategy:
@@ -406,11 +413,7 @@ class LocalSearchStrategy:
         """Search from the best start until a stop rule fires; see the module docstring."""
         budget = task.budget()
         settings, start, start_seconds = _check_params(task.params)
-        # no symmetry-breaking rows: with the other layers fixed they would forbid moves
-        lowering = lower(
-            task.architecture, task.data, formulation=task.formulation,
-            robust=task.robust, ties=task.ties, eps=task.eps, symmetry_breaking=False,
-        )
+        lowering = _full_lowering(task)
         incumbent, start_record = self._start(task, lowering, start, start_seconds, budget)
         run = _Run()
         self._search(task, lowering, settings, _step_options(task, lowering), budget, incumbent,
@@ -433,12 +436,13 @@ class LocalSearchStrategy:
         rng = np.random.default_rng(task.options.seed)
         repair = functools.partial(repair_margins, lowering)
         trivial = [("trivial", trivial_network(task.architecture, task.data))]
+        check = functools.partial(full_feasibility, lowering)
         choice = choose_start(lowering, task, start=start, start_seconds=start_seconds, budget=budget,
-                              extra=trivial, repair=repair)
+                              extra=trivial, repair=repair, check=check)
         draws = [random_network(lowering, rng) for _ in range(RANDOM_TRIES)]
         if choice is None or choice.kind == "trivial":  # random draws only without a better start
             extra = [("random", _best_feasible(lowering, [repair(d) for d in draws])), *trivial]
-            choice = choose_start(lowering, task, start="none", extra=extra, repair=repair)
+            choice = choose_start(lowering, task, start="none", extra=extra, repair=repair, check=check)
         if choice is not None:
             return Incumbent(choice.network, choice.loss, choice.x), choice
         kind, net = ("warm_start", task.warm_start) if task.warm_start is not None else ("random", draws[0])
@@ -485,8 +489,8 @@ class LocalSearchStrategy:
             if run.k > 0 and budget.exhausted():
                 return incumbent, changed_any, exhaustive, "time_budget"
             points = None
-            if not use_all and control[l].batch < task.data.n_points:
-                points = draw_batch(lowering, incumbent, control[l].batch, rng)
+            if not use_all and (control[l].batch < task.data.n_points or is_view(lowering)):
+                points = draw_batch(lowering, incumbent, control[l].batch, rng, l, group)
             hood = Neighbourhood(l, group, points)
             opts = control[l].limit(options, budget)
             step = run_step(task, lowering, hood, incumbent, budget, opts,
@@ -501,6 +505,8 @@ class LocalSearchStrategy:
 
     def _log(self, run: _Run, step: StepOutcome, rnd: int, choice: StartChoice, proven_candidate: bool):
         run.solves.append(step.result)
+        if step.size.get("nonzeros", -1) > run.largest.get("nonzeros", -1):
+            run.largest = step.size
         run.k += 1
         record = {"round": rnd, **step.record}
         if proven_candidate and record["accepted"] and step.result.status is SolveStatus.OPTIMAL:
@@ -515,9 +521,15 @@ class LocalSearchStrategy:
 
     def _result(self, task, lowering: Lowering, run: _Run, budget: Budget) -> TrainingResult:
         current = run.final.network
-        x_final = lowering.encode(current)
-        violation = lowering.problem.violation(x_final)
-        verification = verify(lowering, current, x_final, lowering.problem.objective(x_final))
+        if is_view(lowering):  # the full MILP was never built: the forward pass on every point
+            violation = network_violation(lowering, current)
+            verification = _forward_verification(lowering, current)
+            size = run.largest or lowering.problem.size_summary()
+        else:
+            x_final = lowering.encode(current)
+            violation = lowering.problem.violation(x_final)
+            verification = verify(lowering, current, x_final, lowering.problem.objective(x_final))
+            size = lowering.problem.size_summary()
         if violation > FEASIBLE_TOL:
             status = SolveStatus.NO_SOLUTION
         elif run.final.loss <= loss_tol(0.0) or run.proven:
@@ -529,7 +541,7 @@ class LocalSearchStrategy:
             status=status,
             solves=tuple(run.solves),
             verification=verification,
-            problem_size=lowering.problem.size_summary(),
+            problem_size=size,
             strategy=self.name,
             backend=task.backend.name,
             seconds=budget.elapsed(),
@@ -549,6 +561,28 @@ def _round_stop(incumbent: Incumbent, run: _Run, changed: bool, exhaustive: bool
     if stale >= settings.patience:
         return "patience"
     return None
+
+
+def _full_lowering(task: TrainingTask) -> Lowering:
+    """The full lowering, or a :func:`full_view` when its MILP would be large.
+
+    No symmetry-breaking rows: with the other layers fixed they would forbid moves. A view
+    only without ties and robust inputs (their steps need every point).
+    """
+    arch, data = task.architecture, task.data
+    large = estimated_nonzeros(arch, data.n_points) > _lns.FULL_MILP_MAX_NONZEROS
+    if large and task.robust is None and task.ties is None:
+        return full_view(arch, data, task.formulation, task.eps)
+    return lower(arch, data, formulation=task.formulation, robust=task.robust, ties=task.ties,
+                 eps=task.eps, symmetry_breaking=False)
+
+
+def _forward_verification(lowering: Lowering, network: BinarizedNetwork) -> Verification:
+    """The forward pass's account of ``network`` on every point (no MILP solution to compare)."""
+    fw = network.forward(lowering.data.X, scaled=True)
+    margin = float(min(np.abs(t).min() for t in fw.pre))
+    zeros = tuple(0 for _ in fw.pre)
+    return Verification(0, zeros, forward_loss(network, lowering.data), None, margin)
 
 
 def _step_options(task: TrainingTask, lowering: Lowering):
