@@ -34,7 +34,7 @@ from ..milp import RowBlock, RowKind
 from ..network import BinarizedNetwork
 from ..result import SolveResult
 from ..strategy import Budget
-from ..verify import verify
+from ..verify import Verification, verify
 from ._common import forward_loss
 
 __all__ = [
@@ -110,6 +110,19 @@ def network_violation(full: Lowering, network: BinarizedNetwork) -> float:
         if full.architecture.bias:
             parts.append(float(np.max(np.abs(b) - box, initial=0.0)))
     return max(parts)
+
+
+def forward_verification(full: Lowering, network: BinarizedNetwork) -> Verification:
+    """The forward pass's account of ``network`` on every point (no MILP solution to compare)."""
+    fw = network.forward(full.data.X, scaled=True)
+    margin = float(min(np.abs(t).min() for t in fw.pre))
+    return Verification(0, tuple(0 for _ in fw.pre), forward_loss(network, full.data), None, margin)
+
+
+def large_problem(task) -> bool:
+    """Whether the task's full MILP would be large enough to use a :func:`full_view` instead."""
+    big = estimated_nonzeros(task.architecture, task.data.n_points) > FULL_MILP_MAX_NONZEROS
+    return big and task.robust is None and task.ties is None
 
 
 def full_feasibility(full: Lowering, network: BinarizedNetwork):

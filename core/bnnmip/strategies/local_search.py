@@ -144,8 +144,7 @@ from ..formulation import Lowering, lower
 from ..network import BinarizedNetwork
 from ..result import SolveResult, SolveStatus
 from ..strategy import Budget, TrainingResult, TrainingTask, report_iteration
-from ..verify import Verification, verify
-from . import _lns
+from ..verify import verify
 from ._common import (
     StartChoice,
     check_start_params,
@@ -162,10 +161,11 @@ from ._lns import (
     StepControl,
     StepOutcome,
     draw_batch,
-    estimated_nonzeros,
+    forward_verification,
     full_feasibility,
     full_view,
     is_view,
+    large_problem,
     loss_tol,
     network_violation,
     run_step,
@@ -523,7 +523,7 @@ class LocalSearchStrategy:
         current = run.final.network
         if is_view(lowering):  # the full MILP was never built: the forward pass on every point
             violation = network_violation(lowering, current)
-            verification = _forward_verification(lowering, current)
+            verification = forward_verification(lowering, current)
             size = run.largest or lowering.problem.size_summary()
         else:
             x_final = lowering.encode(current)
@@ -570,19 +570,10 @@ def _full_lowering(task: TrainingTask) -> Lowering:
     only without ties and robust inputs (their steps need every point).
     """
     arch, data = task.architecture, task.data
-    large = estimated_nonzeros(arch, data.n_points) > _lns.FULL_MILP_MAX_NONZEROS
-    if large and task.robust is None and task.ties is None:
+    if large_problem(task):
         return full_view(arch, data, task.formulation, task.eps)
     return lower(arch, data, formulation=task.formulation, robust=task.robust, ties=task.ties,
                  eps=task.eps, symmetry_breaking=False)
-
-
-def _forward_verification(lowering: Lowering, network: BinarizedNetwork) -> Verification:
-    """The forward pass's account of ``network`` on every point (no MILP solution to compare)."""
-    fw = network.forward(lowering.data.X, scaled=True)
-    margin = float(min(np.abs(t).min() for t in fw.pre))
-    zeros = tuple(0 for _ in fw.pre)
-    return Verification(0, zeros, forward_loss(network, lowering.data), None, margin)
 
 
 def _step_options(task: TrainingTask, lowering: Lowering):

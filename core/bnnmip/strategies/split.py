@@ -86,6 +86,7 @@ Binarized Deep Neural Networks*, arXiv:2110.11382 (2021), and their code (``trai
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Mapping
 
@@ -109,6 +110,7 @@ from ._common import (
     symmetry_breaking,
     trivial_network,
 )
+from ._lns import forward_verification, full_feasibility, full_view, is_view, large_problem
 
 __all__ = [
     "BUILTIN_SPLITTERS",
@@ -554,13 +556,20 @@ class SplitStrategy:
         if params.start == "none" and task.warm_start is None:
             return None, None
         arch, data = task.architecture, task.data
-        full = lower(arch, data, formulation=task.formulation, robust=task.robust, ties=task.ties,
-                     eps=task.eps, symmetry_breaking=False)
+        if large_problem(task):  # the start is checked by the forward pass, no full MILP built
+            full = full_view(arch, data, task.formulation, task.eps)
+        else:
+            full = lower(arch, data, formulation=task.formulation, robust=task.robust, ties=task.ties,
+                         eps=task.eps, symmetry_breaking=False)
         choice = choose_start(full, task, start=params.start, start_seconds=params.start_seconds,
-                              budget=budget, extra=[("trivial", trivial_network(arch, data))])
+                              budget=budget, extra=[("trivial", trivial_network(arch, data))],
+                              check=functools.partial(full_feasibility, full))
         if choice is None or choice.kind == "trivial":
             return None, None
-        check = verify(full, choice.network, choice.x, full.problem.objective(choice.x))
+        if is_view(full):
+            check = forward_verification(full, choice.network)
+        else:
+            check = verify(full, choice.network, choice.x, full.problem.objective(choice.x))
         return choice, _evaluate(choice.network, check, data, task.validation)
 
     @staticmethod
