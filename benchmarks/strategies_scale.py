@@ -183,14 +183,14 @@ def job(args):
     return row
 
 
-def jobs_for(cells, seeds, seconds, start_seconds):
+def jobs_for(cells, seeds, seconds, start_seconds, only=None):
     out = []
     for seed in range(seeds):
         for cell in cells:
             models = [*STRATEGIES, "gradient start", "MLP (sklearn)"]
             if cell not in DIGITS:
                 models.insert(3, "split-paper")
-            out.extend((cell, seed, m, seconds, start_seconds) for m in models)
+            out.extend((cell, seed, m, seconds, start_seconds) for m in models if only is None or m in only)
     return out
 
 
@@ -215,6 +215,32 @@ def table(rows) -> str:
     return "\n".join(lines)
 
 
+def checks(rows) -> str:
+    """Per cell: each strategy's loss vs its start, and its test accuracy minus exact's."""
+    lines = ["| cell | seed | strategy | start loss | final loss | loss <= start | test | test - exact |",
+             "|---|---|---|---|---|---|---|---|"]
+    by = {(r["cell"], r["seed"], r["model"]): r for r in rows if "error" not in r}
+    for (cell, seed, model), r in sorted(by.items(), key=lambda kv: (ALL_CELLS.index(kv[0][0]), kv[0][1],
+                                                                      kv[0][2])):
+        if model not in (*STRATEGIES, "split-paper"):
+            continue
+        exact = by.get((cell, seed, "exact"))
+        diff = "" if exact is None else f"{r['test'] - exact['test']:+.3f}"
+        ok = "-" if r.get("start_loss") is None else ("yes" if r["train_loss"] <= r["start_loss"] + 1e-9 else "NO")
+        start = "-" if r.get("start_loss") is None else f"{r['start_loss']:g}"
+        lines.append(f"| {cell} | {seed} | {model} | {start} | {r['train_loss']:g} | {ok} | {r['test']:.3f} | "
+                     f"{diff} |")
+    return "\n".join(lines)
+
+
+def latest(rows):
+    """The last row of every (cell, seed, model): a rerun replaces the earlier run."""
+    out = {}
+    for r in rows:
+        out[(r["cell"], r["seed"], r["model"])] = r
+    return list(out.values())
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--time-limit", type=float, default=60.0, help="budget per strategy run (s)")
@@ -225,12 +251,22 @@ def main(argv=None):
     ap.add_argument("--cells", default="all", help=f"comma-separated: {', '.join(ALL_CELLS)} or all")
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--output", type=Path, default=Path("strategies-scale.jsonl"))
+    ap.add_argument("--models", help="comma-separated subset of: exact, local_search, split, split-paper, "
+                                     "gradient start, MLP (sklearn)")
+    ap.add_argument("--report", type=Path, help="only print the tables of an existing JSONL file")
     args = ap.parse_args(argv)
+    if args.report is not None:
+        rows = latest(json.loads(line) for line in args.report.read_text().splitlines() if line.strip())
+        print(table(sorted(rows, key=lambda r: (ALL_CELLS.index(r["cell"]), r["model"]))))
+        print()
+        print(checks(rows))
+        return
     cells = ALL_CELLS if args.cells == "all" else tuple(c.strip() for c in args.cells.split(","))
     unknown = [c for c in cells if c not in ALL_CELLS]
     if unknown:
         ap.error(f"unknown cell(s) {unknown}; known: {', '.join(ALL_CELLS)}")
-    todo = jobs_for(cells, args.seeds, args.time_limit, args.start_seconds)
+    only = None if args.models is None else {m.strip() for m in args.models.split(",")}
+    todo = jobs_for(cells, args.seeds, args.time_limit, args.start_seconds, only)
     rows = []
     with args.output.open("a") as out, ProcessPoolExecutor(args.workers) as pool:
         futures = [pool.submit(job, j) for j in todo]
