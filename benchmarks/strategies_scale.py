@@ -185,7 +185,7 @@ def job(args):
 
 def jobs_for(cells, seeds, seconds, start_seconds, only=None):
     out = []
-    for seed in range(seeds):
+    for seed in seeds:
         for cell in cells:
             models = [*STRATEGIES, "gradient start", "MLP (sklearn)"]
             if cell not in DIGITS:
@@ -244,7 +244,7 @@ def latest(rows):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--time-limit", type=float, default=60.0, help="budget per strategy run (s)")
-    ap.add_argument("--seeds", type=int, default=1)
+    ap.add_argument("--seeds", default="1", help="number of seeds (0..N-1) or a comma-separated list")
     ap.add_argument("--start-seconds", type=float, default=15.0,
                     help="time for the gradient start (every strategy's start_seconds; at most a quarter "
                          "of the budget)")
@@ -266,7 +266,8 @@ def main(argv=None):
     if unknown:
         ap.error(f"unknown cell(s) {unknown}; known: {', '.join(ALL_CELLS)}")
     only = None if args.models is None else {m.strip() for m in args.models.split(",")}
-    todo = jobs_for(cells, args.seeds, args.time_limit, args.start_seconds, only)
+    seeds = [int(x) for x in args.seeds.split(",")] if "," in args.seeds else list(range(int(args.seeds)))
+    todo = jobs_for(cells, seeds, args.time_limit, args.start_seconds, only)
     rows = []
     with args.output.open("a") as out, ProcessPoolExecutor(args.workers) as pool:
         futures = [pool.submit(job, j) for j in todo]
