@@ -93,6 +93,7 @@ from collections.abc import Mapping
 import attrs
 import numpy as np
 
+from .. import formulation
 from ..errors import InvalidInputError, PluginError, UnknownNameError
 from ..formulation import lower
 from ..ir import ActivationTies, TrainingSet
@@ -559,8 +560,10 @@ class SplitStrategy:
         if large_problem(task):  # the start is checked by the forward pass, no full MILP built
             full = full_view(arch, data, task.formulation, task.eps)
         else:
-            full = lower(arch, data, formulation=task.formulation, robust=task.robust, ties=task.ties,
-                         eps=task.eps, symmetry_breaking=False)
+            # the untied problem only checks and encodes the start (it is never solved): no
+            # symmetry-breaking rows, which would reorder the start's neurons
+            full = formulation.lower(arch, data, formulation=task.formulation, robust=task.robust,
+                                     ties=task.ties, eps=task.eps, symmetry_breaking=False)
         choice = choose_start(full, task, start=params.start, start_seconds=params.start_seconds,
                               budget=budget, extra=[("trivial", trivial_network(arch, data))],
                               check=functools.partial(full_feasibility, full))
