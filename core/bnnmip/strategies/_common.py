@@ -205,7 +205,7 @@ class StartChoice:
         out = {"start": self.kind, "start_loss": self.loss,
                "start_candidates": {k: float(v) for k, v in self.candidates.items()}}
         if self.info is not None:
-            out["ste_seconds"] = self.info.get("start_seconds")
+            out["start_seconds"] = self.info.get("start_seconds")
         return out
 
     def outcome(self, final_loss: float | None) -> dict:
