@@ -524,7 +524,11 @@ class SplitStrategy:
         choice, best = self._start(task, params, budget)
         part = self._partition(task, params, choice)
         breaks, _ = symmetry_breaking(task)  # the backend's preference (cbc: off); no parameter here
-        history = [] if choice is None else [choice.record()]
+        history = []
+        if choice is not None:  # the start is the selection's first candidate: its scores too
+            history.append({**choice.record(), "train_loss": best.train_loss,
+                            "train_accuracy": best.train_accuracy,
+                            "validation_accuracy": best.validation_accuracy})
         loop = _Loop(part, best, None if choice is None else choice.loss)
         self._loop(task, params, budget, breaks, loop, history)
         best = loop.best
