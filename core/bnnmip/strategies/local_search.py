@@ -387,6 +387,22 @@ def block_problem(lowering: Lowering, l: int, x: np.ndarray):
 # ---------------------------------------------------------------------------------------------
 # the strategy
 # ---------------------------------------------------------------------------------------------
+@attrs.frozen(eq=False)
+class _Context:
+    """What every step of one run shares.
+
+    The task, the full lowering (or its view), the settings, the solve options, the budget
+    and the start choice.
+    """
+
+    task: TrainingTask
+    lowering: Lowering
+    settings: SearchSettings
+    options: object
+    budget: Budget
+    choice: StartChoice
+
+
 class _Run:
     """What a run has done so far: solves, history, step count, why it stopped."""
 
@@ -414,10 +430,10 @@ class LocalSearchStrategy:
         budget = task.budget()
         settings, start, start_seconds = _check_params(task.params)
         lowering = _full_lowering(task)
-        incumbent, start_record = self._start(task, lowering, start, start_seconds, budget)
+        incumbent, choice = self._start(task, lowering, start, start_seconds, budget)
+        ctx = _Context(task, lowering, settings, _step_options(task, lowering), budget, choice)
         run = _Run()
-        self._search(task, lowering, settings, _step_options(task, lowering), budget, incumbent,
-                     start_record, run)
+        self._search(ctx, incumbent, run)
         return self._result(task, lowering, run, budget)
 
     # -- pieces ----------------------------------------------------------------------------
@@ -449,9 +465,9 @@ class LocalSearchStrategy:
         loss = forward_loss(net, task.data)
         return Incumbent(net, loss, None), StartChoice(net, f"{kind} (infeasible)", loss, None, {})
 
-    def _search(self, task, lowering, settings: SearchSettings, options, budget: Budget,
-                incumbent: Incumbent, choice: StartChoice, run: _Run) -> None:
+    def _search(self, ctx: _Context, incumbent: Incumbent, run: _Run) -> None:
         """Rounds of neighbourhood steps until a stop rule fires (``run.stop_reason``)."""
+        task, settings = ctx.task, ctx.settings
         rng = np.random.default_rng(task.options.seed)
         # one batch size per layer: output rows are cheap to re-fit on many points, first-layer
         # rows (many inputs) are not
@@ -461,8 +477,7 @@ class LocalSearchStrategy:
         stale = 0
         for rnd in range(1, settings.max_rounds + 1):
             before = incumbent.loss
-            incumbent, changed, exhaustive, stop = self._round(
-                task, lowering, settings, options, budget, incumbent, choice, run, rnd, rng, control)
+            incumbent, changed, exhaustive, stop = self._round(ctx, incumbent, run, rnd, rng, control)
             if stop is not None:
                 run.stop_reason = stop
                 break
@@ -473,13 +488,13 @@ class LocalSearchStrategy:
                 break
         if run.history:
             run.history[-1]["stop_reason"] = run.stop_reason
-            run.history[-1].update({k: v for k, v in choice.outcome(incumbent.loss).items()
+            run.history[-1].update({k: v for k, v in ctx.choice.outcome(incumbent.loss).items()
                                     if k != "start"})
         run.final = incumbent
 
-    def _round(self, task, lowering, settings, options, budget, incumbent, choice, run, rnd, rng,
-               control):
+    def _round(self, ctx: _Context, incumbent: Incumbent, run: _Run, rnd: int, rng, control):
         """One round: ``(incumbent, changed, all steps exhaustive, stop reason or None)``."""
+        task, lowering, settings, budget = ctx.task, ctx.lowering, ctx.settings, ctx.budget
         arch = task.architecture
         changed_any, exhaustive = False, True
         neurons = {l: c.neurons for l, c in control.items()}
@@ -492,15 +507,15 @@ class LocalSearchStrategy:
             if not use_all and (control[l].batch < task.data.n_points or is_view(lowering)):
                 points = draw_batch(lowering, incumbent, control[l].batch, rng, l, group)
             hood = Neighbourhood(l, group, points)
-            opts = control[l].limit(options, budget)
+            opts = control[l].limit(ctx.options, budget)
             step = run_step(task, lowering, hood, incumbent, budget, opts,
                             functools.partial(repair_margins, lowering))
             control[l].update(step.result, step.record["time_limit"])
             incumbent = step.incumbent
             changed_any |= step.changed
             exhaustive &= hood.exhaustive(arch.widths[l])
-            self._log(run, step, rnd, choice, proven_candidate=arch.n_layers == 1 and hood.exhaustive(
-                arch.widths[l]))
+            self._log(run, step, rnd, ctx.choice,
+                      proven_candidate=arch.n_layers == 1 and hood.exhaustive(arch.widths[l]))
         return incumbent, changed_any, exhaustive, None
 
     def _log(self, run: _Run, step: StepOutcome, rnd: int, choice: StartChoice, proven_candidate: bool):
