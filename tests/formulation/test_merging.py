@@ -89,7 +89,7 @@ def test_merged_groups_give_the_same_optimum_as_the_paper_with_a_constant_loss_p
 
 
 def test_the_gradient_start_stops_at_the_loss_the_groups_force(monkeypatch):
-    import bnnmip.strategies.exact as ste  # the exact strategy calls the gradient start
+    import bnnmip.strategies._common as ste  # the strategies call the gradient start from here
 
     X = np.array([[0.0, 0.0], [0.1, 0.05], [0.15, 0.1], [1.0, 1.0], [0.9, 0.95], [0.0, 1.0],
                   [1.0, 0.0], [0.5, 0.5]])

@@ -183,7 +183,7 @@ def test_unverified_or_missing_solutions_are_rejected(mode):
     arch = bnnmip.Architecture(3, (2,), 2)
     result = LocalSearchStrategy().train(bnnmip.TrainingTask(
         architecture=arch, data=data, backend=Corrupting(mode),
-        options=bnnmip.SolveOptions(threads=1, time_limit=10), params={"max_rounds": 3}))
+        options=bnnmip.SolveOptions(threads=1, time_limit=10), params={"max_rounds": 3, "start": "none"}))
     check_monotone(result, data)
     assert not any(r["accepted"] for r in result.history)
     assert all(r["note"].startswith("rejected" if mode == "flip" else "no solution")
@@ -268,10 +268,12 @@ def test_warm_start_is_the_start():
     arch = bnnmip.Architecture(3, (2,), 2)
     low = bnnmip.lower(arch, data)
     start = repair_margins(low, random_network(low, np.random.default_rng(42)))
-    result = run(arch, data, warm_start=start, params={"max_rounds": 2})
+    result = run(arch, data, warm_start=start, params={"max_rounds": 2, "start": "none"})
     first = result.history[0]
-    assert first["start"] == "warm_start"
-    assert first["start_loss"] == forward_loss(start, data)
+    # the warm start is a candidate; the lowest-loss candidate (ties: the warm start) is the start
+    assert first["start_candidates"]["warm_start"] == forward_loss(start, data)
+    assert first["start_loss"] == min(first["start_candidates"].values())
+    assert first["start"] == min(first["start_candidates"], key=first["start_candidates"].get)
     check_monotone(result, data)
 
 
@@ -298,7 +300,7 @@ def test_warm_start_without_margins_is_repaired():
     assert low.problem.violation(low.encode(repaired)) <= 1e-9
     fw_a, fw_b = broken.forward(data.X, scaled=True), repaired.forward(data.X, scaled=True)
     assert all(np.array_equal(a, b) for a, b in zip(fw_a.act, fw_b.act, strict=True))
-    result = run(low.architecture, data, warm_start=broken, params={"max_rounds": 1})
+    result = run(low.architecture, data, warm_start=broken, params={"max_rounds": 1, "start": "none"})
     assert result.history[0]["start"] == "warm_start"
     assert result.history[0]["start_loss"] == forward_loss(broken, data)
 

@@ -23,6 +23,7 @@ def teacher():
 
 
 def run(data, *, backend="highs", arch=ARCH, validation=None, time_budget=None, time_limit=10, **params):
+    params.setdefault("start", "none")  # the paper's setting; tests of the gradient start set it
     task = bnnmip.TrainingTask(
         architecture=arch,
         data=data,

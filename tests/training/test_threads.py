@@ -43,6 +43,6 @@ def test_split_runs_k_means_under_the_runs_thread_count():
     splitter = RecordingSplitter()
     result = bnnmip.train(arch, bnnmip.TrainingSet.from_arrays(X, y), strategy="split",
                           options=bnnmip.SolveOptions(threads=1, time_limit=60),
-                          params={"splitter": splitter, "max_splits": 2})
+                          params={"splitter": splitter, "max_splits": 2, "start": "none"})
     assert result.network is not None
     assert splitter.seen and all(sizes and set(sizes) == {1} for sizes in splitter.seen)

@@ -333,7 +333,7 @@ def _format_summary(s: dict, res) -> str:
         f"test {num(binr['test'], '{:.3f}')})"
     )
     for rec in res.history:
-        if rec.get("start") == "ste":
+        if rec.get("start") == "ste" and "start_seconds" in rec:  # not the start_outcome record
             lines.insert(4, (
                 f"  start        gradient-trained network (straight-through step), loss "
                 f"{rec['start_loss']:g} in {rec['start_seconds']:.2f} s; MIP start objective "

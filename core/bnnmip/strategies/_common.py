@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import math
+import time
+
 import attrs
 import numpy as np
 
 from ..backends import availability, formulation_defaults, solve, solver_version
 from ..backends.results import START_AT_BOUND_MESSAGE, SolveResult, SolveStatus
+from ..errors import InvalidInputError
 from ..formulation import Lowering
-from ..heuristics.pattern_fit import repair_network
+from ..heuristics import ste_network
+from ..heuristics.pattern_fit import realize, repair_network
 from ..ir import Architecture, TrainingSet
 from ..network import BinarizedNetwork
 from ..training.task import TrainingTask
@@ -150,3 +155,151 @@ def solve_lowering(lowering: Lowering, task: TrainingTask, start=None, budget=No
                 if fixed.ok:
                     network, verification = fit.network, attrs.evolve(fixed, repaired=True)
     return result, network, verification
+
+
+# -- the best available start (every built-in strategy) ----------------------------------------
+
+START_KINDS = ("ste", "none")
+"""Values of the ``start`` parameter of ``local_search`` and ``split`` (as in ``exact``)."""
+
+
+def forward_loss(network: BinarizedNetwork, data: TrainingSet) -> float:
+    """The weighted Hamming loss of ``network`` on ``data`` from its plain forward pass."""
+    return network.hamming_loss(data.X, data.y, weights=data.weights, scaled=True)
+
+
+def check_start_params(strategy: str, start, seconds) -> tuple[str, float]:
+    """The validated ``start`` and ``start_seconds`` parameters of ``strategy``."""
+    if start not in START_KINDS:
+        raise InvalidInputError(
+            f"{strategy} parameter start must be one of {', '.join(START_KINDS)}, got {start!r}"
+        )
+    try:
+        value = float(seconds)
+    except (TypeError, ValueError):
+        value = math.nan
+    if isinstance(seconds, bool) or not math.isfinite(value) or value <= 0:
+        raise InvalidInputError(
+            f"{strategy} parameter start_seconds must be a positive number, got {seconds!r}"
+        )
+    return start, value
+
+
+class StartChoice:
+    """The start a strategy runs from: the lowest-loss feasible candidate, and all candidates.
+
+    ``network`` is the chosen network, ``kind`` its origin (``"warm_start"``, ``"ste"`` (the
+    gradient start of :func:`gradient_start`), ``"random"``,
+    ``"trivial"``...), ``loss`` its forward-pass training loss, ``x`` its feasible encoding on
+    the lowering it was chosen for, ``candidates`` the loss of every feasible candidate by
+    kind and ``info`` the gradient start's record (``None`` when it did not run).
+    """
+
+    def __init__(self, network, kind, loss, x, candidates, info=None) -> None:
+        self.network, self.kind, self.loss, self.x = network, kind, loss, x
+        self.candidates, self.info = candidates, info
+
+    def record(self) -> dict:
+        """The history record of the choice (an auxiliary record: it has a ``start`` key)."""
+        out = {"start": self.kind, "start_loss": self.loss,
+               "start_candidates": {k: float(v) for k, v in self.candidates.items()}}
+        if self.info is not None:
+            out["start_seconds"] = self.info.get("start_seconds")
+        return out
+
+    def outcome(self, final_loss: float | None) -> dict:
+        """Whether the returned network beat the start or kept it (``start_outcome``)."""
+        beaten = final_loss is not None and final_loss < self.loss - 1e-9 * max(1.0, self.loss)
+        return {"start": self.kind, "start_loss": self.loss, "final_loss": final_loss,
+                "start_outcome": "beaten" if beaten else "kept"}
+
+
+def choose_start(lowering: Lowering, task: TrainingTask, *, start: str = "ste",
+                 start_seconds: float = 5.0, budget=None, extra=(), repair=None,
+                 check=None) -> StartChoice | None:
+    """The lowest-loss start among the warm start, the gradient start and ``extra`` candidates.
+
+    The gradient start is built by the same code as ``exact``'s
+    (:func:`gradient_start`), given ``min(start_seconds, a quarter of
+    the budget left)``; ``start="none"`` skips it. ``extra`` holds ``(kind, network)`` pairs
+    (the trivial network, random draws, a parent's network...). ``repair`` (optional) maps a
+    candidate to one whose margins hold before the feasibility check. Candidates whose
+    encoding on ``lowering`` is infeasible are dropped; ``None`` when none is feasible. Ties
+    keep the earlier candidate: warm start, gradient start, then ``extra`` in order. ``check``
+    (optional) replaces the feasibility test: ``network -> (x, violation)``.
+    """
+    pairs, info = [("warm_start", task.warm_start)], None
+    if start == "ste":
+        seconds = start_seconds if budget is None else min(start_seconds, budget.remaining() / 4)
+        if seconds > 0.05:
+            net, info = gradient_start(lowering, seconds, seed=task.options.seed)
+            pairs.append(("ste", net))
+    pairs.extend(extra)
+    best, candidates = None, {}
+    for kind, net in pairs:
+        if net is None:
+            continue
+        if repair is not None:
+            net = repair(net)
+        if check is None:
+            x = lowering.encode(net)
+            violation = lowering.problem.violation(x) if np.isfinite(x).all() else np.inf
+        else:
+            x, violation = check(net)
+        if violation > 1e-9:
+            continue
+        loss = forward_loss(net, lowering.data)
+        candidates[kind] = min(loss, candidates.get(kind, np.inf))
+        if best is None or loss < best.loss:
+            best = StartChoice(net, kind, loss, x, candidates, info)
+    if best is not None:
+        best.info = info
+    return best
+
+
+def start_kept_or_beaten(lowering: Lowering, start, network: BinarizedNetwork) -> bool:
+    """Whether ``network``'s forward-pass loss is at most that of the MIP start ``start``."""
+    start_loss = forward_loss(lowering.decode(start), lowering.data)
+    return forward_loss(network, lowering.data) <= start_loss + 1e-9 * max(1.0, start_loss)
+
+
+def start_outcome(lowering: Lowering, start, candidates, network: BinarizedNetwork) -> dict:
+    """``exact``'s record of which start the solver began from and whether it beat it.
+
+    ``candidates`` are the start networks offered (warm start, majority class, gradient
+    start, in the order ``exact`` lists them); the start is the one whose encoding is
+    ``start``.
+    """
+    kinds = ("warm_start", "trivial", "ste")
+    kind = next((k for k, net in zip(kinds, candidates, strict=False)
+                 if net is not None and np.array_equal(lowering.encode(net), start, equal_nan=True)),
+                "start")
+    choice = StartChoice(lowering.decode(start), kind, forward_loss(lowering.decode(start), lowering.data),
+                         start, {})
+    return choice.outcome(forward_loss(network, lowering.data))
+
+
+def gradient_start(lowering: Lowering, seconds: float, seed: int = 0):
+    """A gradient-trained network refitted to meet ``lowering``'s margins, or ``None``.
+
+    Returns ``(network, info)``; ``info`` records the time taken and the start's loss.
+    """
+    t0 = time.perf_counter()
+    arch, data = lowering.architecture, lowering.data
+    boxes = lowering.bias_bounds()
+    radius = 0.0 if lowering.robust is None else lowering.robust.radius
+    # what the MILP's groups force (0 unless points that must agree disagree on labels): the
+    # search can stop there, since no network does better
+    bound = lowering.problem.trivial_bound()
+    raw = ste_network(arch, data, seed=seed, time_limit=seconds,
+                      bias_bound=boxes[0] if arch.bias else None, robust_radius=radius,
+                      loss_bound=max(0.0, bound) if math.isfinite(bound) else 0.0)
+    fit = realize(raw, arch, data.X, eps=lowering.eps, bias_bounds=boxes, robust_radius=radius,
+                  time_limit=max(1.0, seconds))
+    info = {
+        "start": "ste",
+        "start_seconds": round(time.perf_counter() - t0, 3),
+        "start_loss": raw.hamming_loss(data.X, data.y, weights=data.weights, scaled=True),
+        "start_realized": fit.realized,
+    }
+    return fit.network, info

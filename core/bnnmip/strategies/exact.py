@@ -56,11 +56,19 @@ from ..backends import BackendFeature
 from ..backends.results import SolveStatus
 from ..errors import InvalidInputError
 from ..formulation import FORMULATIONS, Lowering, lower
-from ..heuristics import improve_network, ste_network
+from ..heuristics import improve_network
 from ..heuristics.pattern_fit import realize
 from ..training.task import TrainingResult, TrainingTask
 from ..verify import verify
-from ._common import mip_start, solve_lowering, symmetry_breaking, trivial_network
+from ._common import (
+    gradient_start,
+    mip_start,
+    solve_lowering,
+    start_kept_or_beaten,
+    start_outcome,
+    symmetry_breaking,
+    trivial_network,
+)
 
 __all__ = ["DEFAULT_PARAMS", "ExactStrategy", "IncumbentImprover", "gradient_start"]
 
@@ -111,30 +119,6 @@ def _formulation_record(lowering: Lowering, source: str) -> dict:
             "symmetry_breaking_source": source, "activation_groups": lowering.ties.n_clusters}
 
 
-def gradient_start(lowering: Lowering, seconds: float, seed: int = 0):
-    """A gradient-trained network refitted to meet ``lowering``'s margins, or ``None``.
-
-    Returns ``(network, info)``; ``info`` records the time taken and the start's loss.
-    """
-    t0 = time.perf_counter()
-    arch, data = lowering.architecture, lowering.data
-    boxes = lowering.bias_bounds()
-    radius = 0.0 if lowering.robust is None else lowering.robust.radius
-    # what the MILP's groups force (0 unless points that must agree disagree on labels): the
-    # search can stop there, since no network does better
-    bound = lowering.problem.trivial_bound()
-    raw = ste_network(arch, data, seed=seed, time_limit=seconds,
-                      bias_bound=boxes[0] if arch.bias else None, robust_radius=radius,
-                      loss_bound=max(0.0, bound) if math.isfinite(bound) else 0.0)
-    fit = realize(raw, arch, data.X, eps=lowering.eps, bias_bounds=boxes, robust_radius=radius,
-                  time_limit=max(1.0, seconds))
-    info = {
-        "start": "ste",
-        "start_seconds": round(time.perf_counter() - t0, 3),
-        "start_loss": raw.hamming_loss(data.X, data.y, weights=data.weights, scaled=True),
-        "start_realized": fit.realized,
-    }
-    return fit.network, info
 
 
 class IncumbentImprover:
@@ -225,12 +209,17 @@ class ExactStrategy:
         if improver is not None:
             history.append(improver.record())
         status = result.status
+        if network is not None and start is not None and not start_kept_or_beaten(lowering, start, network):
+            network = None  # a solver network worse than its start (e.g. repaired): keep the start
+        if network is not None and start is not None:
+            history.append(start_outcome(lowering, start, candidates, network))
         if network is None and start is not None:
             # the solver failed or found nothing: the start is still a checked, feasible network
             network = lowering.decode(start)
             verification = verify(lowering, network, start, lowering.problem.objective(start))
             status = SolveStatus.FEASIBLE
-            history.append({"fallback": "start", "solver_status": result.status.value,
+            history.append({"fallback": "start", "start_outcome": "kept",
+                            "solver_status": result.status.value,
                             "solver_message": result.message})
         return TrainingResult(
             network=network,

@@ -1,8 +1,12 @@
-r"""The ``local_search`` strategy: alternating block MILPs, one weight layer at a time.
+r"""The ``local_search`` strategy: large-neighbourhood search from the best start.
 
-This is the paper's heuristic (Kurtz & Bah 2021, which alternates between the output layer
-and the rest) generalized to any depth: the weights of one layer are optimized exactly while
-every other layer is held fixed, and the layers are visited cyclically.
+The paper's heuristic (Kurtz & Bah 2021, which alternates between the output layer and the
+rest) generalized to any depth, width and number of points: each step re-optimizes a few
+neurons (rows of one weight layer) exactly, on all points or on a batch of points, while
+every other weight is held fixed at the current network (:mod:`bnnmip.strategies._lns`).
+On small problems a step is a whole layer over all points (the block below); on larger ones
+the neurons come in groups of ``free_neurons`` and the points in batches of ``batch_size``,
+points outside the batch keeping the free neurons' activations through linear rows.
 
 Block subproblems
 -----------------
@@ -46,41 +50,51 @@ the solver does.
 
 Start
 -----
-``task.warm_start`` if given, else a random network drawn with ``task.options.seed``: every
-weight uniform on the weight domain (integers for integer domains), every bias a threshold
-between the 25th and 75th percentile of the neuron's pre-activations on the training data
-(see :func:`random_network`), so that no neuron starts constant. A start whose margins are
-violated is repaired by :func:`repair_margins`; if that fails, the next candidate is tried
-(warm start, else the best of 20 random draws, else :func:`~bnnmip.strategies.trivial_network`).
-The trivial network is a fixed point of the search (all hidden neurons off, so no single
-layer can change the output), so it is only a last resort.
+The lowest-loss feasible network among ``task.warm_start``, the gradient start
+(``start="ste"``: :func:`bnnmip.strategies._common.gradient_start`, the code ``exact`` uses)
+and the majority-class network, each after :func:`repair_margins`. Only when the majority
+network would win (it is a fixed point of the search: all hidden neurons off) are
+:data:`RANDOM_TRIES` random networks drawn (:func:`random_network`, seeded with
+``task.options.seed``) and the best feasible one added. The first history record has
+``start``, ``start_loss`` and ``start_candidates``; the last one ``start_outcome``
+(``beaten`` or ``kept``) and ``final_loss``.
 
 Stop rules
 ----------
-The search stops, after at least one block solve, when
+The search stops, after at least one solve, when
 
 - the loss is 0 (a proven global optimum, since the Hamming loss is non-negative);
-- a full cycle over all blocks left the network unchanged (a local optimum with respect to
-  every block; another cycle would solve the same subproblems);
-- ``patience`` consecutive cycles brought no strict loss decrease (the network may still
-  move on plateaus of equal loss);
-- ``max_rounds`` cycles are done;
+- a round of whole-layer, all-point steps left the network unchanged (a local optimum with
+  respect to every block; another round would solve the same subproblems);
+- ``patience`` consecutive rounds brought no strict loss decrease;
+- ``max_rounds`` rounds are done;
 - the time budget (``task.time_budget``) is exhausted: one :class:`~bnnmip.training.Budget`
-  covers the whole run, lowering included, and every solve's time limit is cut to what is
-  left of it;
+  covers the whole run, lowering and start included, and every solve's time limit is cut to
+  what is left of it;
 - with a single weight layer (no hidden layer) the only block is the full MILP, so one
   optimal solve ends the search.
 
 The last history record carries ``stop_reason`` (``zero_loss``, ``converged``, ``patience``,
-``max_rounds``, ``time_budget`` or ``exact``). ``task.options`` apply to every block solve
-(``time_limit`` is one block's limit); ``task.validation`` is not used.
+``max_rounds``, ``time_budget`` or ``exact``). A step's time limit is ``step_seconds`` or, by
+default, a tenth of the budget left (at least 1 s), never more than ``options.time_limit``;
+``task.validation`` is not used.
 
 Parameters (``task.params``)
 ----------------------------
 max_rounds : int, default 20
-    Largest number of full cycles over the blocks (>= 1).
+    Largest number of rounds (every neuron freed once per round, >= 1).
 patience : int, default 2
-    Cycles without strict loss decrease tolerated before stopping (>= 1).
+    Rounds without strict loss decrease tolerated before stopping (>= 1).
+start : {"ste", "none"}, default "ste"
+    Whether the gradient start is a candidate.
+start_seconds : float, default 5
+    Time for the gradient start (at most a quarter of the budget left).
+batch_size : int, default 64
+    Points per step when there are more (the paper's random batches); adapted per layer.
+free_neurons : int, default 4
+    Neurons freed per step (a layer not wider is freed whole); adapted per layer.
+step_seconds : float or None, default None
+    A fixed time limit per step instead of the adaptive one.
 
 Result
 ------
@@ -90,8 +104,9 @@ only block was solved to proven optimality; otherwise ``FEASIBLE`` (a local opti
 proven global one), or ``NO_SOLUTION`` if no network satisfying the margins was ever found
 (possible only without biases). ``verification`` is a fresh :func:`~bnnmip.verify` of the
 final network against its own encoding on the full lowering, with the MILP objective of
-that encoding. ``history`` has one record per block solve with ``round``, ``block`` (the
-layer index), ``loss`` (current forward-pass loss after the block), ``status``, ``seconds``
+that encoding. ``history`` has one record per step with ``round``, ``block`` (the
+layer index), ``neurons``, ``points``, ``time_limit``, ``loss`` (current forward-pass loss
+after the step), ``status``, ``seconds``
 (elapsed since the run started), ``accepted``, ``objective`` (the block's MILP objective),
 plus ``changed``, ``candidate_loss``, ``verified`` and ``note``; the first record also has
 ``start`` and ``start_loss``. ``solves`` holds every block's
@@ -117,19 +132,45 @@ True
 
 from __future__ import annotations
 
+import functools
+import math
 from collections.abc import Mapping
 
 import attrs
 import numpy as np
 
-from ..backends import solve
 from ..backends.results import SolveResult, SolveStatus
 from ..errors import InvalidInputError
 from ..formulation import Lowering, lower
 from ..network import BinarizedNetwork
 from ..training.task import Budget, TrainingResult, TrainingTask, report_iteration
 from ..verify import verify
-from ._common import sound_integrality_tolerance, trivial_network
+from ._common import (
+    StartChoice,
+    check_start_params,
+    choose_start,
+    forward_loss,
+    sound_integrality_tolerance,
+    trivial_network,
+)
+from ._lns import (
+    FEASIBLE_TOL,
+    Incumbent,
+    Neighbourhood,
+    SearchSettings,
+    StepControl,
+    StepOutcome,
+    draw_batch,
+    forward_verification,
+    full_feasibility,
+    full_view,
+    is_view,
+    large_problem,
+    loss_tol,
+    network_violation,
+    run_step,
+    schedule,
+)
 
 __all__ = [
     "DEFAULT_PARAMS",
@@ -140,47 +181,71 @@ __all__ = [
     "repair_margins",
 ]
 
-DEFAULT_PARAMS = {"max_rounds": 20, "patience": 2}
+DEFAULT_PARAMS = {"max_rounds": 20, "patience": 2, "start": "ste", "start_seconds": 5.0,
+                  "batch_size": 64, "free_neurons": 4, "step_seconds": None}
 """The strategy's parameters and their defaults."""
+
+INT_PARAMS = ("max_rounds", "patience", "batch_size", "free_neurons")
 
 RANDOM_TRIES = 20
 """Random start networks drawn before falling back to the trivial network."""
 
-_FEASIBLE_TOL = 1e-9
-"""Largest MILP violation of an encoded network that still counts as feasible."""
-
-
-def _tol(loss: float) -> float:
-    return 1e-9 * max(1.0, abs(loss))
+_FEASIBLE_TOL = FEASIBLE_TOL
 
 
 # ---------------------------------------------------------------------------------------------
 # parameters
 # ---------------------------------------------------------------------------------------------
-def _check_params(params: Mapping) -> dict:
-    """Validated params merged over :data:`DEFAULT_PARAMS`."""
+def _positive_int(value) -> int | None:
+    parsed = None
+    if isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_):
+        parsed = int(value)
+    elif isinstance(value, float | np.floating) and float(value).is_integer():
+        parsed = int(value)
+    elif isinstance(value, str) and value.strip().lstrip("+").isdigit():
+        parsed = int(value)
+    return parsed if parsed is not None and parsed >= 1 else None
+
+
+def _positive_float_or_none(value) -> tuple[bool, float | None]:
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("none", "")):
+        return True, None
+    if isinstance(value, bool | np.bool_):
+        return False, None
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return False, None
+    return (math.isfinite(out) and out > 0), out
+
+
+def _check_params(params: Mapping) -> tuple[SearchSettings, str, float]:
+    """Validated params merged over :data:`DEFAULT_PARAMS`: settings, start, start_seconds."""
     valid = ", ".join(f"{k} (default {v})" for k, v in DEFAULT_PARAMS.items())
     unknown = sorted(str(k) for k in params if k not in DEFAULT_PARAMS)
     if unknown:
         raise InvalidInputError(
             f"unknown local_search parameter(s) {', '.join(unknown)}; valid keys: {valid}"
         )
-    out = dict(DEFAULT_PARAMS)
-    for key, value in params.items():
-        parsed = None
-        if isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_):
-            parsed = int(value)
-        elif isinstance(value, float | np.floating) and float(value).is_integer():
-            parsed = int(value)
-        elif isinstance(value, str) and value.strip().lstrip("+").isdigit():
-            parsed = int(value)
-        if parsed is None or parsed < 1:
+    out = {**DEFAULT_PARAMS, **params}
+    for key in INT_PARAMS:
+        parsed = _positive_int(out[key])
+        if parsed is None:
             raise InvalidInputError(
-                f"local_search parameter {key} must be an integer >= 1, got {value!r}; "
+                f"local_search parameter {key} must be an integer >= 1, got {out[key]!r}; "
                 f"valid keys: {valid}"
             )
         out[key] = parsed
-    return out
+    ok, step = _positive_float_or_none(out["step_seconds"])
+    if not ok:
+        raise InvalidInputError(
+            f"local_search parameter step_seconds must be a positive number or none, got "
+            f"{out['step_seconds']!r}; valid keys: {valid}"
+        )
+    start, seconds = check_start_params("local_search", out["start"], out["start_seconds"])
+    settings = SearchSettings(out["max_rounds"], out["patience"], out["batch_size"], out["free_neurons"],
+                              step)
+    return settings, start, seconds
 
 
 # ---------------------------------------------------------------------------------------------
@@ -322,193 +387,223 @@ def block_problem(lowering: Lowering, l: int, x: np.ndarray):
 # ---------------------------------------------------------------------------------------------
 # the strategy
 # ---------------------------------------------------------------------------------------------
-class LocalSearchStrategy:
-    """Alternating block MILPs: optimize one weight layer at a time, the others fixed.
+@attrs.frozen(eq=False)
+class _Context:
+    """What every step of one run shares.
 
-    See the module docstring for the block subproblems, the monotonicity argument, the
-    start, the stop rules and the parameters (``max_rounds``, ``patience``).
+    The task, the full lowering (or its view), the settings, the solve options, the budget
+    and the start choice.
+    """
+
+    task: TrainingTask
+    lowering: Lowering
+    settings: SearchSettings
+    options: object
+    budget: Budget
+    choice: StartChoice
+
+
+class _Run:
+    """What a run has done so far: solves, history, step count, why it stopped."""
+
+    def __init__(self) -> None:
+        self.solves: list[SolveResult] = []
+        self.history: list[dict] = []
+        self.k = 0
+        self.stop_reason = "max_rounds"
+        self.proven = False  # single weight layer solved to proven optimality
+        self.largest: dict = {}  # size of the largest sub-MILP solved
+
+
+class LocalSearchStrategy:
+    """Large-neighbourhood search: re-optimize a few neurons at a time, the rest fixed.
+
+    See the module docstring for the neighbourhoods, the monotonicity argument, the start,
+    the stop rules and the parameters.
     """
 
     name = "local_search"
-    description = "alternating block MILPs, one weight layer at a time (the paper's heuristic)"
+    description = "large-neighbourhood search from the gradient start: a few neurons, a batch of points"
 
     def train(self, task: TrainingTask) -> TrainingResult:
-        """Search from the start network until a stop rule fires; see the module docstring."""
+        """Search from the best start until a stop rule fires; see the module docstring."""
         budget = task.budget()
-        params = _check_params(task.params)
-        # no symmetry-breaking rows: with the other layers fixed they would forbid moves
-        lowering = lower(
-            task.architecture, task.data, formulation=task.formulation,
-            robust=task.robust, ties=task.ties, eps=task.eps, symmetry_breaking=False,
-        )
-        arch, data = task.architecture, task.data
-        L = arch.n_layers
+        settings, start, start_seconds = _check_params(task.params)
+        lowering = _full_lowering(task)
+        incumbent, choice = self._start(task, lowering, start, start_seconds, budget)
+        ctx = _Context(task, lowering, settings, _step_options(task, lowering), budget, choice)
+        run = _Run()
+        self._search(ctx, incumbent, run)
+        return self._result(task, lowering, run, budget)
 
-        current, start_kind, x_cur = self._start(task, lowering)
-        feasible = x_cur is not None
-        loss = current.hamming_loss(data.X, data.y, weights=data.weights, scaled=True)
-        start_loss = loss
+    # -- pieces ----------------------------------------------------------------------------
+    @staticmethod
+    def _start(task: TrainingTask, lowering: Lowering, start: str, start_seconds: float, budget):
+        """``(incumbent, record)``: the lowest-loss feasible start and what was tried.
 
-        options = task.options
-        if options.integrality_tolerance is None:
-            options = attrs.evolve(options, integrality_tolerance=sound_integrality_tolerance(lowering))
+        Candidates, best loss first (ties: earlier): the warm start, the gradient start
+        (``start="ste"``, built as ``exact`` builds it), the trivial network, each after
+        :func:`repair_margins`; only when the trivial network would win (no warm start, no
+        gradient start) is the best of :data:`RANDOM_TRIES` random networks added (the
+        trivial network is a fixed point of the search). When none is
+        feasible (possible only without biases), the warm start or the first random network is
+        returned with ``x = None`` (blocks then fix the other layers to its weights).
+        """
+        rng = np.random.default_rng(task.options.seed)
+        repair = functools.partial(repair_margins, lowering)
+        trivial = [("trivial", trivial_network(task.architecture, task.data))]
+        check = functools.partial(full_feasibility, lowering)
+        choice = choose_start(lowering, task, start=start, start_seconds=start_seconds, budget=budget,
+                              extra=trivial, repair=repair, check=check)
+        draws = [random_network(lowering, rng) for _ in range(RANDOM_TRIES)]
+        if choice is None or choice.kind == "trivial":  # random draws only without a better start
+            extra = [("random", _best_feasible(lowering, [repair(d) for d in draws])), *trivial]
+            choice = choose_start(lowering, task, start="none", extra=extra, repair=repair, check=check)
+        if choice is not None:
+            return Incumbent(choice.network, choice.loss, choice.x), choice
+        kind, net = ("warm_start", task.warm_start) if task.warm_start is not None else ("random", draws[0])
+        loss = forward_loss(net, task.data)
+        return Incumbent(net, loss, None), StartChoice(net, f"{kind} (infeasible)", loss, None, {})
 
-        solves: list[SolveResult] = []
-        history: list[dict] = []
-        stop_reason = "max_rounds"
-        proven = False  # single weight layer solved to proven optimality
-        stale = 0  # consecutive rounds without strict improvement
-        k = 0
-        for rnd in range(1, params["max_rounds"] + 1):
-            round_start_loss = loss
-            changed_any = False
-            for l in range(1, L + 1):
-                if k > 0 and loss <= _tol(0.0):
-                    stop_reason = "zero_loss"
-                    break
-                if k > 0 and budget.exhausted():
-                    stop_reason = "time_budget"
-                    break
-                k += 1
-                record, current, loss, x_cur, feasible, changed = self._block(
-                    task, lowering, options, budget, l, current, loss, x_cur, feasible, solves
-                )
-                record["round"] = rnd
-                changed_any |= changed
-                if L == 1 and record["accepted"] and solves[-1].status is SolveStatus.OPTIMAL:
-                    proven = True
-                if k == 1:
-                    record["start"] = start_kind
-                    record["start_loss"] = start_loss
-                ordered = {key: record[key] for key in
-                           ("round", "block", "loss", "status", "seconds", "accepted", "objective")}
-                ordered.update(record)
-                history.append(ordered)
-                report_iteration(self.name, k, ordered)
-            else:
-                if loss < round_start_loss - _tol(round_start_loss):
-                    stale = 0
-                else:
-                    stale += 1
-                if loss <= _tol(0.0):
-                    stop_reason = "zero_loss"
-                elif proven:
-                    stop_reason = "exact"
-                elif not changed_any:
-                    stop_reason = "converged"
-                elif stale >= params["patience"]:
-                    stop_reason = "patience"
-                else:
-                    continue
+    def _search(self, ctx: _Context, incumbent: Incumbent, run: _Run) -> None:
+        """Rounds of neighbourhood steps until a stop rule fires (``run.stop_reason``)."""
+        task, settings = ctx.task, ctx.settings
+        rng = np.random.default_rng(task.options.seed)
+        # one batch size per layer: output rows are cheap to re-fit on many points, first-layer
+        # rows (many inputs) are not
+        control = {l: StepControl(settings.batch_size, task.data.n_points, settings.step_seconds,
+                                  settings.free_neurons)
+                   for l in range(1, task.architecture.n_layers + 1)}
+        stale = 0
+        for rnd in range(1, settings.max_rounds + 1):
+            before = incumbent.loss
+            incumbent, changed, exhaustive, stop = self._round(ctx, incumbent, run, rnd, rng, control)
+            if stop is not None:
+                run.stop_reason = stop
                 break
-            break  # inner loop broke: zero loss or time budget
-        if history:
-            history[-1]["stop_reason"] = stop_reason
+            stale = 0 if incumbent.loss < before - loss_tol(before) else stale + 1
+            stop = _round_stop(incumbent, run, changed, exhaustive, stale, settings)
+            if stop is not None:
+                run.stop_reason = stop
+                break
+        if run.history:
+            run.history[-1]["stop_reason"] = run.stop_reason
+            run.history[-1].update({k: v for k, v in ctx.choice.outcome(incumbent.loss).items()
+                                    if k != "start"})
+        run.final = incumbent
 
-        x_final = lowering.encode(current)
-        violation = lowering.problem.violation(x_final)
-        verification = verify(lowering, current, x_final, lowering.problem.objective(x_final))
-        if violation > _FEASIBLE_TOL:
+    def _round(self, ctx: _Context, incumbent: Incumbent, run: _Run, rnd: int, rng, control):
+        """One round: ``(incumbent, changed, all steps exhaustive, stop reason or None)``."""
+        task, lowering, settings, budget = ctx.task, ctx.lowering, ctx.settings, ctx.budget
+        arch = task.architecture
+        changed_any, exhaustive = False, True
+        neurons = {l: c.neurons for l, c in control.items()}
+        for l, group, use_all in schedule(lowering, settings, rng, settings.batch_size, neurons):
+            if run.k > 0 and incumbent.loss <= loss_tol(0.0):
+                return incumbent, changed_any, exhaustive, "zero_loss"
+            if run.k > 0 and budget.exhausted():
+                return incumbent, changed_any, exhaustive, "time_budget"
+            points = None
+            if not use_all and (control[l].batch < task.data.n_points or is_view(lowering)):
+                points = draw_batch(lowering, incumbent, control[l].batch, rng, l, group)
+            hood = Neighbourhood(l, group, points)
+            opts = control[l].limit(ctx.options, budget)
+            step = run_step(task, lowering, hood, incumbent, budget, opts,
+                            functools.partial(repair_margins, lowering))
+            control[l].update(step.result, step.record["time_limit"])
+            incumbent = step.incumbent
+            changed_any |= step.changed
+            exhaustive &= hood.exhaustive(arch.widths[l])
+            self._log(run, step, rnd, ctx.choice,
+                      proven_candidate=arch.n_layers == 1 and hood.exhaustive(arch.widths[l]))
+        return incumbent, changed_any, exhaustive, None
+
+    def _log(self, run: _Run, step: StepOutcome, rnd: int, choice: StartChoice, proven_candidate: bool):
+        run.solves.append(step.result)
+        if step.size.get("nonzeros", -1) > run.largest.get("nonzeros", -1):
+            run.largest = step.size
+        run.k += 1
+        record = {"round": rnd, **step.record}
+        if proven_candidate and record["accepted"] and step.result.status is SolveStatus.OPTIMAL:
+            run.proven = True
+        if run.k == 1:
+            record.update(choice.record())
+        ordered = {key: record[key] for key in
+                   ("round", "block", "loss", "status", "seconds", "accepted", "objective")}
+        ordered.update(record)
+        run.history.append(ordered)
+        report_iteration(self.name, run.k, ordered)
+
+    def _result(self, task, lowering: Lowering, run: _Run, budget: Budget) -> TrainingResult:
+        current = run.final.network
+        if is_view(lowering):  # the full MILP was never built: the forward pass on every point
+            violation = network_violation(lowering, current)
+            verification = forward_verification(lowering, current)
+            size = run.largest or lowering.problem.size_summary()
+        else:
+            x_final = lowering.encode(current)
+            violation = lowering.problem.violation(x_final)
+            verification = verify(lowering, current, x_final, lowering.problem.objective(x_final))
+            size = lowering.problem.size_summary()
+        if violation > FEASIBLE_TOL:
             status = SolveStatus.NO_SOLUTION
-        elif loss <= _tol(0.0) or proven:
+        elif run.final.loss <= loss_tol(0.0) or run.proven:
             status = SolveStatus.OPTIMAL
         else:
             status = SolveStatus.FEASIBLE
         return TrainingResult(
             network=current,
             status=status,
-            solves=tuple(solves),
+            solves=tuple(run.solves),
             verification=verification,
-            problem_size=lowering.problem.size_summary(),
+            problem_size=size,
             strategy=self.name,
             backend=task.backend.name,
             seconds=budget.elapsed(),
-            history=tuple(history),
+            history=tuple(run.history),
         )
 
-    # -- pieces ----------------------------------------------------------------------------
-    @staticmethod
-    def _start(task: TrainingTask, lowering: Lowering):
-        """``(network, kind, x)``: the start network and its feasible encoding.
 
-        The warm start, if any and feasible after :func:`repair_margins`, is used as is.
-        Otherwise :data:`RANDOM_TRIES` random networks are drawn and the feasible one with the
-        lowest loss is kept (a random draw can break the margins beyond repair, or split a
-        tie cluster; the loss of random networks varies a lot, and the forward passes are
-        cheap next to a block solve); the trivial network comes last. ``x`` is ``None`` when
-        no candidate is feasible (then the warm start, or the first random network, is
-        returned as is).
-        """
-        rng = np.random.default_rng(task.options.seed)
-        first = None
+def _round_stop(incumbent: Incumbent, run: _Run, changed: bool, exhaustive: bool, stale: int,
+                settings: SearchSettings) -> str | None:
+    """Why to stop after a full round (``None``: go on)."""
+    if incumbent.loss <= loss_tol(0.0):
+        return "zero_loss"
+    if run.proven:
+        return "exact"
+    if not changed and exhaustive:
+        return "converged"
+    if stale >= settings.patience:
+        return "patience"
+    return None
 
-        def feasible(kind, net):
-            nonlocal first
-            first = first or (kind, net)
-            net = repair_margins(lowering, net)
-            x, violation = _encode_feasible(lowering, net)
-            return (net, kind, x) if violation <= _FEASIBLE_TOL else None
 
-        if task.warm_start is not None and (found := feasible("warm_start", task.warm_start)):
-            return found
-        draws = [feasible("random", random_network(lowering, rng)) for _ in range(RANDOM_TRIES)]
-        draws = [d for d in draws if d is not None]
-        if draws:
-            return min(draws, key=lambda d: lowering.problem.objective(d[2]))
-        trivial = trivial_network(task.architecture, task.data)
-        if trivial is not None and (found := feasible("trivial", trivial)):
-            return found
-        kind, net = first
-        return net, f"{kind} (infeasible)", None
+def _full_lowering(task: TrainingTask) -> Lowering:
+    """The full lowering, or a :func:`full_view` when its MILP would be large.
 
-    def _block(self, task, lowering, options, budget: Budget, l, current, loss, x_cur,
-               feasible, solves):
-        """Solve block ``l`` from ``current``; returns the record and the new state."""
-        x_fix = x_cur if x_cur is not None else lowering.encode(current, partial=True)
-        problem, fixed = block_problem(lowering, l, x_fix)
-        opts = options
-        if feasible:
-            opts = attrs.evolve(opts, mip_start=x_cur)
-        opts = budget.limit(opts)
-        result = solve(task.backend, problem, opts)
-        solves.append(result)
+    No symmetry-breaking rows: with the other layers fixed they would forbid moves. A view
+    only without ties and robust inputs (their steps need every point).
+    """
+    arch, data = task.architecture, task.data
+    if large_problem(task):
+        return full_view(arch, data, task.formulation, task.eps)
+    return lower(arch, data, formulation=task.formulation, robust=task.robust, ties=task.ties,
+                 eps=task.eps, symmetry_breaking=False)
 
-        accepted = changed = verified = False
-        candidate_loss = None
-        note = ""
-        if not result.status.has_solution or result.x is None:
-            note = f"no solution ({result.status.value})"
-        else:
-            x = np.array(result.x, dtype=float)
-            x[fixed] = problem.col_lower[fixed]  # exact values of the fixed layers
-            candidate = lowering.decode(x, metadata=dict(current.metadata))
-            candidate = repair_margins(lowering, candidate)
-            check = verify(lowering, candidate, x, result.objective)
-            verified = check.ok
-            candidate_loss = check.true_loss
-            x_new, violation = _encode_feasible(lowering, candidate)
-            if not check.ok:
-                note = f"rejected: {check.describe()}"
-            elif violation > _FEASIBLE_TOL and feasible:
-                note = f"rejected: the block's network violates the MILP by {violation:.3g}"
-            elif candidate_loss > loss + _tol(loss):
-                note = f"rejected: loss {candidate_loss:g} > current {loss:g}"
-            else:
-                accepted = True
-                changed = not _same_network(candidate, current)
-                current, loss = candidate, candidate_loss
-                if violation <= _FEASIBLE_TOL:
-                    x_cur, feasible = x_new, True
-        record = {
-            "block": l,
-            "loss": loss,
-            "status": result.status.value,
-            "seconds": budget.elapsed(),
-            "accepted": accepted,
-            "objective": result.objective,
-            "changed": changed,
-            "candidate_loss": candidate_loss,
-            "verified": verified,
-            "note": note,
-        }
-        return record, current, loss, x_cur, feasible, changed
+
+def _step_options(task: TrainingTask, lowering: Lowering):
+    """The task's options with a sound integrality tolerance unless it sets one."""
+    options = task.options
+    if options.integrality_tolerance is None:
+        options = attrs.evolve(options, integrality_tolerance=sound_integrality_tolerance(lowering))
+    return options
+
+
+def _best_feasible(lowering: Lowering, networks) -> BinarizedNetwork | None:
+    """The feasible network of lowest MILP objective among ``networks`` (None if none)."""
+    best, best_obj = None, np.inf
+    for net in networks:
+        x, violation = _encode_feasible(lowering, net)
+        if violation <= FEASIBLE_TOL and lowering.problem.objective(x) < best_obj:
+            best, best_obj = net, lowering.problem.objective(x)
+    return best

@@ -32,8 +32,15 @@ else the majority-class network).
 
 **The loop** (:meth:`SplitStrategy.train`).
 
-1. Start from one cluster holding every point (or the task's ``ties``), bisected with the
-   splitter until there are ``initial_clusters`` clusters.
+1. Start from the best start (``start="ste"``: the lowest-loss feasible network among the
+   warm start, the gradient start of :func:`bnnmip.strategies._common.gradient_start` and the
+   majority-class network): the first clusters are its activation patterns (points with one
+   pattern in every layer share a cluster, within the task's ``ties``), so it is a feasible
+   MIP start of the first tied MILP and the first candidate of step 4; a network whose
+   training loss is above the start's is never selected. Without a start better than the
+   majority network (``start="none"`` and no warm start: the paper's setting), one cluster
+   holding every point (or the task's ``ties``). Then bisect with the splitter until there
+   are ``initial_clusters`` clusters.
 2. Solve ``T(c)``, warm-started as above; one :class:`~bnnmip.training.Budget` covers the run
    and each solve's limit is ``options.time_limit`` cut to what is left of it.
 3. Evaluate the decoded network *untied* on every training point (forward-pass Hamming loss
@@ -79,12 +86,14 @@ Binarized Deep Neural Networks*, arXiv:2110.11382 (2021), and their code (``trai
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Mapping
 
 import attrs
 import numpy as np
 
+from .. import formulation
 from ..backends.results import SolveStatus
 from ..errors import BnnmipError, InvalidInputError, PluginError, UnknownNameError
 from ..formulation import lower
@@ -92,8 +101,17 @@ from ..ir import ActivationTies, TrainingSet
 from ..network import BinarizedNetwork
 from ..plugins.registry import get_splitter, list_splitters, owner
 from ..training.task import TrainingResult, TrainingTask, report_iteration
-from ..verify import Verification
-from ._common import mip_start, solve_lowering, symmetry_breaking, trivial_network
+from ..verify import Verification, verify
+from ._common import (
+    StartChoice,
+    check_start_params,
+    choose_start,
+    mip_start,
+    solve_lowering,
+    symmetry_breaking,
+    trivial_network,
+)
+from ._lns import forward_verification, full_feasibility, full_view, is_view, large_problem
 
 __all__ = [
     "BUILTIN_SPLITTERS",
@@ -137,9 +155,11 @@ def _widest_feature_halves(X: np.ndarray) -> np.ndarray:
 def _kmeans_two(X: np.ndarray, seed: int, sample_weight=None) -> np.ndarray:
     """2-means labels of ``X`` (rows with at least two distinct values), both sides non-empty."""
     from sklearn.cluster import KMeans  # lazy: start-up cost (scikit-learn)
+    from threadpoolctl import threadpool_limits  # lazy: comes with scikit-learn, loaded with it
 
     kmeans = KMeans(n_clusters=2, n_init=N_INIT, random_state=seed)
-    labels = kmeans.fit(X, sample_weight=sample_weight).labels_
+    with threadpool_limits(limits=1):  # OpenMP threads made split 4-9x slower on 2 shared cores
+        labels = kmeans.fit(X, sample_weight=sample_weight).labels_
     if 0 < labels.sum() < labels.size:
         return _canonical(labels)
     return _canonical(_widest_feature_halves(X))
@@ -290,7 +310,8 @@ def _split_labels(splitter, X, y, seed: int) -> np.ndarray:
 
 # -- parameters --------------------------------------------------------------------------------
 
-DEFAULTS = {"max_splits": 20, "splitter": "kmeans", "batch_size": None, "initial_clusters": 1}
+DEFAULTS = {"max_splits": 20, "splitter": "kmeans", "batch_size": None, "initial_clusters": 1,
+            "start": "ste", "start_seconds": 5.0}
 """The ``split`` strategy's parameters (keys of ``TrainingTask.params``) and their defaults."""
 
 
@@ -306,6 +327,8 @@ class SplitParams:
     splitter: object
     batch_size: int | None
     initial_clusters: int
+    start: str = "ste"
+    start_seconds: float = 5.0
 
     @classmethod
     def parse(cls, params: Mapping) -> SplitParams:
@@ -324,7 +347,9 @@ class SplitParams:
             )
         values = {**DEFAULTS, **params}
         batch = values["batch_size"]
+        start, seconds = check_start_params("split", values["start"], values["start_seconds"])
         return cls(
+            start=start, start_seconds=seconds,
             max_splits=_int_param("max_splits", values["max_splits"], 0),
             splitter=resolve_splitter(values["splitter"]),
             batch_size=None if batch is None else _int_param("batch_size", batch, 1),
@@ -424,6 +449,42 @@ def _batch(data: TrainingSet, cluster: np.ndarray, size: int | None, rng):
     return sub, ActivationTies.from_labels(cluster[pick])
 
 
+class _Loop:
+    """The state of one splitting run: clusters, solves, the best eligible network."""
+
+    def __init__(self, part: _Partition, best: _Evaluated | None, start_loss: float | None) -> None:
+        self.part, self.best, self.start_loss = part, best, start_loss
+        self.solves: list = []
+        self.size: dict = {}
+
+    def offer(self, current: _Evaluated | None) -> None:
+        """Keep ``current`` if it beats the best and is not worse than the start on training."""
+        if current is None:
+            return
+        limit = self.start_loss
+        if limit is not None and current.train_loss > limit + 1e-9 * max(1.0, limit):
+            return
+        if current.better_than(self.best):
+            self.best = current
+
+
+def _record(k, part: _Partition, result, current: _Evaluated | None, warm, stop, budget) -> dict:
+    return {
+        "split": k,
+        "clusters": part.n_clusters,
+        "status": result.status.value,
+        "mip_seconds": result.build_seconds + result.solve_seconds,
+        "objective": result.objective,
+        "train_loss": None if current is None else current.train_loss,
+        "loss": None if current is None else current.train_loss,
+        "train_accuracy": None if current is None else current.train_accuracy,
+        "validation_accuracy": None if current is None else current.validation_accuracy,
+        "warm_start": warm,
+        "stop": stop,
+        "seconds": budget.elapsed(),
+    }
+
+
 class SplitStrategy:
     """Iterative data splitting (Kurtz & Bah 2021): solve cluster-tied MILPs, refine, repeat.
 
@@ -442,6 +503,10 @@ class SplitStrategy:
     initial_clusters : int, default 1
         Bisect (largest splittable cluster first) until this many clusters before the first
         solve; these splits do not count against ``max_splits``.
+    start : {"ste", "none"}, default "ste"
+        Whether the gradient start is a candidate start (see step 1).
+    start_seconds : float, default 5
+        Time for the gradient start (at most a quarter of the budget left).
 
     Notes
     -----
@@ -462,70 +527,106 @@ class SplitStrategy:
         t0 = time.perf_counter()
         params = SplitParams.parse(task.params)
         budget = task.budget()
+        choice, best = self._start(task, params, budget)
+        part = self._partition(task, params, choice)
+        breaks, _ = symmetry_breaking(task)  # the backend's preference (cbc: off); no parameter here
+        history = []
+        if choice is not None:  # the start is the selection's first candidate: its scores too
+            history.append({**choice.record(), "train_loss": best.train_loss,
+                            "train_accuracy": best.train_accuracy,
+                            "validation_accuracy": best.validation_accuracy})
+        loop = _Loop(part, best, None if choice is None else choice.loss)
+        self._loop(task, params, budget, breaks, loop, history)
+        best = loop.best
+        if choice is not None:
+            history.append(choice.outcome(None if best is None else best.train_loss))
+        if best is None:
+            status = loop.solves[-1].status
+        else:
+            status = SolveStatus.OPTIMAL if best.train_loss <= 0 else SolveStatus.FEASIBLE
+        return TrainingResult(
+            network=None if best is None else best.network,
+            status=status,
+            solves=tuple(loop.solves),
+            verification=None if best is None else best.verification,
+            problem_size=loop.size,
+            strategy=self.name,
+            backend=task.backend.name,
+            seconds=time.perf_counter() - t0,
+            history=tuple(history),
+        )
+
+    # -- pieces ----------------------------------------------------------------------------
+    @staticmethod
+    def _start(task: TrainingTask, params: SplitParams, budget):
+        """``(choice, evaluated)``: the best start on the untied problem, or ``(None, None)``.
+
+        Only with ``start="ste"`` or a warm start; a start no better than the majority-class
+        network is not used (the paper's one-cluster start then applies).
+        """
+        if params.start == "none" and task.warm_start is None:
+            return None, None
+        arch, data = task.architecture, task.data
+        if large_problem(task):  # the start is checked by the forward pass, no full MILP built
+            full = full_view(arch, data, task.formulation, task.eps)
+        else:
+            # the untied problem only checks and encodes the start (it is never solved): no
+            # symmetry-breaking rows, which would reorder the start's neurons
+            full = formulation.lower(arch, data, formulation=task.formulation, robust=task.robust,
+                                     ties=task.ties, eps=task.eps, symmetry_breaking=False)
+        choice = choose_start(full, task, start=params.start, start_seconds=params.start_seconds,
+                              budget=budget, extra=[("trivial", trivial_network(arch, data))],
+                              check=functools.partial(full_feasibility, full))
+        if choice is None or choice.kind == "trivial":
+            return None, None
+        if is_view(full):
+            check = forward_verification(full, choice.network)
+        else:
+            check = verify(full, choice.network, choice.x, full.problem.objective(choice.x))
+        return choice, _evaluate(choice.network, check, data, task.validation)
+
+    @staticmethod
+    def _partition(task: TrainingTask, params: SplitParams, choice: StartChoice | None) -> _Partition:
+        """The first clusters: the task's ties, refined by the start's activation patterns."""
+        data = task.data
+        labels = np.zeros(data.n_points) if task.ties is None else task.ties.cluster
+        if choice is not None:
+            acts = choice.network.forward(data.X, scaled=True).act
+            labels = np.unique(np.column_stack([labels, *acts]), axis=0, return_inverse=True)[1].ravel()
+        part = _Partition(ActivationTies.from_labels(labels).cluster, data.X)
+        while part.n_clusters < params.initial_clusters and (c := part.choose(None)) is not None:
+            part.split(c, params.splitter, data, task.options.seed)
+        return part
+
+    def _loop(self, task, params: SplitParams, budget, breaks: bool, loop: _Loop, history: list) -> None:
+        """Solve, evaluate, keep the best, split; until a stop rule fires."""
         data, arch, seed = task.data, task.architecture, task.options.seed
         rng = np.random.default_rng(seed)
-        start_labels = np.zeros(data.n_points) if task.ties is None else task.ties.cluster
-        part = _Partition(ActivationTies.from_labels(start_labels).cluster, data.X)
-        while part.n_clusters < params.initial_clusters and (c := part.choose(None)) is not None:
-            part.split(c, params.splitter, data, seed)
-
-        breaks, _ = symmetry_breaking(task)  # the backend's preference (cbc: off); no parameter here
-        solves, history = [], []
-        best = prev = None
-        k = 0
+        prev, k = loop.best, 0
         while True:
-            batch, ties = _batch(data, part.cluster, params.batch_size, rng)
+            batch, ties = _batch(data, loop.part.cluster, params.batch_size, rng)
             lowering = lower(
                 arch, batch, formulation=task.formulation, robust=task.robust, ties=ties, eps=task.eps,
                 symmetry_breaking=breaks,
             )
+            loop.size = lowering.problem.size_summary()
             warm = None
             if prev is not None:
                 warm = bool(lowering.problem.violation(lowering.encode(prev.network)) <= 1e-9)
             first = task.warm_start if prev is None else prev.network
             start = mip_start(lowering, first, trivial_network(arch, batch))
             result, network, verification = solve_lowering(lowering, task, start, budget)
-            solves.append(result)
+            loop.solves.append(result)
             current = None if network is None else _evaluate(network, verification, data, task.validation)
-            if current is not None and current.better_than(best):
-                best = current
-            stop, target = self._next(current, part, k, params, budget)
-            record = {
-                "split": k,
-                "clusters": part.n_clusters,
-                "status": result.status.value,
-                "mip_seconds": result.build_seconds + result.solve_seconds,
-                "objective": result.objective,
-                "train_loss": None if current is None else current.train_loss,
-                "loss": None if current is None else current.train_loss,
-                "train_accuracy": None if current is None else current.train_accuracy,
-                "validation_accuracy": None if current is None else current.validation_accuracy,
-                "warm_start": warm,
-                "stop": stop,
-                "seconds": budget.elapsed(),
-            }
+            loop.offer(current)
+            stop, target = self._next(current, loop.part, k, params, budget)
+            record = _record(k, loop.part, result, current, warm, stop, budget)
             history.append(record)
             report_iteration(self.name, k + 1, record)
             if stop is not None:
                 break
-            part.split(target, params.splitter, data, seed)
+            loop.part.split(target, params.splitter, data, seed)
             prev, k = current, k + 1
-
-        if best is None:
-            status = solves[-1].status
-        else:
-            status = SolveStatus.OPTIMAL if best.train_loss <= 0 else SolveStatus.FEASIBLE
-        return TrainingResult(
-            network=None if best is None else best.network,
-            status=status,
-            solves=tuple(solves),
-            verification=None if best is None else best.verification,
-            problem_size=lowering.problem.size_summary(),
-            strategy=self.name,
-            backend=task.backend.name,
-            seconds=time.perf_counter() - t0,
-            history=tuple(history),
-        )
 
     @staticmethod
     def _next(current, part: _Partition, k: int, params: SplitParams, budget):
