@@ -7,7 +7,10 @@ followed by code. This extension resolves each role's target in the scope of the
 object (its members, its module's imports, then absolute paths) and replaces the role by an
 *optional* autorefs cross-reference: a link where the target is documented on some page, plain
 code where it is not (private modules), never a warning. A target that does not resolve stays
-plain code (the role's text, ``~`` applied).
+plain code (the role's text, ``~`` applied). Two other reST habits of the docstrings' free text
+(before the first numpy section, which griffe parses itself) become Markdown: a doctest run
+(``>>>`` lines and their output) a fenced ``pycon`` block instead of nested quotes, and a
+paragraph's closing ``::`` before an indented literal block a single colon.
 
 :class:`AttrsInit`: griffe reads the sources without importing them, so it does not see the
 ``__init__`` that attrs generates; this extension writes it from the annotated fields (in
@@ -25,6 +28,27 @@ import griffe
 from griffe import Expr, ExprCall, Parameter, ParameterKind, Parameters
 
 ROLE = re.compile(r":(?:py:)?(?:func|class|mod|meth|data|attr|exc|obj|const):`(~?)([^`<>]+)`")
+SECTION = re.compile(r"^\w[\w ]*\n-{3,}$", re.MULTILINE)  # a numpy section header
+LITERAL = re.compile(r"(\S)::\n\n(?=    )")  # "...group::", blank line, indented block
+
+
+def _free_text_to_markdown(text: str) -> str:
+    """Fence doctest runs and drop the reST ``::`` in the text before the first section."""
+    section = SECTION.search(text)
+    head, tail = (text[: section.start()], text[section.start():]) if section else (text, "")
+    out: list[str] = []
+    in_doctest = False
+    for line in head.split("\n"):
+        if line.startswith(">>>") and not in_doctest:
+            out.append("```pycon")
+            in_doctest = True
+        elif in_doctest and not line.strip():
+            out.append("```")
+            in_doctest = False
+        out.append(line)
+    if in_doctest:
+        out.append("```")
+    return LITERAL.sub(r"\1:\n\n", "\n".join(out)) + tail
 
 
 def _exists(loader: griffe.GriffeLoader, path: str) -> bool:
@@ -68,7 +92,10 @@ def _resolve(obj: griffe.Object, target: str, loader: griffe.GriffeLoader) -> st
 
 def _rewrite(obj: griffe.Object, loader: griffe.GriffeLoader) -> None:
     docstring = obj.docstring
-    if docstring is None or ":`" not in docstring.value:
+    if docstring is None:
+        return
+    docstring.value = _free_text_to_markdown(docstring.value)
+    if ":`" not in docstring.value:
         return
 
     def link(match: re.Match) -> str:
@@ -84,7 +111,7 @@ def _rewrite(obj: griffe.Object, loader: griffe.GriffeLoader) -> None:
 
 
 class SphinxRoles(griffe.Extension):
-    """Rewrite Sphinx roles into optional cross-references once a package is loaded."""
+    """Rewrite Sphinx roles into optional cross-references, doctests into fences, once loaded."""
 
     def on_package(self, *, pkg: griffe.Module, loader: griffe.GriffeLoader, **kwargs: Any) -> None:
         """Walk every object of the package (aliases excluded: their docstring is the target's)."""
