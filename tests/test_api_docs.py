@@ -84,6 +84,24 @@ def test_the_site_builds_strict_and_offline(site):
         assert (out / "reference" / page.replace(".md", ".html")).is_file(), page
 
 
+def test_a_docstring_griffe_cannot_read_fails_the_build(tmp_path):
+    """The guard itself: a griffe warning (here a parameter not in the signature) is an error."""
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "demo.py").write_text(
+        'def f(a):\n    """Do.\n\n    Parameters\n    ----------\n    b : int\n        Not there.\n    """\n'
+    )
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "index.md").write_text("::: demo\n")
+    (tmp_path / "mkdocs.yml").write_text(
+        "site_name: demo\ntheme:\n  name: mkdocs\nplugins:\n  - mkdocstrings:\n      handlers:\n"
+        "        python:\n          paths: [src]\n          options:\n            docstring_style: numpy\n"
+    )
+    proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0, proc.stderr
+    assert "'b' does not appear in the function signature" in proc.stderr, proc.stderr
+
+
 def test_every_reference_page_is_in_the_nav_and_documents_its_module():
     config = yaml.safe_load((ROOT / "mkdocs.yml").read_text())  # only plain YAML there: no !!python tags
 

@@ -313,7 +313,7 @@ def _dedupe(items: list) -> list:
 class Grid:
     """An experiment grid. Every list is an axis of the cross product.
 
-    Attributes
+    Parameters
     ----------
     datasets : list
         Bundled data set names or CSV paths, or tables ``{name, max_points, label, hidden}``
