@@ -8,18 +8,17 @@ What it accepts it solves with HiGHS, declaring every column integer.
 
 from __future__ import annotations
 
-import importlib.metadata
-import importlib.util
 from dataclasses import dataclass
 
 import numpy as np
 from bnnmip.backends import BackendFeature, NativeResult, SolveOptions, SolveStatus, captured_output
+from bnnmip.backends.helpers import distribution_version, module_availability, solver_settings, status_table
 from bnnmip.milp import MilpProblem
 
-_SOLVED = (SolveStatus.OPTIMAL, SolveStatus.ERROR)
-_LIMIT = (SolveStatus.FEASIBLE, SolveStatus.NO_SOLUTION)
-_FAILED = (SolveStatus.ERROR, SolveStatus.ERROR)
-_INFEASIBLE = (SolveStatus.INFEASIBLE, SolveStatus.INFEASIBLE)
+# SolveOptions settings -> HiGHS option names (no node limit: not declared)
+_SETTINGS = {"time_limit": "time_limit", "mip_gap": "mip_rel_gap", "threads": "threads",
+             "seed": "random_seed", "integrality_tolerance": "mip_feasibility_tolerance",
+             "feasibility_tolerance": "primal_feasibility_tolerance"}
 
 
 @dataclass
@@ -36,27 +35,21 @@ class PureIntegerBackend:
     features = frozenset({BackendFeature.MIP_START, BackendFeature.LOG_FILE, BackendFeature.THREADS,
                           BackendFeature.SEED})
     # HighsModelStatus name -> (status with a solution, status without one)
-    status_table = {
-        "kOptimal": _SOLVED, "kModelEmpty": (SolveStatus.OPTIMAL, SolveStatus.OPTIMAL),
-        "kInfeasible": _INFEASIBLE, "kUnboundedOrInfeasible": _INFEASIBLE, "kUnbounded": _FAILED,
-        "kTimeLimit": _LIMIT, "kIterationLimit": _LIMIT, "kSolutionLimit": _LIMIT, "kInterrupt": _LIMIT,
-        "kMemoryLimit": _LIMIT, "kUnknown": (SolveStatus.FEASIBLE, SolveStatus.ERROR),
-        "kNotset": _FAILED, "kLoadError": _FAILED, "kModelError": _FAILED, "kSolveError": _FAILED,
-        "kPresolveError": _FAILED, "kPostsolveError": _FAILED,
-    }
+    status_table = status_table(
+        solved=["kOptimal"], infeasible=["kInfeasible", "kUnboundedOrInfeasible"],
+        limit=["kTimeLimit", "kIterationLimit", "kSolutionLimit", "kInterrupt", "kMemoryLimit"],
+        failed=["kUnbounded", "kNotset", "kLoadError", "kModelError", "kSolveError", "kPresolveError",
+                "kPostsolveError"],
+        kUnknown=(SolveStatus.FEASIBLE, SolveStatus.ERROR), kModelEmpty=(SolveStatus.OPTIMAL,) * 2,
+    )
 
     def availability(self) -> tuple[bool, str]:
         """Usable if highspy is importable (checked without importing it)."""
-        if importlib.util.find_spec("highspy") is None:
-            return False, "highspy is not installed (pip install highspy)"
-        return True, ""
+        return module_availability("highspy")
 
     def solver_version(self) -> str:
         """Return the HiGHS version, from the highspy distribution's metadata."""
-        try:
-            return importlib.metadata.version("highspy")
-        except importlib.metadata.PackageNotFoundError:
-            return "not installed"
+        return distribution_version("highspy")
 
     def supports(self, problem: MilpProblem, options: SolveOptions) -> tuple[bool, str]:
         """Accept a problem without continuous columns: ``(True, "")``, else ``(False, reason)``.
@@ -88,15 +81,8 @@ class PureIntegerBackend:
             h.setOptionValue("log_file", str(options.log_file))
         if h.passModel(_integer_lp(highspy, problem)) == highspy.HighsStatus.kError:
             raise RuntimeError("HiGHS refused the model (passModel)")
-        if options.time_limit is not None:
-            h.setOptionValue("time_limit", float(options.time_limit))
-        h.setOptionValue("mip_rel_gap", float(options.mip_gap))
-        h.setOptionValue("threads", int(options.threads))
-        h.setOptionValue("random_seed", int(options.seed))
-        if options.integrality_tolerance is not None:
-            h.setOptionValue("mip_feasibility_tolerance", float(options.integrality_tolerance))
-        if options.feasibility_tolerance is not None:
-            h.setOptionValue("primal_feasibility_tolerance", float(options.feasibility_tolerance))
+        for name, value in solver_settings(options, _SETTINGS).items():
+            h.setOptionValue(name, value)
         start_used = None
         if options.mip_start is not None:
             # every declared-integer column is known; implied-integral ones may be NaN: HiGHS
