@@ -20,6 +20,15 @@ _SETTINGS = {"time_limit": "time_limit", "mip_gap": "mip_rel_gap", "threads": "t
              "seed": "random_seed", "integrality_tolerance": "mip_feasibility_tolerance",
              "feasibility_tolerance": "primal_feasibility_tolerance"}
 
+# HighsModelStatus name -> (status with a solution, status without one)
+_STATUS = status_table(
+    solved=["kOptimal"], infeasible=["kInfeasible", "kUnboundedOrInfeasible"],
+    limit=["kTimeLimit", "kIterationLimit", "kSolutionLimit", "kInterrupt", "kMemoryLimit"],
+    failed=["kUnbounded", "kNotset", "kLoadError", "kModelError", "kSolveError", "kPresolveError",
+            "kPostsolveError"],
+    kUnknown=(SolveStatus.FEASIBLE, SolveStatus.ERROR), kModelEmpty=(SolveStatus.OPTIMAL,) * 2,
+)
+
 
 @dataclass
 class _Model:
@@ -34,14 +43,7 @@ class PureIntegerBackend:
     description = "integer programs only (HiGHS, every column integer): refuses continuous columns"
     features = frozenset({BackendFeature.MIP_START, BackendFeature.LOG_FILE, BackendFeature.THREADS,
                           BackendFeature.SEED})
-    # HighsModelStatus name -> (status with a solution, status without one)
-    status_table = status_table(
-        solved=["kOptimal"], infeasible=["kInfeasible", "kUnboundedOrInfeasible"],
-        limit=["kTimeLimit", "kIterationLimit", "kSolutionLimit", "kInterrupt", "kMemoryLimit"],
-        failed=["kUnbounded", "kNotset", "kLoadError", "kModelError", "kSolveError", "kPresolveError",
-                "kPostsolveError"],
-        kUnknown=(SolveStatus.FEASIBLE, SolveStatus.ERROR), kModelEmpty=(SolveStatus.OPTIMAL,) * 2,
-    )
+    status_table = _STATUS
 
     def availability(self) -> tuple[bool, str]:
         """Usable if highspy is importable (checked without importing it)."""
