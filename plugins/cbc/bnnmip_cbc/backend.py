@@ -32,15 +32,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
 from bnnmip.backends import BackendFeature, NativeResult, SolveOptions, SolveStatus, policy
-from bnnmip.backends.policy import owned_option_problem
-from bnnmip.errors import InvalidInputError
+from bnnmip.backends.helpers import checked_options, copy_log, run_logged
 from bnnmip.milp import MilpProblem
 from bnnmip.milp.io import write_mps
 
@@ -54,7 +52,6 @@ from .files import (
     parse_values,
     read_text,
     start_accepted,
-    tee,
     write_start,
 )
 
@@ -185,37 +182,24 @@ class CbcBackend:
         :class:`bnnmip.InvalidInputError`. Parameters that decide what bnnmip reads back
         (printing, logging, the solution file, the MIP start, the time mode) are refused.
         """
-        return list(self._checked(tuple(options.items())))
-
-    def _checked(self, items: tuple) -> tuple:
-        """The work of :meth:`check_solver_options` (bnnmip.solve asks once per option set)."""
-        options = dict(items)
-
-        words, problems = [], []
         exe = self.executable()
-        for name, value in options.items():
-            key = name.lstrip("-")
-            owned = owned_option_problem("CBC", name, OWNED_OPTIONS, prefix=True)
-            if owned:
-                problems.append(owned)
-                continue
-            if any(word.startswith(key.lower()) for word in _CBC_RESERVED):
-                problems.append(f"CBC parameter {name!r} is bnnmip's to set (it reads CBC's log and "
-                                f"solution file): leave it out")
-                continue
-            text = ("on" if value else "off") if isinstance(value, bool) else (
-                _num(value) if isinstance(value, float) else str(value))
-            if exe is not None:
-                run = subprocess.run([exe, f"-{key}", text, "-quit"], capture_output=True, text=True,
-                                     errors="replace", stdin=subprocess.DEVNULL, timeout=30)
-                said = _cbc_complaints(run.stdout + run.stderr)
-                if said:
-                    problems.append(f"CBC refuses {name}={value!r}: {said}")
-                    continue
-            words += [f"-{key}", text]
-        if problems:
-            raise InvalidInputError("; ".join(problems))
-        return tuple(words)
+
+        def kind_of(name):
+            if any(word.startswith(name.lstrip("-").lower()) for word in _CBC_RESERVED):
+                return (f"CBC parameter {name!r} is bnnmip's to set (it reads CBC's log and "
+                        "solution file): leave it out")
+            return lambda value: ("on" if value else "off") if isinstance(value, bool) else str(value)
+
+        def trial(name, text):
+            if exe is None:
+                return None
+            run = subprocess.run([exe, f"-{name.lstrip('-')}", text, "-quit"], capture_output=True,
+                                 text=True, errors="replace", stdin=subprocess.DEVNULL, timeout=30)
+            return _cbc_complaints(run.stdout + run.stderr) or None
+
+        checked = checked_options("CBC", options, owned=OWNED_OPTIONS, prefix=True, kind_of=kind_of,
+                                  trial=trial)
+        return [word for name, text in checked.items() for word in (f"-{name.lstrip('-')}", text)]
 
     # -- build -----------------------------------------------------------------------------
     def build(self, problem: MilpProblem, options: SolveOptions) -> _Native:
@@ -279,33 +263,9 @@ class CbcBackend:
         timeout = None
         if options.time_limit is not None:
             timeout = options.time_limit + max(self.grace_seconds, 0.25 * options.time_limit)
-        with open(model.log, "w", encoding="utf-8", errors="replace") as log:
-            log.write("$ " + " ".join(cmd) + "\n")
-            log.flush()
-            proc = subprocess.Popen(
-                cmd, cwd=model.workdir, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT, text=True, errors="replace", bufsize=1,
-            )
-            echo = threading.Thread(
-                target=tee, args=(proc.stdout, log, options.verbose), daemon=True
-            )
-            echo.start()
-            try:
-                proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                model.killed = True
-                proc.kill()
-                proc.wait()
-            finally:
-                echo.join(timeout=5)
-            model.returncode = proc.returncode
-            if model.killed:
-                log.write(f"\n[bnnmip] CBC killed by the watchdog after {timeout:.1f} s\n")
-        if options.log_file is not None:
-            try:
-                shutil.copyfile(model.log, options.log_file)
-            except OSError as exc:  # the solve itself went fine: say so, do not fail it
-                model.log_note = f"could not write the log file: {exc}"
+        model.returncode, model.killed = run_logged(cmd, log=model.log, cwd=model.workdir, timeout=timeout,
+                                                    echo=options.verbose, solver="CBC")
+        model.log_note = copy_log(model.log, options.log_file)  # a failure is noted, not fatal
 
     # -- extract ---------------------------------------------------------------------------
     def extract(self, model: _Native, problem: MilpProblem, options: SolveOptions) -> NativeResult:

@@ -1,4 +1,4 @@
-"""CBC's files: the start file it reads, the log and solution file it writes, and the watchdog's tee.
+"""CBC's files: the start file it reads, the log and solution file it writes.
 
 CBC's solution file says ``Stopped on time - objective value ...`` when it stops at the time
 limit with an incumbent (``FEASIBLE`` here: PuLP reports it as optimal). The objective
@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import sys
 
 import numpy as np
 
@@ -57,16 +56,6 @@ def write_start(problem: MilpProblem, start, workdir: str) -> str:
     with open(path, "w", encoding="ascii") as fh:
         fh.writelines(lines)
     return path
-
-
-def tee(stream, log, echo: bool) -> None:
-    """Copy CBC's output ``stream`` to the ``log`` file (and the terminal if ``echo``)."""
-    for line in stream:
-        log.write(line)
-        if echo:
-            sys.stdout.write(line)
-            sys.stdout.flush()
-    stream.close()
 
 
 def read_text(path: str) -> str:

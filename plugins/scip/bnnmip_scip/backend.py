@@ -12,24 +12,19 @@ the big-M one, the slack variables of indicator constraints).
 
 from __future__ import annotations
 
-import importlib.metadata
-import importlib.util
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from bnnmip.backends import (
-    BackendFeature,
-    NativeResult,
-    SolveOptions,
-    SolveStatus,
-    captured_output,
-    option_value,
-    policy,
+from bnnmip.backends import BackendFeature, NativeResult, SolveOptions, SolveStatus, captured_output, policy
+from bnnmip.backends.helpers import (
+    checked_options,
+    distribution_version,
+    module_availability,
+    solver_settings,
+    status_table,
 )
-from bnnmip.backends.policy import owned_option_problem
-from bnnmip.errors import InvalidInputError
 from bnnmip.milp import MilpProblem
 
 from .model import (
@@ -49,26 +44,17 @@ OWNED_OPTIONS = {  # SCIP parameters that change what is solved or that bnnmip s
 }
 
 # SCIP status string (Model.getStatus) -> (status with a solution, status without one)
-_STATUS = {
-    "optimal": (SolveStatus.OPTIMAL, SolveStatus.ERROR),
-    "gaplimit": (SolveStatus.OPTIMAL, SolveStatus.NO_SOLUTION),  # proved within limits/gap
-    "infeasible": (SolveStatus.INFEASIBLE, SolveStatus.INFEASIBLE),
-    "inforunbd": (SolveStatus.INFEASIBLE, SolveStatus.INFEASIBLE),
-    "unbounded": (SolveStatus.ERROR, SolveStatus.ERROR),
-    "timelimit": (SolveStatus.FEASIBLE, SolveStatus.NO_SOLUTION),
-    "nodelimit": (SolveStatus.FEASIBLE, SolveStatus.NO_SOLUTION),
-    "totalnodelimit": (SolveStatus.FEASIBLE, SolveStatus.NO_SOLUTION),
-    "stallnodelimit": (SolveStatus.FEASIBLE, SolveStatus.NO_SOLUTION),
-    "memlimit": (SolveStatus.FEASIBLE, SolveStatus.NO_SOLUTION),
-    "sollimit": (SolveStatus.FEASIBLE, SolveStatus.NO_SOLUTION),
-    "bestsollimit": (SolveStatus.FEASIBLE, SolveStatus.NO_SOLUTION),
-    "restartlimit": (SolveStatus.FEASIBLE, SolveStatus.NO_SOLUTION),
-    "primallimit": (SolveStatus.FEASIBLE, SolveStatus.NO_SOLUTION),
-    "duallimit": (SolveStatus.FEASIBLE, SolveStatus.NO_SOLUTION),
-    "userinterrupt": (SolveStatus.FEASIBLE, SolveStatus.NO_SOLUTION),
-    "terminate": (SolveStatus.FEASIBLE, SolveStatus.NO_SOLUTION),
-    "unknown": (SolveStatus.FEASIBLE, SolveStatus.ERROR),
-}
+_STATUS = status_table(
+    solved=["optimal"], infeasible=["infeasible", "inforunbd"], failed=["unbounded"],
+    limit=["timelimit", "nodelimit", "totalnodelimit", "stallnodelimit", "memlimit", "sollimit",
+           "bestsollimit", "restartlimit", "primallimit", "duallimit", "userinterrupt", "terminate"],
+    gaplimit=(SolveStatus.OPTIMAL, SolveStatus.NO_SOLUTION),  # proved within limits/gap
+    unknown=(SolveStatus.FEASIBLE, SolveStatus.ERROR),
+)
+
+# SolveOptions settings -> SCIP parameters (the tolerances: see build)
+_SETTINGS = {"time_limit": "limits/time", "mip_gap": "limits/gap", "node_limit": "limits/nodes",
+             "seed": ("randomization/randomseedshift", lambda seed: int(seed) % (2**31 - 1))}
 
 _BUILD_VIA = ("mps", "rows")
 
@@ -126,9 +112,7 @@ class ScipBackend:
 
     def availability(self) -> tuple[bool, str]:
         """Usable if pyscipopt is importable (checked without importing it)."""
-        if importlib.util.find_spec("pyscipopt") is None:
-            return False, "pyscipopt is not installed (pip install pyscipopt)"
-        return True, ""
+        return module_availability("pyscipopt")
 
     _version_cache: str | None = None
 
@@ -136,10 +120,9 @@ class ScipBackend:
         """PySCIPOpt's version from its metadata, with the SCIP library's version."""
         if ScipBackend._version_cache is not None:
             return ScipBackend._version_cache
-        try:
-            wrapper = importlib.metadata.version("pyscipopt")
-        except importlib.metadata.PackageNotFoundError:
-            return "not installed"
+        wrapper = distribution_version("pyscipopt")
+        if wrapper == "not installed":
+            return wrapper
         text = f"pyscipopt {wrapper}"
         try:
             import pyscipopt
@@ -158,48 +141,30 @@ class ScipBackend:
         Each is set on a scratch model; SCIP's own complaint (a name it does not know, a value
         out of range) becomes the message of the :class:`bnnmip.InvalidInputError`.
         """
-        return dict(self._checked(tuple(options.items())))
-
-    def _checked(self, items: tuple) -> tuple:
-        """The work of :meth:`check_solver_options`."""
-        options = dict(items)
-
         import pyscipopt
 
         model = pyscipopt.Model()
         model.hideOutput()
-        out, problems = {}, []
-        for name, value in options.items():
-            owned = owned_option_problem("SCIP", name, OWNED_OPTIONS)
-            if owned:
-                problems.append(owned)
-                continue
+
+        def kind_of(name):
             try:
                 current = model.getParam(name)
             except KeyError:
-                problems.append(f"SCIP has no parameter {name!r} (SCIP's parameters: "
-                                "https://www.scipopt.org/doc/html/PARAMETERS.php)")
-                continue
-            kind = type(current) if isinstance(current, bool | int | float) else str
-            try:
-                typed = option_value("SCIP", name, value, kind)
-            except InvalidInputError as exc:
-                problems.append(str(exc))
-                continue
-            failure = None
+                return None
+            return type(current) if isinstance(current, bool | int | float) else str
+
+        def trial(name, value):
             with captured_output(2) as said:
                 try:
-                    model.setParam(name, typed)
-                    out[name] = typed
+                    model.setParam(name, value)
+                    return None
                 except Exception as exc:
                     failure = exc
-            if failure is not None:  # SCIP refuses the value: say why in its words
-                why = " ".join(line.split("ERROR:", 1)[-1].strip() for line in said().splitlines()
-                               if "Invalid value" in line) or str(failure)
-                problems.append(f"SCIP refuses {name}={value!r}: {why}")
-        if problems:
-            raise InvalidInputError("; ".join(problems))
-        return tuple(out.items())
+            return " ".join(line.split("ERROR:", 1)[-1].strip() for line in said().splitlines()
+                            if "Invalid value" in line) or str(failure)
+
+        return checked_options("SCIP", options, owned=OWNED_OPTIONS, kind_of=kind_of, trial=trial,
+                               reference="https://www.scipopt.org/doc/html/PARAMETERS.php")
 
     # -- build -----------------------------------------------------------------------------
     def build(self, problem: MilpProblem, options: SolveOptions) -> _Native:
@@ -220,9 +185,12 @@ class ScipBackend:
         if ind is not None:
             native.indicators = add_indicators(model, problem, ind, variables, pyscipopt)
             native.n_indicators = len(native.indicators.conss)
-        self._set_options(model, options)
-        for name, value in (options.checked_solver_options or {}).items():  # typed by bnnmip.solve
-            model.setParam(name, value)  # last: the user's own parameters win
+        # SCIP has one tolerance for rows, bounds and integrality: the tighter request wins.
+        tols = [t for t in (options.feasibility_tolerance, options.integrality_tolerance) if t]
+        if tols:
+            model.setParam("numerics/feastol", float(min(tols)))
+        for name, value in solver_settings(options, _SETTINGS).items():  # the user's options last: they win
+            model.setParam(name, value)
         if options.heuristic is not None:
             slack_values = None if ind is None else native.indicators.evaluator(model, problem)
             native.heuristic = include_heuristic(model, variables, options.heuristic, pyscipopt,
@@ -234,19 +202,6 @@ class ScipBackend:
                 model, problem, variables, options.mip_start, complete_full=ind is not None
             )
         return native
-
-    @staticmethod
-    def _set_options(model, options: SolveOptions) -> None:
-        if options.time_limit is not None:
-            model.setParam("limits/time", float(options.time_limit))
-        model.setParam("limits/gap", float(options.mip_gap))
-        if options.node_limit is not None:
-            model.setParam("limits/nodes", int(options.node_limit))
-        model.setParam("randomization/randomseedshift", int(options.seed) % (2**31 - 1))
-        # SCIP has one tolerance for rows, bounds and integrality: the tighter request wins.
-        tols = [t for t in (options.feasibility_tolerance, options.integrality_tolerance) if t]
-        if tols:
-            model.setParam("numerics/feastol", float(min(tols)))
 
     # -- run -------------------------------------------------------------------------------
     def run(self, model: _Native, options: SolveOptions) -> None:

@@ -10,13 +10,17 @@ log is shown.
 
 from __future__ import annotations
 
-import importlib.metadata
-import importlib.util
 from dataclasses import dataclass, field
 
 import numpy as np
-from bnnmip.backends import BackendFeature, NativeResult, SolveOptions, SolveStatus, option_value
-from bnnmip.errors import InvalidInputError
+from bnnmip.backends import BackendFeature, NativeResult, SolveOptions
+from bnnmip.backends.helpers import (
+    checked_options,
+    distribution_version,
+    module_availability,
+    solver_settings,
+    status_table,
+)
 from bnnmip.milp import MilpProblem
 
 __all__ = ["DEFAULT_INTEGRALITY_TOLERANCE", "LICENCE_MESSAGE", "GurobiBackend"]
@@ -39,18 +43,17 @@ DEFAULT_INTEGRALITY_TOLERANCE = 1e-9
 # the table reads like Gurobi's documentation. Any status not listed (LOADED, CUTOFF,
 # NUMERIC, SUBOPTIMAL, INPROGRESS, USER_OBJ_LIMIT, UNBOUNDED, ...) is an ERROR: bnnmip never
 # sets a cutoff or objective limit, and its models have bounded columns.
-_LIMIT = (SolveStatus.FEASIBLE, SolveStatus.NO_SOLUTION)
-_STATUS = {
-    "OPTIMAL": (SolveStatus.OPTIMAL, SolveStatus.ERROR),
-    "TIME_LIMIT": _LIMIT,
-    "NODE_LIMIT": _LIMIT,
-    "SOLUTION_LIMIT": _LIMIT,
-    "INTERRUPTED": _LIMIT,
-    "ITERATION_LIMIT": _LIMIT,
-    "WORK_LIMIT": _LIMIT,
-    "MEM_LIMIT": _LIMIT,
-    "INFEASIBLE": (SolveStatus.INFEASIBLE, SolveStatus.INFEASIBLE),
-    "INF_OR_UNBD": (SolveStatus.INFEASIBLE, SolveStatus.INFEASIBLE),
+_STATUS = status_table(
+    solved=["OPTIMAL"], infeasible=["INFEASIBLE", "INF_OR_UNBD"],
+    limit=["TIME_LIMIT", "NODE_LIMIT", "SOLUTION_LIMIT", "INTERRUPTED", "ITERATION_LIMIT",
+           "WORK_LIMIT", "MEM_LIMIT"],
+)
+
+# SolveOptions settings -> Gurobi parameters (IntFeasTol: see DEFAULT_INTEGRALITY_TOLERANCE)
+_SETTINGS = {
+    "time_limit": "TimeLimit", "mip_gap": "MIPGap", "node_limit": ("NodeLimit", float),
+    "threads": "Threads", "seed": ("Seed", lambda seed: int(seed) % 2_000_000_001),  # [0, 2e9]
+    "feasibility_tolerance": "FeasibilityTol",
 }
 
 # Log lines by which Gurobi says it turned the user's MIP start into a feasible solution:
@@ -97,16 +100,11 @@ class GurobiBackend:
 
     def availability(self) -> tuple[bool, str]:
         """Usable if gurobipy is importable (checked without importing it)."""
-        if importlib.util.find_spec("gurobipy") is None:
-            return False, "gurobipy is not installed (pip install gurobipy)"
-        return True, ""
+        return module_availability("gurobipy")
 
     def solver_version(self) -> str:
         """Gurobi version, read from the gurobipy distribution's metadata."""
-        try:
-            return importlib.metadata.version("gurobipy")
-        except importlib.metadata.PackageNotFoundError:
-            return "not installed"
+        return distribution_version("gurobipy")
 
     # -- solver options --------------------------------------------------------------------
     def check_solver_options(self, options: dict) -> dict:
@@ -121,30 +119,24 @@ class GurobiBackend:
         env.setParam("OutputFlag", 0)
         env.start()
         model = gp.Model(env=env)
-        out, problems = {}, []
+
+        def kind_of(name):
+            info = model.getParamInfo(name)
+            return None if info is None else info[1] if info[1] in (int, float) else str
+
+        def trial(name, value):
+            try:
+                model.setParam(name, value)
+            except gp.GurobiError as exc:
+                return str(exc)
+            return None
+
         try:
-            for name, value in options.items():
-                info = model.getParamInfo(name)
-                if info is None:
-                    problems.append(
-                        f"Gurobi has no parameter {name!r} (Gurobi's parameters: https://docs."
-                        "gurobi.com/projects/optimizer/en/current/reference/parameters.html)")
-                    continue
-                kind = info[1] if info[1] in (int, float) else str
-                try:
-                    typed = option_value("Gurobi", name, value, kind)
-                    model.setParam(name, typed)
-                    out[name] = typed
-                except InvalidInputError as exc:
-                    problems.append(str(exc))
-                except gp.GurobiError as exc:
-                    problems.append(f"Gurobi refuses {name}={value!r}: {exc}")
+            return checked_options("Gurobi", options, kind_of=kind_of, trial=trial, reference=(
+                "https://docs.gurobi.com/projects/optimizer/en/current/reference/parameters.html"))
         finally:
             model.dispose()
             env.dispose()
-        if problems:
-            raise InvalidInputError("; ".join(problems))
-        return out
 
     # -- build -----------------------------------------------------------------------------
     def build(self, problem: MilpProblem, options: SolveOptions) -> _Native:
@@ -159,8 +151,6 @@ class GurobiBackend:
             env.start()
             model = gp.Model(problem.name, env=env)
             self._set_params(model, options, listen=start is not None)
-            for name, value in (options.checked_solver_options or {}).items():  # bnnmip typed them
-                model.setParam(name, value)  # last: the user's own parameters win
             inf = GRB.INFINITY
             x = model.addMVar(
                 problem.n_cols,
@@ -196,18 +186,11 @@ class GurobiBackend:
         if options.log_file is not None:
             p.LogFile = str(options.log_file)
         p.OutputFlag = int(bool(options.verbose or options.log_file is not None or listen))
-        if options.time_limit is not None:
-            p.TimeLimit = float(options.time_limit)
-        p.MIPGap = float(options.mip_gap)
-        if options.node_limit is not None:
-            p.NodeLimit = float(options.node_limit)
-        p.Threads = int(options.threads)
-        p.Seed = int(options.seed) % 2_000_000_001  # Gurobi's Seed range is [0, 2e9]
         # Not Gurobi's default (1e-5) when unset: see DEFAULT_INTEGRALITY_TOLERANCE.
         tol = options.integrality_tolerance
         p.IntFeasTol = float(DEFAULT_INTEGRALITY_TOLERANCE if tol is None else tol)
-        if options.feasibility_tolerance is not None:
-            p.FeasibilityTol = float(options.feasibility_tolerance)
+        for name, value in solver_settings(options, _SETTINGS).items():  # the user's last: they win
+            model.setParam(name, value)
 
     @staticmethod
     def _add_rows(model, x, problem: MilpProblem) -> None:
