@@ -153,6 +153,8 @@ def cell_label(config: Mapping[str, Any]) -> str:
         parts += [f"{k}={v}" for k, v in (config.get("solver_options") or {}).items()]
     else:
         parts.insert(1, config["model"])
+        if config.get("formulation"):  # gradient: one cell per formulation
+            parts.append(config["formulation"])
     return " ".join(parts)
 
 
