@@ -5,9 +5,9 @@ subcommands on an argparse subparsers object::
 
     bnnmip compare [--config grid.toml] [--datasets iris wine] [--backends highs scip]
                    [--strategies exact] [--seeds 0 1 2] [--time-limits 10] [--hidden 2 4,2]
-                   [--baselines mlp] [--store results.jsonl] [--workers N | --dask-local N |
-                   --scheduler ADDR] [--grace S] [--retry-failed] [--dry-run] [--verbose]
-                   [--json] [--quiet]
+                   [--baselines mlp-tuned logistic gradient] [--store results.jsonl]
+                   [--workers N | --dask-local N | --scheduler ADDR] [--grace S] [--retry-failed]
+                   [--dry-run] [--verbose] [--json] [--quiet]
     bnnmip report STORE [--output DIR] [--title TEXT] [--json] [--quiet]
 
 Flags override the config file's ``[grid]`` and ``[run]`` settings axis by axis. See
@@ -123,7 +123,10 @@ def add_parser(subparsers) -> None:
                         "--solver-option scip:separating/maxrounds=0 (repeatable; NAME=VALUE alone "
                         "when the grid has one backend)")
     g.add_argument("--baselines", nargs="*", metavar="MODEL",
-                   help="baseline models per data set, seed and widths: mlp (same-width ReLU MLP)")
+                   help="baseline models per data set, seed and widths: mlp-tuned (same-width ReLU MLP, "
+                        "lbfgs/adam, alpha and restarts chosen on the validation part), logistic "
+                        "(C chosen there), gradient (the gradient-trained start of exact, no MILP), "
+                        "mlp (one Adam run: the weak baseline of old stores)")
     g.add_argument("--max-points", type=non_negative_int, metavar="N",
                    help="draw N points of each data set (stratified, by seed) before splitting")
     g.add_argument("--mip-gap", type=non_negative_float, metavar="GAP",

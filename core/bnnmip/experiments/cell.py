@@ -9,10 +9,12 @@ process, one solver thread. The protocol (as in ``benchmarks/strategies.py``):
    ``validation_fraction`` of the whole (25 %) from the rest as validation data: 50/25/25.
 3. Strategies that select models (``uses_validation``: ``split`` by default) fit on train +
    validation with ``validation_fraction = 0.25 / 0.75``: the estimator holds out exactly the
-   same validation points (the same stratified, seeded draw). Other strategies, and the MLP
-   baseline, fit on the 50 % training part only.
+   same validation points (the same stratified, seeded draw). Other strategies and every
+   baseline fit on the 50 % training part only; ``mlp-tuned`` and ``logistic`` choose their
+   settings on the 25 % validation part (:mod:`bnnmip.baselines`), ``gradient`` is the start
+   the ``exact`` strategy would compute on the training part.
 4. Min-max scaling is fitted on the points the model trains on (inside the estimator; the
-   MLP baseline uses a ``MinMaxScaler`` on its training part).
+   sklearn baselines use a ``MinMaxScaler`` fitted on their training part).
 5. Accuracy on the train, validation and test parts; certified test accuracy at the cell's
    ``certify_radii`` (exact, :func:`bnnmip.robustness.certify`).
 """
@@ -26,13 +28,16 @@ import traceback
 import warnings
 from collections.abc import Callable
 
+import attrs
 import numpy
 
 from .._version import __version__
 from ..datasets import load_dataset, split_dataset
 from ..errors import InvalidInputError, SolveFailedError
+from ..formulation import lower
 from ..plugins import get_plugin_manager, hookimpl
 from ..robustness import certify
+from ..strategies._common import gradient_start
 from .grid import data_file_digest
 
 __all__ = ["base_record", "machine_info", "run_cell", "traceback_tail", "versions"]
@@ -95,6 +100,7 @@ def base_record(key: str, config: dict) -> dict:
         "machine": machine_info(),
         "worker_pid": os.getpid(),
         "traceback": None,
+        **({} if config.get("model") in ("bdnn", "mlp") else {"baseline": {}}),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
 
@@ -217,6 +223,104 @@ def _fit_mlp(config: dict, parts: dict, record: dict, emit):
     return model
 
 
+class _Predictor:
+    """A fitted model's ``score`` on raw inputs (the record's accuracies)."""
+
+    def __init__(self, predict, fitted=None):
+        self.predict = predict
+        self.fitted = fitted  # the model or network behind it (for tests and debugging)
+
+    def score(self, X, y) -> float:
+        return float(numpy.mean(self.predict(X) == numpy.asarray(y)))
+
+
+def _scaled_parts(parts: dict):
+    from sklearn.preprocessing import MinMaxScaler  # lazy: start-up cost (scikit-learn)
+
+    X_train, y_train = parts["train"]
+    X_val, y_val = parts["validation"]
+    scaler = MinMaxScaler().fit(X_train)
+    return scaler, scaler.transform(X_train), y_train, scaler.transform(X_val), y_val
+
+
+def _fit_tuned(config: dict, parts: dict, record: dict, emit):
+    """``mlp-tuned`` and ``logistic``: settings chosen on the validation part (bnnmip.baselines)."""
+    from ..baselines import logistic_baseline, mlp_baseline  # lazy: start-up cost (scikit-learn)
+
+    params = config["params"]
+    scaler, X_train, y_train, X_val, y_val = _scaled_parts(parts)
+    emit({"event": "phase", "phase": "fit"})
+    if config["model"] == "mlp-tuned":
+        if not config["hidden"]:
+            raise ValueError("the mlp-tuned baseline needs at least one hidden layer")
+        res = mlp_baseline(X_train, y_train, config["hidden"], X_val=X_val, y_val=y_val,
+                           solvers=tuple(params["solvers"]), alphas=tuple(params["alphas"]),
+                           restarts=int(params["restarts"]), seed=config["seed"],
+                           max_iter=int(params["max_iter"]))
+        mlp = res.model
+        chosen = {"solver": res.settings["solver"], "alpha": res.settings["alpha"],
+                  "random_state": res.settings["random_state"],
+                  "restart": res.settings["random_state"] - config["seed"],
+                  "restarts": int(params["restarts"]), "iterations": int(mlp.n_iter_)}
+        loss, message = float(mlp.loss_), (f"{res.settings['solver']}, alpha={res.settings['alpha']:g}, "
+                                           f"restart {chosen['restart']}, {mlp.n_iter_} iterations")
+        name = "sklearn-mlp"
+    else:
+        res = logistic_baseline(X_train, y_train, X_val=X_val, y_val=y_val, cs=tuple(params["cs"]))
+        chosen = {"C": res.settings["C"]}
+        loss, message, name = None, f"C={res.settings['C']:g}", "sklearn-logistic"
+    chosen.update(candidates=res.candidates, validation_accuracy=res.validation_accuracy)
+    record.update(status="trained", solve_seconds=res.seconds, loss=loss, message=message,
+                  baseline=chosen,
+                  solver={"name": name, "version": record["versions"]["scikit-learn"]})
+    model = res.model
+    return _Predictor(lambda X: model.predict(scaler.transform(numpy.asarray(X, dtype=float))), model)
+
+
+def _fit_gradient(config: dict, parts: dict, record: dict, emit):
+    """``gradient``: the start ``exact`` would hand its solver (gradient descent + refit), alone.
+
+    The network is trained on the training part as an ``exact`` cell of the same formulation,
+    weight domain and robust radius is (the estimator's scaling, lowering and seed), by
+    :func:`bnnmip.strategies._common.gradient_start` with the cell's ``start_seconds``. Its
+    ``loss`` is the Hamming loss of its plain forward pass on the scaled training points, as
+    an ``exact`` cell's.
+    """
+    from ..estimator import BDNNClassifier  # lazy: start-up cost (the estimator imports scikit-learn)
+
+    X_train, y_train = parts["train"]
+    clf = BDNNClassifier(hidden_layer_sizes=tuple(config["hidden"]),
+                         weight_domain=config["weight_domain"], formulation=config["formulation"],
+                         random_state=config["seed"], robust_radius=config["robust_radius"],
+                         threads=config["threads"])
+    prep = clf._prepare(X_train, y_train, None, check_backend=False)
+    lowering = lower(prep.architecture, prep.data, formulation=config["formulation"],
+                     robust=prep.robust, eps=clf.eps)
+    emit({"event": "phase", "phase": "fit"})
+    seconds = float(config["params"]["start_seconds"])
+    t0 = time.perf_counter()
+    net, info = gradient_start(lowering, seconds, seed=prep.options.seed)
+    elapsed = time.perf_counter() - t0
+    data = prep.data
+    loss = net.hamming_loss(data.X, data.y, weights=data.weights, scaled=True)
+    network = attrs.evolve(net, scaling=prep.scaling, classes=tuple(prep.classes.tolist()),
+                           prediction_rule=prep.rule)
+    record.update(
+        status="trained", solve_seconds=elapsed, loss=loss,
+        message=f"gradient start, {'realized' if info['start_realized'] else 'not realized'} "
+                f"({info['start_seconds']:g} s of {seconds:g})",
+        baseline={"start_seconds": seconds, "seconds_taken": info["start_seconds"],
+                  "start_loss": info["start_loss"], "realized": bool(info["start_realized"])},
+        solver={"name": "bnnmip-gradient", "version": record["versions"]["bnnmip"]},
+    )
+    classes = numpy.asarray(prep.classes)
+    return _Predictor(lambda X: classes[network.predict_index(numpy.asarray(X, dtype=float))], network)
+
+
+_FITS = {"bdnn": _fit_bdnn, "mlp": _fit_mlp, "mlp-tuned": _fit_tuned, "logistic": _fit_tuned,
+         "gradient": _fit_gradient}
+
+
 def _certify(clf, config: dict, parts: dict) -> list[dict]:
     X_test, y_test = parts["test"]
     out = []
@@ -242,7 +346,9 @@ def run_cell(key: str, config: dict, emit: Callable[[dict], None] | None = None)
         record["versions"] = versions()
         parts = _load(config)
         record["points"] = {name: int(parts[name][1].shape[0]) for name in ("train", "validation", "test")}
-        fit = _fit_bdnn if config["model"] == "bdnn" else _fit_mlp
+        if config["model"] not in _FITS:
+            raise InvalidInputError(f"unknown model {config['model']!r}; known: {', '.join(_FITS)}")
+        fit = _FITS[config["model"]]
         model = fit(config, parts, record, emit)
         if model is not None:
             emit({"event": "phase", "phase": "evaluate"})

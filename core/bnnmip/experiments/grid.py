@@ -3,7 +3,10 @@
 A :class:`Grid` is the cross product of its axes (data sets x formulations x strategies x
 backends x seeds x time limits x time budgets x hidden widths x weight domains x robust radii x
 strategy parameters), plus one baseline cell per data set, seed and hidden widths for each
-baseline model (``"mlp"``: a scikit-learn ReLU ``MLPClassifier`` of the same widths). Every
+baseline model (:data:`BASELINES`: ``"mlp-tuned"``, a same-width ReLU MLP tuned on the
+validation part; ``"logistic"``; ``"gradient"``, the gradient-trained binarized network
+``exact`` starts from, one cell per formulation, weight domain and robust radius; ``"mlp"``,
+one Adam run, kept for old stores). Every
 cell is a JSON-serialisable dict (:meth:`Grid.cells`); its key (:func:`cell_key`) is a hash
 of that dict, so the same configuration has the same key in every run, on every executor.
 
@@ -41,8 +44,31 @@ __all__ = ["BASELINES", "SCHEMA", "Grid", "cell_key", "cell_label", "load_grid",
 SCHEMA = 1
 """Version of the cell configuration layout (part of every key)."""
 
-BASELINES = ("mlp",)
-"""Baseline models a grid may add next to the BDNN cells."""
+BASELINES = ("mlp-tuned", "logistic", "gradient", "mlp")
+"""Baseline models a grid may add next to the BDNN cells.
+
+``mlp-tuned``: a same-width ReLU ``MLPClassifier`` over ``lbfgs`` and ``adam``, the L2 penalties
+of :data:`bnnmip.baselines.ALPHAS` and 3 restarts, chosen on the cell's validation part
+(:func:`bnnmip.baselines.mlp_baseline`); ``logistic``: ``LogisticRegression`` with ``C``
+chosen there (:func:`bnnmip.baselines.logistic_baseline`); ``gradient``: the binarized network
+the ``exact`` strategy hands its solver as a start (:func:`bnnmip.strategies._common.gradient_start`:
+straight-through gradient descent, refitted to the formulation's margins), with no MILP;
+``mlp``: one Adam run with ``random_state = seed`` (the weak baseline of older stores; its cells
+keep their keys).
+"""
+
+BASELINE_PARAMS = {
+    "mlp-tuned": {"solvers": ["lbfgs", "adam"], "alphas": [1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0],
+                  "restarts": 3, "max_iter": 2000},
+    "logistic": {"cs": [0.01, 0.1, 1.0, 10.0, 100.0], "max_iter": 5000},  # logistic_baseline's max_iter
+    "gradient": {"start_seconds": 5.0},
+}
+"""The settings recorded in (and keying) the cells of the new baselines (``mlp``: ``mlp_params``).
+
+``gradient``'s ``start_seconds`` is the ``exact`` strategy's default (``min`` with a quarter of
+the grid's smallest time budget, as ``exact`` takes it), or ``strategy_params.exact.start_seconds``
+when the grid sets one value.
+"""
 
 MLP_DEFAULTS = {"max_iter": 2000}
 """MLPClassifier settings of the ``mlp`` baseline (as in ``benchmarks/strategies.py``)."""
@@ -57,7 +83,7 @@ _AXES = {
     "datasets", "backends", "strategies", "formulations", "seeds", "time_limits", "time_budgets",
     "hidden", "weight_domains", "robust_radii", "strategy_params", "baselines", "certify_radii",
     "max_points", "mip_gap", "test_fraction", "validation_fraction", "validation_strategies",
-    "bdnn", "mlp_params", "solver_options",
+    "bdnn", "mlp_params", "solver_options", "baseline_params",
 }
 
 
@@ -127,6 +153,8 @@ def cell_label(config: Mapping[str, Any]) -> str:
         parts += [f"{k}={v}" for k, v in (config.get("solver_options") or {}).items()]
     else:
         parts.insert(1, config["model"])
+        if config.get("formulation"):  # gradient: one cell per formulation
+            parts.append(config["formulation"])
     return " ".join(parts)
 
 
@@ -296,6 +324,12 @@ def _strings(name: str, value) -> list[str]:
     return out
 
 
+def _baselines(value) -> list[str]:
+    """Baseline names from a list, one name or comma-separated names, without duplicates."""
+    return _dedupe([part.strip() for name in _strings("baselines", value)
+                    for part in name.split(",") if part.strip()])
+
+
 def _dedupe(items: list) -> list:
     seen, out = set(), []
     for item in items:
@@ -340,7 +374,9 @@ class Grid:
         before any cell runs (:meth:`validate_names`), recorded in a cell's configuration only
         when not empty.
     baselines : list of str
-        Baseline models added per data set, seed and widths: ``"mlp"``.
+        Baseline models added per data set, seed and widths (:data:`BASELINES`):
+        ``"mlp-tuned"``, ``"logistic"``, ``"gradient"`` (one per formulation, weight domain and
+        robust radius), ``"mlp"`` (the old single Adam run). ``"mlp-tuned,logistic"`` works too.
     certify_radii : list of float
         Radii at which to certify the test accuracy of every BDNN cell; empty means the cell's
         robust radius when it is positive, else no certification.
@@ -355,6 +391,9 @@ class Grid:
         they train on train + validation and hold the validation part out themselves.
     bdnn : bool
         Whether to include the BDNN cells (``False``: baselines only).
+    baseline_params : dict
+        Per new baseline name, settings that replace :data:`BASELINE_PARAMS`' (e.g.
+        ``{"mlp-tuned" = {restarts = 5}}``); they are part of the cells' keys.
     mlp_params : dict
         ``MLPClassifier`` settings of the ``mlp`` baseline (default ``{"max_iter": 2000}``;
         ``hidden_layer_sizes`` and ``random_state`` come from the cell).
@@ -387,7 +426,7 @@ class Grid:
     )
     strategy_params: dict = attrs.field(factory=dict, converter=_params_axis)
     solver_options: dict = attrs.field(factory=dict, converter=_solver_options_axis)
-    baselines: list = attrs.field(factory=list, converter=lambda v: _strings("baselines", v))
+    baselines: list = attrs.field(factory=list, converter=lambda v: _baselines(v))
     certify_radii: list = attrs.field(factory=list, converter=lambda v: _floats("certify_radii", v))
     max_points: int | None = None
     mip_gap: float = attrs.field(default=1e-4, converter=float)
@@ -398,6 +437,7 @@ class Grid:
     )
     bdnn: bool = True
     mlp_params: dict = attrs.field(factory=lambda: dict(MLP_DEFAULTS))
+    baseline_params: dict = attrs.field(factory=dict)
 
     def __attrs_post_init__(self) -> None:
         for name in ("datasets", "backends", "strategies", "formulations", "seeds", "time_limits",
@@ -433,6 +473,7 @@ class Grid:
                 "hidden_layer_sizes and random_state (they come from the cell)"
             )
         self.mlp_params = json.loads(json.dumps(dict(self.mlp_params), sort_keys=True))
+        self.baseline_params = _baseline_params(self.baseline_params)
         for field, kind, names in (("strategy_params", "strategies", self.strategies),
                                    ("solver_options", "backends", self.backends)):
             unknown = set(getattr(self, field)) - set(names)
@@ -546,7 +587,7 @@ class Grid:
                             **extra,
                         })
             for baseline in self.baselines:
-                out.append({
+                empty = {
                     **common,
                     "model": baseline,
                     "backend": None,
@@ -560,8 +601,33 @@ class Grid:
                     "params": dict(self.mlp_params),
                     "uses_validation": False,
                     "certify_radii": [],
-                })
+                }
+                if baseline == "mlp":  # as before the other baselines existed: the same keys
+                    out.append(empty)
+                elif baseline == "gradient":
+                    for fmt, domain, radius in itertools.product(
+                            self.formulations, self.weight_domains, self.robust_radii):
+                        out.append({**empty, "formulation": fmt, "weight_domain": domain,
+                                    "robust_radius": radius, "params": self._gradient_params()})
+                else:
+                    params = {**BASELINE_PARAMS[baseline], **self.baseline_params.get(baseline, {})}
+                    out.append({**empty, "params": json.loads(json.dumps(params, sort_keys=True)),
+                                "uses_validation": True})
         return _dedupe(out)
+
+    def _gradient_params(self) -> dict:
+        """The ``gradient`` baseline's seconds: those the ``exact`` cells give their start."""
+        tables = self.strategy_params.get("exact") or [{}]
+        own = self.baseline_params.get("gradient", {})
+        seconds = float(BASELINE_PARAMS["gradient"]["start_seconds"])
+        if "start_seconds" in own:
+            return {"start_seconds": float(own["start_seconds"])}
+        if len(tables) == 1 and "start_seconds" in tables[0]:
+            seconds = float(tables[0]["start_seconds"])
+        budgets = [b for b in self.time_budgets if b is not None]
+        if budgets:
+            seconds = min(seconds, min(budgets) / 4)
+        return {"start_seconds": seconds}
 
     def keyed_cells(self) -> list[tuple[str, dict]]:
         """``(key, config)`` for every cell."""
@@ -572,6 +638,33 @@ class Grid:
         d = attrs.asdict(self)
         d["hidden"] = [list(h) for h in self.hidden]
         return d
+
+
+def _baseline_params(value) -> dict:
+    """``{baseline: {setting: value}}``, checked against :data:`BASELINE_PARAMS`."""
+    if not isinstance(value, Mapping):
+        raise InvalidInputError(
+            "grid: baseline_params must map baseline names to tables, e.g. {mlp-tuned = {restarts = 5}}")
+    out = {}
+    for name, table in value.items():
+        if name not in BASELINE_PARAMS or not isinstance(table, Mapping):
+            raise InvalidInputError(
+                f"grid: baseline_params.{name} must be a table for one of "
+                f"{', '.join(BASELINE_PARAMS)} (the mlp baseline's settings are mlp_params)")
+        known = [k for k in BASELINE_PARAMS[name] if (name, k) != ("logistic", "max_iter")]  # fixed
+        unknown = set(table) - set(known)
+        if unknown:
+            raise InvalidInputError(
+                f"grid: baseline_params.{name}: unknown setting(s) {', '.join(sorted(unknown))}; "
+                f"known: {', '.join(known)}")
+        if name == "gradient" and "start_seconds" in table:
+            _floats("baseline_params.gradient.start_seconds", table["start_seconds"], positive=True)
+        if name == "mlp-tuned" and "restarts" in table and not (
+                isinstance(table["restarts"], int) and table["restarts"] >= 1):
+            raise InvalidInputError("grid: baseline_params.mlp-tuned.restarts must be an integer >= 1, "
+                                    f"got {table['restarts']!r}")
+        out[str(name)] = json.loads(json.dumps(dict(table), sort_keys=True))
+    return out
 
 
 def _max_points(value) -> int | None:

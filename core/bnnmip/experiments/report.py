@@ -13,7 +13,8 @@ Written to ``DIR`` (default: next to the store, ``<store stem>-report/``):
   on every backend) the backend found the best objective;
 - ``accuracy.csv``: per data set and variant (all configuration fields but the seed): train,
   validation and test accuracy, mean and standard deviation over seeds, for every BDNN
-  variant and the MLP baseline;
+  variant and every baseline (``chosen``: what the baseline cells chose, e.g. the tuned MLP's
+  solver and ``alpha`` per seed count; labels in :data:`BASELINE_LABELS`);
 - ``performance_profile.png``: Dolan-More performance profile of solve times across backends;
 - ``accuracy_vs_splits.png``: training and validation accuracy against the number of splits,
   for ``split`` cells (mean over seeds, from each cell's recorded history);
@@ -35,8 +36,8 @@ from ..errors import InvalidInputError
 from .results import config_value, flatten, tidy_records
 from .store import ResultStore
 
-__all__ = ["PlotsSkippedWarning", "ReportFiles", "accuracy_rows", "backend_rows", "flatten", "report",
-           "shifted_geometric_mean"]
+__all__ = ["BASELINE_LABELS", "PlotsSkippedWarning", "ReportFiles", "accuracy_rows", "backend_rows",
+           "flatten", "report", "shifted_geometric_mean"]
 
 SHIFT = 1.0
 """Shift of the shifted geometric mean of solve times, in seconds."""
@@ -47,6 +48,44 @@ MIN_TIME = 0.01
 _VARIANT_FIELDS = ("model", "strategy", "formulation", "backend", "hidden", "weight_domain",
                    "robust_radius", "time_limit", "time_budget", "params", "solver_options", "max_points")
 _ALWAYS = ("model", "strategy", "formulation", "backend")
+
+
+BASELINE_LABELS = {
+    "mlp": "mlp (ReLU, sklearn, one Adam run)",
+    "mlp-tuned": "MLP tuned (ReLU, lbfgs/adam x alpha x restarts, chosen on validation)",
+    "logistic": "logistic regression (C chosen on validation)",
+    "gradient": "gradient start alone (STE + refit, no MILP)",
+}
+"""How the report's accuracy tables name the baseline models."""
+
+
+def _chosen(records) -> str:
+    """What a variant's baseline cells chose, over seeds (empty for BDNN cells)."""
+    picks = [r.get("baseline") for r in records if r.get("baseline")]
+    if not picks:
+        return ""
+    if "start_seconds" in picks[0]:  # gradient
+        realized = sum(1 for b in picks if b.get("realized"))
+        taken = statistics.fmean(float(b.get("seconds_taken") or 0.0) for b in picks)
+        allowed = picks[0]["start_seconds"]
+        return f"refit met the margins {realized}/{len(picks)}; {taken:.2f} s of {allowed:g}"
+    if "C" in picks[0]:
+        counts = Counter(f"C={b['C']:g}" for b in picks)
+    else:
+        counts = Counter(f"{b['solver']} alpha={b['alpha']:g}" for b in picks if "solver" in b)
+    return ", ".join(f"{k} x{n}" for k, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def _grid_summary(params: str) -> str:
+    """The search grid of ``mlp-tuned`` / ``logistic`` in a few words (not its JSON)."""
+    try:
+        p = json.loads(params)
+    except (TypeError, ValueError):
+        return params
+    if "cs" in p:
+        return f"C in {{{', '.join(f'{c:g}' for c in p['cs'])}}}"
+    return (f"alpha in {{{', '.join(f'{a:g}' for a in p.get('alphas', []))}}}, "
+            f"{p.get('restarts')} restarts, max_iter {p.get('max_iter')}")
 
 
 def shifted_geometric_mean(values, shift: float = SHIFT) -> float | None:
@@ -157,6 +196,7 @@ def accuracy_rows(records: list[dict]) -> list[dict]:
             row[f"{part}_mean"], row[f"{part}_sd"] = mean, sd
         row["mean_wall_seconds"] = _mean_sd(r.get("wall_seconds") for r in rs)[0]
         row["seeds"] = " ".join(str(s) for s in sorted({r["config"]["seed"] for r in rs}))
+        row["chosen"] = _chosen(rs)
         rows.append(row)
     return rows
 
@@ -579,8 +619,9 @@ def _md_header(store, records, title) -> list[str]:
         "",
         "Protocol: min-max scaling fitted on the training points; train/validation/test "
         "split stratified by seed (default 50/25/25); `split` trains on train + validation and "
-        "selects on validation, the other strategies and the MLP baseline train on the training "
-        "part; one solver thread per cell, one cell per worker process.",
+        "selects on validation, the other strategies and the baselines train on the training "
+        "part (the tuned MLP and logistic regression choose their settings on the validation "
+        "part); one solver thread per cell, one cell per worker process.",
         "",
     ]
 
@@ -618,16 +659,20 @@ def _md_accuracy(arows) -> list[str]:
     shown = [f for f in _VARIANT_FIELDS if f in _ALWAYS or f in varying]
     for dataset in sorted({r["dataset"] for r in arows}):
         lines += [f"### {dataset}", ""]
-        header = [*shown, "cells", "train", "validation", "test", "wall s (mean)"]
+        mine = [r for r in arows if r["dataset"] == dataset]
+        chosen = any(r.get("chosen") for r in mine)
+        header = [*shown, "cells", "train", "validation", "test", "wall s (mean)",
+                  *(["chosen (over seeds)"] if chosen else [])]
         rows = []
-        for r in (r for r in arows if r["dataset"] == dataset):
+        for r in mine:
             label = [r[f] if r[f] != "" else "-" for f in shown]
-            if r["model"] == "mlp":
-                label[0] = "mlp (ReLU, sklearn)"
+            label[0] = BASELINE_LABELS.get(r["model"], label[0])
+            if "params" in shown and r["model"] in ("mlp-tuned", "logistic"):
+                label[shown.index("params")] = _grid_summary(r["params"])
             accs = [f"{_fmt(r[f'{p}_mean'], '{:.3f}')} ± {_fmt(r[f'{p}_sd'], '{:.3f}')}"
                     if r[f"{p}_mean"] is not None else "-" for p in ("train", "validation", "test")]
             rows.append([*label, f"{r['evaluated']}/{r['cells']}", *accs,
-                         _fmt(r["mean_wall_seconds"], "{:.1f}")])
+                         _fmt(r["mean_wall_seconds"], "{:.1f}"), *([r["chosen"] or "-"] if chosen else [])])
         lines += _md_table(header, rows) + [""]
     return lines
 

@@ -15,7 +15,8 @@ Every row is the *last* record of a cell key (a cell rerun with ``--retry-failed
 The fixed columns, in this order:
 
 - ``key``: the cell's key (a hash of its configuration);
-- configuration: ``dataset``, ``model`` (``bdnn`` or a baseline such as ``mlp``), ``strategy``,
+- configuration: ``dataset``, ``model`` (``bdnn`` or a baseline: ``mlp-tuned``, ``logistic``,
+  ``gradient``, ``mlp``), ``strategy``,
   ``formulation``, ``backend``, ``seed``, ``hidden`` (the hidden widths joined by ``x``, ``0``
   for none), ``n_hidden_layers``, ``weight_domain``, ``robust_radius``, ``time_limit``,
   ``time_budget``, ``mip_gap``, ``max_points``, ``uses_validation``, ``test_fraction``,
@@ -39,6 +40,13 @@ Then, only where some cell has them, one column per value of the nested fields:
   parameter (the MLP's ``max_iter``...) of the cell's configuration;
 - ``solver_option_<name>``: each solver option (``separating/maxrounds`` becomes
   ``solver_option_separating_maxrounds``);
+- ``baseline_<name>``: what a baseline cell chose or did (its record's ``baseline`` field):
+  ``mlp-tuned``: ``baseline_solver``, ``baseline_alpha``, ``baseline_random_state``,
+  ``baseline_restart``, ``baseline_restarts``, ``baseline_iterations``; ``logistic``:
+  ``baseline_c``; both: ``baseline_candidates`` (models tried) and
+  ``baseline_validation_accuracy`` (the chosen one's); ``gradient``: ``baseline_start_seconds``
+  (allowed), ``baseline_seconds_taken``, ``baseline_start_loss`` (before the refit to the
+  margins), ``baseline_realized`` (the refit met them);
 - ``certified_accuracy_r<radius>``, ``certified_unknown_r<radius>``,
   ``certified_seconds_r<radius>``: the certified test accuracy at each radius, the test points
   whose certificate was not decided, and the seconds it took (radius 0.05 becomes ``r0_05``).
@@ -163,8 +171,9 @@ _INTEGER_COLUMNS = ("seed", "n_hidden_layers", "max_points", "threads", "nodes",
                     "problem_variables", "problem_binaries", "problem_integers", "problem_nonzeros",
                     "cpu_count")
 
-_PREFIXES = ("param_", "solver_option_", "certified_accuracy_r", "certified_unknown_r",
+_PREFIXES = ("param_", "solver_option_", "baseline_", "certified_accuracy_r", "certified_unknown_r",
              "certified_seconds_r")
+_FIRST_CERTIFICATE = _PREFIXES.index("certified_accuracy_r")
 
 
 def _snake(name) -> str:
@@ -219,6 +228,8 @@ def tidy_record(record: dict) -> dict:
         row[f"param_{_snake(name)}"] = _scalar(value)
     for name, value in sorted((config.get("solver_options") or {}).items()):
         row[f"solver_option_{_snake(name)}"] = _scalar(value)
+    for name, value in sorted((record.get("baseline") or {}).items()):
+        row[f"baseline_{_snake(name)}"] = _scalar(value)
     for entry in record.get("certified") or []:
         r = _radius(entry["radius"])
         row[f"certified_accuracy_r{r}"] = entry.get("accuracy")
@@ -240,7 +251,7 @@ def _column_order(rows: list[dict]) -> list[str]:
     def order(name):
         prefix = next(i for i, p in enumerate(_PREFIXES) if name.startswith(p))
         tail = name[len(_PREFIXES[prefix]):]
-        if prefix >= 2:  # certificates: by radius
+        if prefix >= _FIRST_CERTIFICATE:  # certificates: by radius
             try:
                 return (prefix, float(tail.replace("e_", "e-").replace("_", ".")), tail)
             except ValueError:
@@ -261,7 +272,7 @@ def tidy_records(records_or_store) -> tuple[list[str], list[dict]]:
     Returns
     -------
     columns : list of str
-        :data:`COLUMNS`, then the ``param_``, ``solver_option_`` and ``certified_`` columns
+        :data:`COLUMNS`, then the ``param_``, ``solver_option_``, ``baseline_`` and ``certified_`` columns
         some row has (certificates ordered by radius).
     rows : list of dict
         One per cell; every row has every column (``None`` where it has no value).
