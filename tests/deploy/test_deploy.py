@@ -249,6 +249,17 @@ def test_footprint_counts():
     assert "19 B" in text and "56 B" in text and "2 bits each" in text
 
 
+def test_a_network_without_biases_stores_none():
+    W1 = np.array([[1.0, 0.0, -1.0], [0.0, 0.0, 1.0]])
+    W2 = np.array([[1.0, -1.0], [0.0, 1.0]])
+    net = BinarizedNetwork.from_arrays([W1, W2], [np.zeros(2), np.zeros(2)],
+                                       weight_domain=WeightDomain.ternary(), metadata={"bias": False})
+    fp = footprint(net)
+    assert (fp.weights, fp.biases, fp.parameters) == (10, 0, 10)
+    assert fp.packed_model_bytes == 3  # the weights alone
+    assert "0 biases" in format_footprint(fp)
+
+
 # ---------------------------------------------------------------------------------------------
 # CLI end to end
 # ---------------------------------------------------------------------------------------------

@@ -86,7 +86,8 @@ def _c_table_bytes(network: BinarizedNetwork) -> int:
 def footprint(network: BinarizedNetwork) -> Footprint:
     """Count parameters, bits and bytes (see the module docstring for what each means)."""
     n_w = sum(int(W.size) for W in network.weights)
-    n_b = sum(int(b.size) for b in network.biases)
+    # a network trained without biases has none to store (its bias vectors are all zero)
+    n_b = sum(int(b.size) for b in network.biases) if network.architecture.bias else 0
     bpw = bits_per_weight(network.weight_domain)
     hidden = network.widths[1:-1]
     return Footprint(
