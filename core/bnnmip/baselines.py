@@ -21,6 +21,7 @@ from collections.abc import Sequence
 import attrs
 import numpy as np
 
+from .datasets import split_dataset
 from .errors import InvalidInputError
 
 __all__ = ["ALPHAS", "Baseline", "logistic_baseline", "mlp_baseline", "validation_split"]
@@ -47,15 +48,10 @@ class Baseline:
 
 def validation_split(X, y, fraction: float = 0.25, seed: int = 0):
     """``(X_fit, y_fit, X_val, y_val)``: a stratified held-out part when every class allows it."""
-    from sklearn.model_selection import train_test_split  # lazy: start-up cost (scikit-learn)
-
-    X, y = np.asarray(X, dtype=float), np.asarray(y)
     if not 0 < fraction < 1:
         raise InvalidInputError(f"validation fraction must be in (0, 1), got {fraction}")
-    counts = np.unique(y, return_counts=True)[1]
-    stratify = y if counts.min() >= 2 else None
-    X_fit, X_val, y_fit, y_val = train_test_split(X, y, test_size=fraction, random_state=seed,
-                                                  stratify=stratify)
+    X_fit, X_val, y_fit, y_val = split_dataset(np.asarray(X, dtype=float), np.asarray(y),
+                                               test_size=fraction, seed=seed)
     return X_fit, y_fit, X_val, y_val
 
 

@@ -31,6 +31,8 @@ import math
 import os
 import stat
 
+import numpy as np
+
 from .errors import InvalidInputError, ModelFormatError
 from .ir import WeightDomain
 
@@ -134,6 +136,12 @@ def _numbers(source: str, where: str, value, length: int | None, what: str) -> l
         raise _bad(source, f"{where} must be a list of numbers ({what}), got {type(value).__name__}")
     if length is not None and len(value) != length:
         raise _bad(source, f"{where} has {len(value)} entries but must have {length} ({what})")
+    if set(map(type, value)) <= {int, float}:  # the usual file: one array check, no loop
+        try:
+            if np.isfinite(np.asarray(value, dtype=float)).all():
+                return value
+        except OverflowError:  # an integer beyond float range: the loop below names it
+            pass
     for k, v in enumerate(value):
         if not _is_number(v):
             raise _bad(source, f"{where}[{k}] must be a number, got {v!r}")

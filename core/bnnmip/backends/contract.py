@@ -197,21 +197,26 @@ def _plugin_of(backend) -> str:
     return found or f"(backend object {name!r})"
 
 
-def availability(backend) -> tuple[bool, str]:
-    """``backend.availability()``, isolated: a probe that raises or answers malformed is unusable.
+def _isolated_answer(backend, what: str, call) -> tuple[bool, str]:
+    """``call()``'s ``(ok, reason)``, isolated: an exception or a malformed answer is a refusal.
 
     The failure is recorded against the backend's plugin (``bnnmip plugins`` lists it) and
     the reason names it; it never propagates.
     """
     try:
-        answer = backend.availability()
+        answer = call()
         ok, reason = answer
         if not isinstance(ok, bool | np.bool_) or not isinstance(reason, str):
-            raise TypeError(f"availability() must return (bool, str), got {answer!r}")
+            raise TypeError(f"{what} must return (bool, str), got {answer!r}")
     except Exception as exc:
-        failure = record_failure(_plugin_of(backend), f"backend {backend.name!r} availability()", exc)
-        return False, f"availability() failed: {failure.error}"
+        failure = record_failure(_plugin_of(backend), f"backend {backend.name!r} {what}", exc)
+        return False, f"{what} failed: {failure.error}"
     return bool(ok), reason
+
+
+def availability(backend) -> tuple[bool, str]:
+    """``backend.availability()``, isolated: a probe that raises or answers malformed is unusable."""
+    return _isolated_answer(backend, "availability()", lambda: backend.availability())
 
 
 def solver_version(backend) -> str:
@@ -233,15 +238,8 @@ def supports(backend, problem: MilpProblem, options: SolveOptions) -> tuple[bool
     method = getattr(backend, "supports", None)
     if method is None:
         return True, ""
-    try:
-        answer = method(problem, options)
-        ok, reason = answer
-        if not isinstance(ok, bool | np.bool_) or not isinstance(reason, str):
-            raise TypeError(f"supports() must return (bool, str), got {answer!r}")
-    except Exception as exc:
-        failure = record_failure(_plugin_of(backend), f"backend {backend.name!r} supports()", exc)
-        return False, f"supports() failed: {failure.error}"
-    return bool(ok), reason if not ok else ""
+    ok, reason = _isolated_answer(backend, "supports()", lambda: method(problem, options))
+    return ok, reason if not ok else ""
 
 
 def declared_features(backend) -> frozenset[BackendFeature]:

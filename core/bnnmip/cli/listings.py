@@ -6,7 +6,7 @@ Each listing survives a broken plugin: a registration hook, ``availability()`` o
 
 from __future__ import annotations
 
-from ..backends import availability, solver_version
+from ..backends import availability, declared_features, solver_version
 from ..datasets import list_datasets
 from ..plugins import get_plugin_manager, plugin_records
 from ..plugins.registry import list_backends, list_splitters, list_strategies, owner
@@ -30,7 +30,7 @@ def add_parser(sub) -> None:
 
 def _features(backend) -> list[str] | None:
     try:
-        return sorted(f.value for f in backend.features)
+        return sorted(f.value for f in declared_features(backend))
     except Exception:  # noqa: BLE001 - a malformed declaration is the plugin's, not the listing's
         return None
 
