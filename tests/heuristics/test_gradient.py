@@ -8,6 +8,7 @@ import pytest
 from bnnmip.errors import InvalidInputError
 from bnnmip.formulation import lower
 from bnnmip.heuristics import ste_network
+from bnnmip.heuristics.clock import Deadline
 from bnnmip.heuristics.improve import _polish, _refit_neurons
 from bnnmip.ir import Architecture, TrainingSet
 from bnnmip.network import BinarizedNetwork
@@ -172,7 +173,7 @@ def test_polish_repairs_a_shifted_bias():
     shifted = BinarizedNetwork.from_arrays(teacher.weights, biases)
     assert loss(shifted, data) > 0
     weights, fixed = _polish(list(teacher.weights), biases, data.X, data.y, data.weights, 1, None,
-                             False, True, time.perf_counter() + 10)
+                             False, True, Deadline(10))
     assert loss(BinarizedNetwork.from_arrays(weights, fixed), data) == 0.0
 
 
@@ -224,7 +225,7 @@ def _refit(net, data, P=1.0):
     weights = [np.array(W, float) for W in net.weights]
     biases = [np.array(b, float) for b in net.biases]
     X, y, pw = np.asarray(data.X, float), np.asarray(data.y), np.asarray(data.weights, float)
-    w, b = _refit_neurons(weights, biases, X, y, pw, P, None, False, True, time.perf_counter() + 30)
+    w, b = _refit_neurons(weights, biases, X, y, pw, P, None, False, True, Deadline(30))
     return BinarizedNetwork.from_arrays(w, b)
 
 
@@ -253,7 +254,7 @@ def test_lp_refit_keeps_integer_rows_integral():
     assert loss(broken, data) > 0
     X, y, pw = np.asarray(data.X, float), np.asarray(data.y), np.asarray(data.weights, float)
     biases = [np.array(v, float) for v in teacher.biases]
-    w, b = _refit_neurons(weights, biases, X, y, pw, 2, None, True, True, time.perf_counter() + 30)
+    w, b = _refit_neurons(weights, biases, X, y, pw, 2, None, True, True, Deadline(30))
     fixed = BinarizedNetwork.from_arrays(w, b, weight_domain="integer:2")
     assert loss(fixed, data) == 0.0
     assert all(np.array_equal(W, np.round(W)) and np.abs(W).max() <= 2 for W in fixed.weights)

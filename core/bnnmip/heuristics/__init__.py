@@ -5,6 +5,7 @@
 - :mod:`.robustify`: moving a start's first layer off the training points' l-inf balls.
 - :mod:`.pattern_fit`: LPs that realise an activation pattern (repair, max-min margins).
 - :mod:`.soft_margin`: the soft-margin refit (training errors traded for margin).
+- :mod:`.clock`: their time limits, in CPU seconds of the working thread (:class:`Deadline`).
 """
 
 from .gradient import ste_network

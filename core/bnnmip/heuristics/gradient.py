@@ -83,13 +83,14 @@ Measurements behind the defaults (restarts, local search, the training knobs) ar
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from ..errors import InvalidInputError
 from ..ir import Architecture, TrainingSet
 from ..network import BinarizedNetwork
+from .clock import Deadline
 from .improve import _improve
 from .robustify import _robustify
 from .thresholds import _ZERO_TOL, _robust_slack
@@ -130,9 +131,13 @@ def ste_network(
         Scaled inputs, labels ``0..K-1`` and positive point weights.
     seed : int, default 0
         Seed of :func:`numpy.random.default_rng`; a run that is not cut short by the time
-        limit is fully determined by it.
+        limit is fully determined by it (and the limit counts CPU time, so a loaded machine
+        does not cut it shorter).
     time_limit : float, default 5.0
-        Wall-clock seconds for all restarts together (checked once per epoch).
+        Seconds for all restarts together, counted in CPU time of the calling thread and
+        checked once per epoch (:class:`~bnnmip.heuristics.clock.Deadline`: the result does
+        not depend on how busy the machine is, unless a wall-clock cap of three times the
+        limit is reached first).
     restarts : int, default 8
         Independent initialisations, run one after the other; restart ``r`` may use the time
         up to ``min(1, (r + 1) / min(restarts, 4))`` of the limit (what an earlier one leaves
@@ -171,7 +176,15 @@ def ste_network(
     _check(arch, data, time_limit, restarts, epochs, bias_bound)
     radius = _finite_nonnegative("robust_radius", robust_radius)
     floor = _finite_nonnegative("loss_bound", loss_bound) * (1.0 + 1e-12)  # 0 stays exactly 0
-    start = time.perf_counter()
+    # the matrices are small: one BLAS thread is as fast, and a busy machine cannot starve it
+    # of the others (on 2 loaded cores two BLAS threads made the digits start 10x slower)
+    with threadpool_limits(limits=1):
+        return _search(arch, data, seed, time_limit, restarts, epochs, bias_bound, radius, floor)
+
+
+def _search(arch, data, seed, time_limit, restarts, epochs, bias_bound, radius, floor) -> BinarizedNetwork:
+    """:func:`ste_network` after its checks."""
+    clock = Deadline(time_limit)
     rng = np.random.default_rng(seed)
     P = float(arch.weight_domain.bound)
     B = None if bias_bound is None else float(bias_bound)
@@ -190,14 +203,14 @@ def ste_network(
         # a network grown from "no hidden neuron fires" by the robust local search (module notes)
         grown = _Best(radius, P)
         if grown.offer(*_grow_start(arch, data, B), X, y, pw) < math.inf:
-            deadline = start + time_limit / min(restarts, _TIME_SLICES)
+            deadline = clock.fraction(1.0 / min(restarts, _TIME_SLICES))
             _improve(grown, X, y, pw, arch.weight_domain.bound, B, integer, arch.bias, deadline, radius,
                      floor)
             best.offer(grown.weights, grown.biases, X, y, pw)
     for r in range(restarts):
         if best.loss <= floor:
             break
-        deadline = start + time_limit * min(1.0, (r + 1) / min(restarts, _TIME_SLICES))
+        deadline = clock.fraction(min(1.0, (r + 1) / min(restarts, _TIME_SLICES)))
         run = _Best()
         _train_once(arch, X, y, pw, target, P, B, rng, epochs, deadline, run)
         if radius > 0 and run.weights is not None:  # trained without the balls: move layer 1 off them
@@ -209,7 +222,7 @@ def ste_network(
                      floor)
         if run.weights is not None:
             best.offer(run.weights, run.biases, X, y, pw)
-        if best.loss <= floor or time.perf_counter() >= start + time_limit:
+        if best.loss <= floor or clock.passed():
             break
     return BinarizedNetwork.from_arrays(
         best.weights, best.biases, weight_domain=arch.weight_domain, metadata={"bias": arch.bias}
@@ -421,7 +434,7 @@ def _train_once(arch, X, y, pw, target, P, B, rng, epochs, deadline, best) -> No
             loss = best.offer(*_export(weights, biases, P, B, integer), X, y, pw)
             if loss == 0.0:
                 return
-        if epoch == epochs or time.perf_counter() >= deadline:
+        if epoch == epochs or deadline.passed():
             return
         frac = epoch / max(1, epochs - 1)
         temp = _TEMP_START * (_TEMP_END / _TEMP_START) ** frac

@@ -6,12 +6,11 @@ where they run (after each restart of the gradient start) and ``docs/strategies.
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
 from ..ir import TrainingSet
 from ..network import BinarizedNetwork
+from .clock import Deadline
 from .pattern_fit import _neuron_lp
 from .thresholds import _ROBUST_MARGIN, _best_threshold, _off_on_losses, _robust_half, _suffix_loss
 
@@ -36,7 +35,7 @@ def improve_network(network: BinarizedNetwork, data: TrainingSet, *, bias_bound:
         [np.array(b, dtype=float) for b in network.biases],
         np.asarray(data.X, dtype=float), np.asarray(data.y), np.asarray(data.weights, dtype=float),
         P, B, arch.weight_domain.is_integer, bool(network.metadata.get("bias", True)),
-        time.perf_counter() + time_limit,
+        Deadline(time_limit),
     )
     return BinarizedNetwork.from_arrays(weights, biases, weight_domain=arch.weight_domain,
                                         metadata=dict(network.metadata))
@@ -49,7 +48,7 @@ def _improve(run, X, y, pw, P, B, integer, has_bias, deadline, radius: float = 0
     Stops when its loss is at most ``floor``, no move helps, or the deadline passes.
     """
     weights, biases = run.weights, run.biases
-    while run.loss > floor and time.perf_counter() < deadline:
+    while run.loss > floor and not deadline.passed():
         before = run.loss
         if has_bias or integer:
             weights, biases = _polish(weights, biases, X, y, pw, P, B, integer, has_bias, deadline,
@@ -117,7 +116,7 @@ def _refit_neurons(weights, biases, X, y, pw, P, B, integer, has_bias, deadline,
                     sigma[i] = -sigma[i]
                     targets.append(sigma)
                 for sigma in targets:
-                    left = deadline - time.perf_counter()
+                    left = deadline.left()
                     if left <= 0:
                         return weights, biases
                     delta, w, b = _neuron_lp(H[rows], sigma[rows], P, Bl, r_l, integer, left)
@@ -160,7 +159,7 @@ def _polish(weights, biases, X, y, pw, P, B, integer, has_bias, deadline, sweeps
             for k in range(l):
                 a = (a @ weights[k].T + biases[k] > 0).astype(float)
             for j in range(W.shape[0]):
-                if time.perf_counter() >= deadline:
+                if deadline.passed():
                     return weights, biases
                 l0, l1 = _off_on_losses(weights, biases, (a @ W.T + biases[l] > 0).astype(float), l, j,
                                         onehot, pw)
