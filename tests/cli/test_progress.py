@@ -81,6 +81,9 @@ def test_format_helpers():
     assert format_iteration("local_search", 3, {"round": 2, "block": 1, "loss": 5.0, "status": "feasible",
                                                 "accepted": True, "seconds": 3.2}) == \
         "round 2, layer 1, solve feasible, training loss 5, accepted  [0:03]"
+    assert format_iteration("local_search", 9, {"round": 3, "block": "all", "loss": 2.0, "status": "optimal",
+                                                "accepted": True, "seconds": 8}) == \
+        "round 3, all layers, solve optimal, training loss 2, accepted  [0:08]"
     assert format_iteration("mine", 4, {"seconds": 1}) == "mine iteration 4  [0:01]"
     assert format_solve({"objective": None, "bound": 0.0, "gap": None, "nodes": None}) == \
         "incumbent -  bound 0  gap -  nodes -"

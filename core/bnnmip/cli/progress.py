@@ -81,7 +81,9 @@ def format_iteration(strategy: str, iteration: int, record: dict, solver_called:
         clusters = r.get("clusters", "?")
         head = f"split {r['split']}: {clusters} cluster{'' if clusters == 1 else 's'}"
     elif "round" in r:
-        head = f"round {r['round']}" + (f", layer {r['block']}" if r.get("block") is not None else "")
+        block = r.get("block")
+        where = "" if block is None else ", all layers" if block == "all" else f", layer {block}"
+        head = f"round {r['round']}{where}"
     else:
         head = f"{strategy} iteration {iteration}"
     if r.get("status") is not None and not solver_called:

@@ -74,6 +74,14 @@ The search stops, after at least one solve, when
 - with a single weight layer (no hidden layer) the only block is the full MILP, so one
   optimal solve ends the search.
 
+Finishing solve
+---------------
+With ``finish="exact"`` (the default), rounds that end in ``converged``, ``patience`` or
+``max_rounds`` with at least :data:`FINISH_MIN_SECONDS` of the budget left and a full MILP
+(not a large problem's view) are followed by the ``exact`` strategy on the whole problem,
+warm-started with the incumbent: its network is accepted as a step's is, and a proof of
+optimality makes the result ``OPTIMAL`` with ``stop_reason="exact"`` (record ``block="all"``).
+
 The last history record carries ``stop_reason`` (``zero_loss``, ``converged``, ``patience``,
 ``max_rounds``, ``time_budget`` or ``exact``). A step's time limit is ``step_seconds`` or, by
 default, a tenth of the budget left (at least 1 s), never more than ``options.time_limit``;
@@ -95,6 +103,8 @@ free_neurons : int, default 4
     Neurons freed per step (a layer not wider is freed whole); adapted per layer.
 step_seconds : float or None, default None
     A fixed time limit per step instead of the adaptive one.
+finish : {"exact", "none"}, default "exact"
+    What the budget left after the rounds is spent on (see "Finishing solve").
 
 Result
 ------
@@ -171,6 +181,7 @@ from ._lns import (
     run_step,
     schedule,
 )
+from .exact import ExactStrategy
 
 __all__ = [
     "DEFAULT_PARAMS",
@@ -182,8 +193,14 @@ __all__ = [
 ]
 
 DEFAULT_PARAMS = {"max_rounds": 20, "patience": 2, "start": "ste", "start_seconds": 5.0,
-                  "batch_size": 64, "free_neurons": 4, "step_seconds": None}
+                  "batch_size": 64, "free_neurons": 4, "step_seconds": None, "finish": "exact"}
 """The strategy's parameters and their defaults."""
+
+FINISH_KINDS = ("exact", "none")
+"""Values of the ``finish`` parameter (what the budget left after the rounds is spent on)."""
+
+FINISH_MIN_SECONDS = 1.0
+"""The finishing solve runs only with at least this much of the budget left."""
 
 INT_PARAMS = ("max_rounds", "patience", "batch_size", "free_neurons")
 
@@ -219,8 +236,8 @@ def _positive_float_or_none(value) -> tuple[bool, float | None]:
     return (math.isfinite(out) and out > 0), out
 
 
-def _check_params(params: Mapping) -> tuple[SearchSettings, str, float]:
-    """Validated params merged over :data:`DEFAULT_PARAMS`: settings, start, start_seconds."""
+def _check_params(params: Mapping) -> tuple[SearchSettings, str, float, str]:
+    """Validated params merged over :data:`DEFAULT_PARAMS`: settings, start, start_seconds, finish."""
     valid = ", ".join(f"{k} (default {v})" for k, v in DEFAULT_PARAMS.items())
     unknown = sorted(str(k) for k in params if k not in DEFAULT_PARAMS)
     if unknown:
@@ -243,9 +260,14 @@ def _check_params(params: Mapping) -> tuple[SearchSettings, str, float]:
             f"{out['step_seconds']!r}; valid keys: {valid}"
         )
     start, seconds = check_start_params("local_search", out["start"], out["start_seconds"])
+    if out["finish"] not in FINISH_KINDS:
+        raise InvalidInputError(
+            f"local_search parameter finish must be one of {', '.join(FINISH_KINDS)}, got "
+            f"{out['finish']!r}; valid keys: {valid}"
+        )
     settings = SearchSettings(out["max_rounds"], out["patience"], out["batch_size"], out["free_neurons"],
                               step)
-    return settings, start, seconds
+    return settings, start, seconds, out["finish"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -428,12 +450,12 @@ class LocalSearchStrategy:
     def train(self, task: TrainingTask) -> TrainingResult:
         """Search from the best start until a stop rule fires; see the module docstring."""
         budget = task.budget()
-        settings, start, start_seconds = _check_params(task.params)
+        settings, start, start_seconds, finish = _check_params(task.params)
         lowering = _full_lowering(task)
         incumbent, choice = self._start(task, lowering, start, start_seconds, budget)
         ctx = _Context(task, lowering, settings, _step_options(task, lowering), budget, choice)
         run = _Run()
-        self._search(ctx, incumbent, run)
+        self._search(ctx, incumbent, run, finish)
         return self._result(task, lowering, run, budget)
 
     # -- pieces ----------------------------------------------------------------------------
@@ -465,8 +487,12 @@ class LocalSearchStrategy:
         loss = forward_loss(net, task.data)
         return Incumbent(net, loss, None), StartChoice(net, f"{kind} (infeasible)", loss, None, {})
 
-    def _search(self, ctx: _Context, incumbent: Incumbent, run: _Run) -> None:
-        """Rounds of neighbourhood steps until a stop rule fires (``run.stop_reason``)."""
+    def _search(self, ctx: _Context, incumbent: Incumbent, run: _Run, finish: str = "none") -> None:
+        """Rounds of neighbourhood steps until a stop rule fires, then the finishing solve.
+
+        ``run.stop_reason`` says which rule fired; the finishing solve (``finish="exact"``,
+        :meth:`_finish`) follows rounds that ended without a proof.
+        """
         task, settings = ctx.task, ctx.settings
         rng = np.random.default_rng(task.options.seed)
         # one batch size per layer: output rows are cheap to re-fit on many points, first-layer
@@ -486,11 +512,49 @@ class LocalSearchStrategy:
             if stop is not None:
                 run.stop_reason = stop
                 break
+        if finish == "exact" and _finishes(ctx, incumbent, run):
+            incumbent = self._finish(ctx, incumbent, run)
         if run.history:
             run.history[-1]["stop_reason"] = run.stop_reason
             run.history[-1].update({k: v for k, v in ctx.choice.outcome(incumbent.loss).items()
                                     if k != "start"})
         run.final = incumbent
+
+    def _finish(self, ctx: _Context, incumbent: Incumbent, run: _Run) -> Incumbent:
+        """The budget left on the full MILP: the ``exact`` strategy warm-started with the incumbent.
+
+        Its network replaces the incumbent only if it verifies, is feasible for the full MILP
+        and its forward-pass loss is not above the incumbent's; a proof of optimality makes the
+        result ``OPTIMAL`` (``stop_reason="exact"``).
+        """
+        left = ctx.budget.remaining()
+        task = attrs.evolve(ctx.task, warm_start=incumbent.network, params={"start": "none"},
+                            time_budget=None if math.isinf(left) else left)
+        result = ExactStrategy().train(task)
+        if not result.solves:
+            return incumbent
+        new, note = None, ""
+        if result.network is None or not result.verification.ok:
+            note = f"rejected: {result.status.value}, no verified network"
+        else:
+            loss = forward_loss(result.network, ctx.task.data)
+            x, violation = full_feasibility(ctx.lowering, result.network)
+            if loss > incumbent.loss + loss_tol(incumbent.loss) or violation > FEASIBLE_TOL:
+                note = f"rejected: loss {loss:g}, violation {violation:.3g} of the full MILP"
+            else:
+                new = Incumbent(result.network, loss, x)
+        if new is not None and result.status is SolveStatus.OPTIMAL:
+            run.proven, run.stop_reason = True, "exact"
+        last = result.solves[-1]
+        record = {"block": "all", "loss": (new or incumbent).loss, "status": last.status.value,
+                  "seconds": ctx.budget.elapsed(), "accepted": new is not None,
+                  "objective": last.objective, "note": note or "finishing solve: exact from the incumbent",
+                  "points": ctx.task.data.n_points, "time_limit": _finish_limit(ctx.task, left)}
+        step = StepOutcome(last, record, new or incumbent, new is not None,
+                           ctx.lowering.problem.size_summary())
+        self._log(run, step, (run.history[-1]["round"] if run.history else 0) + 1, ctx.choice,
+                  proven_candidate=False)
+        return step.incumbent
 
     def _round(self, ctx: _Context, incumbent: Incumbent, run: _Run, rnd: int, rng, control):
         """One round: ``(incumbent, changed, all steps exhaustive, stop reason or None)``."""
@@ -576,6 +640,19 @@ def _round_stop(incumbent: Incumbent, run: _Run, changed: bool, exhaustive: bool
     if stale >= settings.patience:
         return "patience"
     return None
+
+
+def _finish_limit(task: TrainingTask, left: float) -> float | None:
+    """The finishing solve's time limit: the task's per-solve limit cut to the budget left."""
+    limits = [v for v in (task.options.time_limit, left) if v is not None and math.isfinite(v)]
+    return min(limits) if limits else None
+
+
+def _finishes(ctx: _Context, incumbent: Incumbent, run: _Run) -> bool:
+    """Whether the finishing solve runs: rounds ended without proof, with budget and a full MILP."""
+    return (run.stop_reason in ("converged", "patience", "max_rounds") and not is_view(ctx.lowering)
+            and incumbent.loss > loss_tol(0.0) and not run.proven
+            and ctx.budget.remaining() >= FINISH_MIN_SECONDS)
 
 
 def _full_lowering(task: TrainingTask) -> Lowering:
