@@ -12,6 +12,9 @@ A third party runs the whole suite against its installed backend with one comman
 
     python -m bnnmip.testing.conformance BACKEND_NAME
 
+(``__main__.py`` runs :func:`main`: the package is imported once, as itself, so ``-m`` does
+not run a second copy of this module.)
+
 or from its own tests::
 
     @pytest.mark.parametrize("check", bnnmip.testing.CONFORMANCE_CHECKS, ids=lambda c: c.__name__)
@@ -29,18 +32,18 @@ from pathlib import Path
 
 import numpy as np
 
-from ..backends import BackendFeature, solve, supports
-from ..backends.results import SolveOptions, SolveStatus
-from ..errors import FeatureWarning, InvalidInputError, UnknownNameError
-from ..formulation import lower
-from ..heuristics import ste_network
-from ..heuristics.pattern_fit import polish
-from ..ir import Architecture, TrainingSet
-from ..milp import MilpProblem
-from ..plugins.registry import get_backend
-from ..strategies import trivial_network
-from ..verify import verify
-from .instances import random_teacher, reference_instances, xor
+from ...backends import BackendFeature, solve, supports
+from ...backends.results import SolveOptions, SolveStatus
+from ...errors import FeatureWarning, InvalidInputError, UnknownNameError
+from ...formulation import lower
+from ...heuristics import ste_network
+from ...heuristics.pattern_fit import polish
+from ...ir import Architecture, TrainingSet
+from ...milp import MilpProblem
+from ...plugins.registry import get_backend
+from ...strategies import trivial_network
+from ...verify import verify
+from ..instances import random_teacher, reference_instances, xor
 
 __all__ = ["BUILTIN_BACKENDS", "CONFORMANCE_CHECKS", "hard_instance", "infeasible_problem", "main", "needs",
            "run_checks"]
@@ -358,6 +361,3 @@ def main(argv: list[str] | None = None) -> int:
           f"{failed} failed")
     return 1 if failed else 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())
