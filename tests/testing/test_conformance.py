@@ -63,6 +63,16 @@ def test_instances_a_backend_refuses_are_skipped_with_its_reason():
         check_reference_optima(Refusing())
 
 
+@pytest.mark.slow
+def test_the_time_limit_check_counts_cpu_seconds(monkeypatch):
+    """The overshoot is CPU time: with no slack at all, the 1 s solve's own second fails it."""
+    from bnnmip.testing import conformance
+
+    monkeypatch.setattr(conformance, "TIME_LIMIT_CPU_SLACK", -1.0)
+    with pytest.raises(AssertionError, match=r"used \d+\.\d CPU seconds under a 1 s limit"):
+        conformance.check_time_limit(HighsBackend())
+
+
 def test_the_one_line_command_on_an_unknown_name(capsys):
     assert main(["nosuchbackend"]) == 2
     assert "unknown backend 'nosuchbackend'; available:" in capsys.readouterr().err
