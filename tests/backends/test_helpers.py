@@ -4,6 +4,7 @@ import importlib.metadata
 import sys
 
 import attrs
+import numpy as np
 import pytest
 
 import bnnmip
@@ -19,6 +20,7 @@ from bnnmip.backends.helpers import (
     module_availability,
     run_logged,
     solver_settings,
+    start_entries,
     status_table,
 )
 
@@ -115,3 +117,11 @@ def test_copy_log_notes_a_failure_instead_of_raising(tmp_path):
     assert copy_log(log, tmp_path / "copy.log") == "" and (tmp_path / "copy.log").read_text() == "the log"
     note = copy_log(log, tmp_path / "no-such-dir" / "copy.log")
     assert note.startswith("could not write the log file: ") and "no-such-dir" in note
+
+
+def test_start_entries_split_known_columns_and_say_whether_full():
+    known, values, full = start_entries(np.array([1.0, np.nan, -2.5, 0.0]))
+    assert known.tolist() == [0, 2, 3] and known.dtype == np.int32
+    assert values.tolist() == [1.0, -2.5, 0.0] and not full
+    known, values, full = start_entries(np.array([0.0, 1.0]))
+    assert known.tolist() == [0, 1] and values.tolist() == [0.0, 1.0] and full

@@ -11,6 +11,7 @@ A backend calls them from its own methods; none is required (the contract is
 - :func:`solver_settings`: the time limit, gap, node limit, threads, seed and tolerances of a
   :class:`~bnnmip.backends.SolveOptions` under the solver's names, then the checked solver
   options, in the order to apply them;
+- :func:`start_entries`: a MIP start's known columns and values, and whether it is full;
 - :func:`run_logged` and :func:`copy_log`: a solver executable run under a watchdog with its
   output in a log, and that log copied to ``options.log_file``.
 """
@@ -26,6 +27,8 @@ import sys
 import threading
 from collections.abc import Callable, Iterable, Mapping
 
+import numpy as np
+
 from ..errors import InvalidInputError
 from .options import option_value
 from .policy import owned_option_problem
@@ -33,7 +36,7 @@ from .results import SolveOptions, SolveStatus
 
 __all__ = [
     "FAILED", "INFEASIBLE", "LIMIT", "SOLVED", "checked_options", "copy_log", "distribution_version",
-    "module_availability", "run_logged", "solver_settings", "status_table",
+    "module_availability", "run_logged", "solver_settings", "start_entries", "status_table",
 ]
 
 SOLVED = (SolveStatus.OPTIMAL, SolveStatus.ERROR)
@@ -158,6 +161,18 @@ def solver_settings(options: SolveOptions, names: Mapping[str, str | tuple[str, 
         out[native] = convert(value)
     out.update(options.checked_solver_options or {})
     return out
+
+
+def start_entries(start: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
+    """A MIP start's known entries: ``(columns, values, full)``.
+
+    ``columns`` are the indices of the entries that are not NaN (``int32``, the type solver
+    APIs take), ``values`` their values and ``full`` whether every column is known (a solver
+    checks a full start; it completes a partial one).
+    """
+    start = np.asarray(start, dtype=float)
+    known = np.flatnonzero(~np.isnan(start)).astype(np.int32)
+    return known, start[known], known.size == start.size
 
 
 def run_logged(command: list[str], *, log: str | os.PathLike, cwd: str | os.PathLike | None = None,
