@@ -1,6 +1,7 @@
 """The helpers backends call (bnnmip.backends.helpers): availability, status tables, options, settings."""
 
 import importlib.metadata
+import os
 import sys
 
 import attrs
@@ -14,9 +15,11 @@ from bnnmip.backends.helpers import (
     INFEASIBLE,
     LIMIT,
     SOLVED,
+    SolverRun,
     checked_options,
     copy_log,
     distribution_version,
+    executable_version,
     module_availability,
     run_logged,
     solver_settings,
@@ -125,3 +128,41 @@ def test_start_entries_split_known_columns_and_say_whether_full():
     assert values.tolist() == [1.0, -2.5, 0.0] and not full
     known, values, full = start_entries(np.array([0.0, 1.0]))
     assert known.tolist() == [0, 1] and values.tolist() == [0.0, 1.0] and full
+
+
+def test_solver_run_records_each_failure_and_removes_its_directory(tmp_path):
+    ok = SolverRun("Toy")
+    out = ok.path("solution.sol")
+    assert os.path.dirname(out) == ok.directory and ok.log == ok.path("toy.log")
+    copy = tmp_path / "c.log"
+    ok.run([sys.executable, "-c", f"open({out!r}, 'w').write('x'); print('solved')"], log_file=copy)
+    assert ok.failure(out) == "" and "solved" in ok.log_text() and "solved" in copy.read_text()
+    assert ok.failure(ok.path("other.sol")) == "Toy wrote no solution file"
+    ok.close()
+    assert not os.path.exists(ok.directory) and ok.log_text() == "" and ok.log_tail() == "(no Toy output)"
+
+    crash = SolverRun("Toy")
+    crash.run([sys.executable, "-c", "print('\\n'.join(map(str, range(40)))); raise SystemExit(139)"])
+    assert crash.failure(out) == "Toy exited with code 139"
+    assert crash.log_tail().splitlines() == [str(i) for i in range(15, 40)]
+    hung = SolverRun("Toy")
+    hung.run([sys.executable, "-c", "import time; time.sleep(600)"], timeout=0.5)
+    assert hung.failure(out) == "Toy did not stop in time and was killed by the watchdog"
+    missing = SolverRun("Toy")
+    missing.run([str(tmp_path / "no-such-solver")])
+    assert missing.failure(out).startswith("could not run Toy: FileNotFoundError")
+    missing.run(None)
+    assert missing.failure(out) == "no toy executable found"
+    directories = [r.directory for r in (crash, hung, missing)]
+    del crash, hung, missing
+    import gc
+
+    gc.collect()
+    assert not any(os.path.exists(d) for d in directories)  # removed when collected at the latest
+
+
+def test_executable_version_reads_a_banner_or_gives_none(tmp_path):
+    banner = [sys.executable, "-c", "print('Welcome\\nVersion: 2.10.3\\nBuild Date')"]
+    assert executable_version(banner, r"Version:\s*(\S+)") == "2.10.3"
+    assert executable_version(banner, r"Revision:\s*(\S+)") is None
+    assert executable_version([str(tmp_path / "no-such-solver")], r"(.*)") is None
