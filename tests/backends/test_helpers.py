@@ -21,6 +21,7 @@ from bnnmip.backends.helpers import (
     distribution_version,
     executable_version,
     module_availability,
+    one_sided_rows,
     run_logged,
     solver_settings,
     start_entries,
@@ -166,3 +167,15 @@ def test_executable_version_reads_a_banner_or_gives_none(tmp_path):
     assert executable_version(banner, r"Version:\s*(\S+)") == "2.10.3"
     assert executable_version(banner, r"Revision:\s*(\S+)") is None
     assert executable_version([str(tmp_path / "no-such-solver")], r"(.*)") is None
+
+
+def test_one_sided_rows_split_ranged_rows_in_two_and_drop_free_ones():
+    import scipy.sparse as sp
+
+    inf = np.inf
+    problem = bnnmip.MilpProblem(
+        c=np.zeros(1), A=sp.csr_matrix(np.ones((5, 1))), row_lower=np.array([1.0, -inf, 0.0, -inf, 2.0]),
+        row_upper=np.array([1.0, 3.0, 4.0, inf, inf]), col_lower=np.zeros(1), col_upper=np.ones(1),
+        integrality=np.array([False]))
+    equal, upper, lower = one_sided_rows(problem)
+    assert (equal.tolist(), upper.tolist(), lower.tolist()) == ([0], [1, 2], [2, 4])

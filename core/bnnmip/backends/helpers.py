@@ -12,6 +12,8 @@ A backend calls them from its own methods; none is required (the contract is
   :class:`~bnnmip.backends.SolveOptions` under the solver's names, then the checked solver
   options, in the order to apply them;
 - :func:`start_entries`: a MIP start's known columns and values, and whether it is full;
+- :func:`one_sided_rows`: the rows as ``=``, ``<=`` and ``>=`` rows, for a solver without
+  ranged rows;
 - :func:`run_logged` and :func:`copy_log`: a solver executable run under a watchdog with its
   output in a log, and that log copied to ``options.log_file``;
 - :class:`SolverRun`: both, for a solver executable working on files in a temporary directory
@@ -42,8 +44,8 @@ from .results import SolveOptions, SolveStatus
 
 __all__ = [
     "FAILED", "INFEASIBLE", "LIMIT", "SOLVED", "SolverRun", "checked_options", "copy_log",
-    "distribution_version", "executable_version", "module_availability", "run_logged", "solver_settings",
-    "start_entries", "status_table",
+    "distribution_version", "executable_version", "module_availability", "one_sided_rows", "run_logged",
+    "solver_settings", "start_entries", "status_table",
 ]
 
 SOLVED = (SolveStatus.OPTIMAL, SolveStatus.ERROR)
@@ -180,6 +182,18 @@ def start_entries(start: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
     start = np.asarray(start, dtype=float)
     known = np.flatnonzero(~np.isnan(start)).astype(np.int32)
     return known, start[known], known.size == start.size
+
+
+def one_sided_rows(problem) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(equal, upper, lower)``: the rows to add as ``a x = lo``, ``a x <= hi`` and ``a x >= lo``.
+
+    For a solver without ranged rows: a row with both sides finite and different is in
+    ``upper`` and in ``lower`` (two rows), a free row (both sides infinite) in none.
+    """
+    lo, up = problem.row_lower, problem.row_upper
+    has_lo, has_up = np.isfinite(lo), np.isfinite(up)
+    equal = has_lo & has_up & (lo == up)
+    return np.flatnonzero(equal), np.flatnonzero(has_up & ~equal), np.flatnonzero(has_lo & ~equal)
 
 
 def run_logged(command: list[str], *, log: str | os.PathLike, cwd: str | os.PathLike | None = None,
