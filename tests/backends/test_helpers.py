@@ -1,9 +1,11 @@
 """The helpers backends call (bnnmip.backends.helpers): availability, status tables, options, settings."""
 
 import importlib.metadata
+import os
 import sys
 
 import attrs
+import numpy as np
 import pytest
 
 import bnnmip
@@ -13,12 +15,16 @@ from bnnmip.backends.helpers import (
     INFEASIBLE,
     LIMIT,
     SOLVED,
+    SolverRun,
     checked_options,
     copy_log,
     distribution_version,
+    executable_version,
     module_availability,
+    one_sided_rows,
     run_logged,
     solver_settings,
+    start_entries,
     status_table,
 )
 
@@ -115,3 +121,61 @@ def test_copy_log_notes_a_failure_instead_of_raising(tmp_path):
     assert copy_log(log, tmp_path / "copy.log") == "" and (tmp_path / "copy.log").read_text() == "the log"
     note = copy_log(log, tmp_path / "no-such-dir" / "copy.log")
     assert note.startswith("could not write the log file: ") and "no-such-dir" in note
+
+
+def test_start_entries_split_known_columns_and_say_whether_full():
+    known, values, full = start_entries(np.array([1.0, np.nan, -2.5, 0.0]))
+    assert known.tolist() == [0, 2, 3] and known.dtype == np.int32
+    assert values.tolist() == [1.0, -2.5, 0.0] and not full
+    known, values, full = start_entries(np.array([0.0, 1.0]))
+    assert known.tolist() == [0, 1] and values.tolist() == [0.0, 1.0] and full
+
+
+def test_solver_run_records_each_failure_and_removes_its_directory(tmp_path):
+    ok = SolverRun("Toy")
+    out = ok.path("solution.sol")
+    assert os.path.dirname(out) == ok.directory and ok.log == ok.path("toy.log")
+    copy = tmp_path / "c.log"
+    ok.run([sys.executable, "-c", f"open({out!r}, 'w').write('x'); print('solved')"], log_file=copy)
+    assert ok.failure(out) == "" and "solved" in ok.log_text() and "solved" in copy.read_text()
+    assert ok.failure(ok.path("other.sol")) == "Toy wrote no solution file"
+    ok.close()
+    assert not os.path.exists(ok.directory) and ok.log_text() == "" and ok.log_tail() == "(no Toy output)"
+
+    crash = SolverRun("Toy")
+    crash.run([sys.executable, "-c", "print('\\n'.join(map(str, range(40)))); raise SystemExit(139)"])
+    assert crash.failure(out) == "Toy exited with code 139"
+    assert crash.log_tail().splitlines() == [str(i) for i in range(15, 40)]
+    hung = SolverRun("Toy")
+    hung.run([sys.executable, "-c", "import time; time.sleep(600)"], timeout=0.5)
+    assert hung.failure(out) == "Toy did not stop in time and was killed by the watchdog"
+    missing = SolverRun("Toy")
+    missing.run([str(tmp_path / "no-such-solver")])
+    assert missing.failure(out).startswith("could not run Toy: FileNotFoundError")
+    missing.run(None)
+    assert missing.failure(out) == "no toy executable found"
+    directories = [r.directory for r in (crash, hung, missing)]
+    del crash, hung, missing
+    import gc
+
+    gc.collect()
+    assert not any(os.path.exists(d) for d in directories)  # removed when collected at the latest
+
+
+def test_executable_version_reads_a_banner_or_gives_none(tmp_path):
+    banner = [sys.executable, "-c", "print('Welcome\\nVersion: 2.10.3\\nBuild Date')"]
+    assert executable_version(banner, r"Version:\s*(\S+)") == "2.10.3"
+    assert executable_version(banner, r"Revision:\s*(\S+)") is None
+    assert executable_version([str(tmp_path / "no-such-solver")], r"(.*)") is None
+
+
+def test_one_sided_rows_split_ranged_rows_in_two_and_drop_free_ones():
+    import scipy.sparse as sp
+
+    inf = np.inf
+    problem = bnnmip.MilpProblem(
+        c=np.zeros(1), A=sp.csr_matrix(np.ones((5, 1))), row_lower=np.array([1.0, -inf, 0.0, -inf, 2.0]),
+        row_upper=np.array([1.0, 3.0, 4.0, inf, inf]), col_lower=np.zeros(1), col_upper=np.ones(1),
+        integrality=np.array([False]))
+    equal, upper, lower = one_sided_rows(problem)
+    assert (equal.tolist(), upper.tolist(), lower.tolist()) == ([0], [1, 2], [2, 4])

@@ -165,3 +165,22 @@ def test_writing_1e5_nonzeros_is_fast(tmp_path):
     write_lp(problem, tmp_path / "m.lp")
     t2 = time.perf_counter()
     assert t1 - t0 < 2.0 and t2 - t1 < 2.0, (t1 - t0, t2 - t1)
+
+
+def test_temporary_mps_is_removed_and_names_read_back_in_column_order():
+    import os
+
+    from bnnmip.milp.io import column_names, in_column_order, temporary_mps
+
+    problem = xor_problem((2,))
+    with temporary_mps(problem) as path:
+        text = open(path).read()
+        assert OBJCONST in text and os.path.isfile(path)
+    assert not os.path.exists(os.path.dirname(path))
+    names = column_names(problem.n_cols)
+    shuffled = [OBJCONST, *names[::-1]]
+    assert in_column_order(shuffled, problem.n_cols, str) == names
+    with pytest.raises(RuntimeError, match="column C0000000 was lost"):
+        in_column_order(names[1:], problem.n_cols, str)
+    with pytest.raises(RuntimeError, match="unexpected variable 'x7'"):
+        in_column_order([*names, "x7"], problem.n_cols, str)

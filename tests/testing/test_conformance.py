@@ -63,9 +63,31 @@ def test_instances_a_backend_refuses_are_skipped_with_its_reason():
         check_reference_optima(Refusing())
 
 
+@pytest.mark.slow
+def test_the_time_limit_check_counts_cpu_seconds(monkeypatch):
+    """The overshoot is CPU time: with no slack at all, the 1 s solve's own second fails it."""
+    from bnnmip.testing import conformance
+
+    monkeypatch.setattr(conformance, "TIME_LIMIT_CPU_SLACK", -1.0)
+    with pytest.raises(AssertionError, match=r"used \d+\.\d CPU seconds under a 1 s limit"):
+        conformance.check_time_limit(HighsBackend())
+
+
 def test_the_one_line_command_on_an_unknown_name(capsys):
     assert main(["nosuchbackend"]) == 2
     assert "unknown backend 'nosuchbackend'; available:" in capsys.readouterr().err
+
+
+def test_the_one_line_command_runs_clean_as_a_module():
+    """``-m`` runs ``conformance/__main__.py``: no "found in sys.modules" RuntimeWarning (an error here)."""
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-W", "error::RuntimeWarning", "-m", "bnnmip.testing.conformance",
+                          "nosuchbackend"], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert "RuntimeWarning" not in run.stderr and "Traceback" not in run.stderr, run.stderr
+    assert "unknown backend 'nosuchbackend'; available:" in run.stderr
 
 
 @pytest.mark.slow
@@ -73,9 +95,10 @@ def test_the_one_line_command_runs_the_suite():
     import subprocess
     import sys
 
-    run = subprocess.run([sys.executable, "-m", "bnnmip.testing.conformance", "highs"],
-                         capture_output=True, text=True, timeout=900)
+    run = subprocess.run([sys.executable, "-W", "error::RuntimeWarning", "-m", "bnnmip.testing.conformance",
+                          "highs"], capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stdout + run.stderr
+    assert "RuntimeWarning" not in run.stderr, run.stderr
     for check in CONFORMANCE_CHECKS:
         assert f"PASS  {check.__name__}" in run.stdout, run.stdout
     n = len(CONFORMANCE_CHECKS)

@@ -11,8 +11,14 @@ A backend calls them from its own methods; none is required (the contract is
 - :func:`solver_settings`: the time limit, gap, node limit, threads, seed and tolerances of a
   :class:`~bnnmip.backends.SolveOptions` under the solver's names, then the checked solver
   options, in the order to apply them;
+- :func:`start_entries`: a MIP start's known columns and values, and whether it is full;
+- :func:`one_sided_rows`: the rows as ``=``, ``<=`` and ``>=`` rows, for a solver without
+  ranged rows;
 - :func:`run_logged` and :func:`copy_log`: a solver executable run under a watchdog with its
-  output in a log, and that log copied to ``options.log_file``.
+  output in a log, and that log copied to ``options.log_file``;
+- :class:`SolverRun`: both, for a solver executable working on files in a temporary directory
+  of its own, with why a run left nothing to read and the log's tail for the message;
+- :func:`executable_version`: a version read from an executable's banner.
 """
 
 from __future__ import annotations
@@ -20,11 +26,16 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import os
+import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
+import weakref
 from collections.abc import Callable, Iterable, Mapping
+
+import numpy as np
 
 from ..errors import InvalidInputError
 from .options import option_value
@@ -32,8 +43,9 @@ from .policy import owned_option_problem
 from .results import SolveOptions, SolveStatus
 
 __all__ = [
-    "FAILED", "INFEASIBLE", "LIMIT", "SOLVED", "checked_options", "copy_log", "distribution_version",
-    "module_availability", "run_logged", "solver_settings", "status_table",
+    "FAILED", "INFEASIBLE", "LIMIT", "SOLVED", "SolverRun", "checked_options", "copy_log",
+    "distribution_version", "executable_version", "module_availability", "one_sided_rows", "run_logged",
+    "solver_settings", "start_entries", "status_table",
 ]
 
 SOLVED = (SolveStatus.OPTIMAL, SolveStatus.ERROR)
@@ -160,6 +172,30 @@ def solver_settings(options: SolveOptions, names: Mapping[str, str | tuple[str, 
     return out
 
 
+def start_entries(start: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
+    """A MIP start's known entries: ``(columns, values, full)``.
+
+    ``columns`` are the indices of the entries that are not NaN (``int32``, the type solver
+    APIs take), ``values`` their values and ``full`` whether every column is known (a solver
+    checks a full start; it completes a partial one).
+    """
+    start = np.asarray(start, dtype=float)
+    known = np.flatnonzero(~np.isnan(start)).astype(np.int32)
+    return known, start[known], known.size == start.size
+
+
+def one_sided_rows(problem) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(equal, upper, lower)``: the rows to add as ``a x = lo``, ``a x <= hi`` and ``a x >= lo``.
+
+    For a solver without ranged rows: a row with both sides finite and different is in
+    ``upper`` and in ``lower`` (two rows), a free row (both sides infinite) in none.
+    """
+    lo, up = problem.row_lower, problem.row_upper
+    has_lo, has_up = np.isfinite(lo), np.isfinite(up)
+    equal = has_lo & has_up & (lo == up)
+    return np.flatnonzero(equal), np.flatnonzero(has_up & ~equal), np.flatnonzero(has_lo & ~equal)
+
+
 def run_logged(command: list[str], *, log: str | os.PathLike, cwd: str | os.PathLike | None = None,
                timeout: float | None = None, echo: bool = False, solver: str = "the solver"):
     """Run a solver's executable under a wall-clock watchdog, its output copied to ``log``.
@@ -218,3 +254,92 @@ def copy_log(log: str | os.PathLike, log_file: str | os.PathLike | None) -> str:
     except OSError as exc:
         return f"could not write the log file: {exc}"
     return ""
+
+
+def executable_version(command: list[str], pattern: str, timeout: float = 5.0) -> str | None:
+    """The first group of regular expression ``pattern`` in ``command``'s output, or ``None``.
+
+    For a solver executable that prints its version in a banner (``cbc -quit``: ``Version:
+    2.10.3``); a command that cannot run, times out or prints no match gives ``None``.
+    """
+    try:
+        out = subprocess.run(command, capture_output=True, text=True, errors="replace", timeout=timeout,
+                             stdin=subprocess.DEVNULL, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    found = re.search(pattern, out.stdout + out.stderr)
+    return found.group(1) if found else None
+
+
+class SolverRun:
+    """One run of a solver executable on files in a fresh temporary directory of its own.
+
+    :meth:`path` names a file there (the model, a start, the solution the solver writes);
+    :meth:`run` runs a command there under :func:`run_logged` (output in :attr:`log`, a
+    watchdog) and copies the log to ``log_file`` (:func:`copy_log`), never raising: an
+    executable that cannot be started is recorded in :attr:`error`. :meth:`failure` says why
+    there is no output file to read, :meth:`log_tail` gives the log's last lines for a message,
+    and :meth:`close` removes the directory (so does garbage collection, at the latest).
+
+    Parameters
+    ----------
+    solver
+        The solver's name in messages (``"CBC"``); the log is ``<solver in lower case>.log``.
+    """
+
+    TAIL_LINES = 25
+    """Lines of the log in :meth:`log_tail`."""
+
+    def __init__(self, solver: str) -> None:
+        self.solver = solver
+        self.directory = tempfile.mkdtemp(prefix=f"bnnmip-{solver.lower()}-")
+        self.log = self.path(f"{solver.lower()}.log")
+        self.returncode: int | None = None
+        self.killed = False
+        self.error = ""  # why the executable did not run
+        self.log_note = ""  # why the log could not be copied to log_file
+        self._finalizer = weakref.finalize(self, shutil.rmtree, self.directory, ignore_errors=True)
+
+    def path(self, name: str) -> str:
+        """The path of file ``name`` in the run's directory."""
+        return os.path.join(self.directory, name)
+
+    def run(self, command: list[str] | None, *, timeout: float | None = None, echo: bool = False,
+            log_file: str | os.PathLike | None = None) -> None:
+        """Run ``command`` (``None``: no executable, recorded as such) in the directory; never raises."""
+        if command is None:
+            self.error = f"no {self.solver.lower()} executable found"
+            return
+        try:
+            self.returncode, self.killed = run_logged(command, log=self.log, cwd=self.directory,
+                                                      timeout=timeout, echo=echo, solver=self.solver)
+            self.log_note = copy_log(self.log, log_file)
+        except Exception as exc:  # recorded: the backend reports an ERROR result
+            self.error = f"could not run {self.solver}: {exc!r}"
+
+    def failure(self, output: str) -> str:
+        """Why the run left no file ``output`` to read (``""`` if it did)."""
+        if self.error:
+            return self.error
+        if self.killed:
+            return f"{self.solver} did not stop in time and was killed by the watchdog"
+        if self.returncode not in (0, None):
+            return f"{self.solver} exited with code {self.returncode}"
+        return "" if os.path.exists(output) else f"{self.solver} wrote no solution file"
+
+    def log_text(self) -> str:
+        """The log's text, ``""`` if there is none."""
+        try:
+            with open(self.log, encoding="utf-8", errors="replace") as fh:
+                return fh.read()
+        except OSError:
+            return ""
+
+    def log_tail(self) -> str:
+        """The log's last :attr:`TAIL_LINES` lines, for an error message."""
+        lines = self.log_text().rstrip().splitlines()
+        return "\n".join(lines[-self.TAIL_LINES:]) if lines else f"(no {self.solver} output)"
+
+    def close(self) -> None:
+        """Remove the directory and its files (again: nothing)."""
+        self._finalizer()

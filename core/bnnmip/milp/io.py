@@ -18,19 +18,26 @@ raises :class:`ValueError`.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from typing import TypeVar
 
 import numpy as np
 import scipy.sparse as sp
 
 from .problem import MilpProblem
 
-__all__ = ["OBJCONST", "column_index", "column_names", "row_names", "write_lp", "write_mps"]
+__all__ = ["OBJCONST", "column_index", "column_names", "in_column_order", "row_names", "temporary_mps",
+           "write_lp", "write_mps"]
 
 OBJCONST = "OBJCONST"
 """Name of the fixed column that carries the objective constant."""
 
 _OBJ_ROW = "OBJ"
+T = TypeVar("T")
 
 
 def _width(n: int) -> int:
@@ -54,6 +61,44 @@ def column_index(name: str) -> int | None:
     if len(name) > 1 and name[0] == "C" and name[1:].isdigit():
         return int(name[1:])
     return None
+
+
+def in_column_order(items: Iterable[T], n_cols: int, name: Callable[[T], str]) -> list[T]:
+    """``items`` named as the writers name columns (``name(item)``: ``C0000012``...), in column order.
+
+    For a backend that reads a written file back and gets the solver's variables by name;
+    ``OBJCONST`` is left out.
+
+    Raises
+    ------
+    RuntimeError
+        For another name, or a column ``0 .. n_cols - 1`` that no item names (a reader lost it).
+    """
+    out: list = [None] * n_cols
+    for item in items:
+        j = column_index(name(item))
+        if j is not None and j < n_cols:
+            out[j] = item
+        elif name(item) != OBJCONST:
+            raise RuntimeError(f"unexpected variable {name(item)!r} read back from the written file")
+    if any(item is None for item in out):
+        raise RuntimeError(f"column {column_names(n_cols)[out.index(None)]} was lost reading the file back")
+    return out
+
+
+@contextlib.contextmanager
+def temporary_mps(problem: MilpProblem) -> Iterator[str]:
+    """``problem`` written by :func:`write_mps` to a fresh temporary directory: yields the file's path.
+
+    The directory is removed on leaving the ``with`` block (a solver reads the file inside it).
+    """
+    tmp = tempfile.mkdtemp(prefix="bnnmip-mps-")
+    try:
+        path = os.path.join(tmp, "model.mps")
+        write_mps(problem, path)
+        yield path
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _fmt(values) -> list[str]:

@@ -1,24 +1,14 @@
 """CBC as a subprocess: the binary PuLP ships (or any ``cbc``), driven through MPS files.
 
-``build`` writes the MILP with :func:`bnnmip.milp.io.write_mps` (and the MIP start as a CBC
-solution file) into a temporary directory; ``run`` calls::
+``build`` writes the MILP (:func:`bnnmip.milp.io.write_mps`; the objective constant rides on
+the fixed ``OBJCONST`` column, so every value CBC prints includes it) and the MIP start into a
+:class:`bnnmip.backends.helpers.SolverRun` directory; ``run`` calls :meth:`CbcBackend.command`
+there under a watchdog (the time limit plus a grace period); ``extract`` reads the solution
+file's status line and values and the log's objective, bound and node count. A crashed,
+killed or missing CBC is an ``ERROR`` result with the log's tail, never an exception.
 
-    cbc model.mps -timeMode elapsed -sec T -ratio G [-threads N] [-randomCbcSeed S]
-        [-primalTolerance F] [-integerTolerance I] [-mips start.sol]
-        -solve -printingOptions all -solution out.sol
-
-under a wall-clock watchdog (``T`` plus a grace period, then the process is killed);
-``extract`` reads the solution file's status line and values and the log's objective, best
-possible bound and node count, then removes the temporary directory.
-
-A crashed, killed or missing CBC gives an ``ERROR`` result with the log's tail, never an
-exception. Reading CBC's files: :mod:`bnnmip_cbc.files`.
-
-A MIP start is written with its known values; :func:`bnnmip.solve` passes only starts
-whose integer columns are all known (``PARTIAL_MIP_START`` is not declared): CBC 2.10 reads
-each column missing from a start file as 0, so a start with unknown integers would silently
-become a different start (for a network: all unknown neurons off). The core maps the status
-through :attr:`CbcBackend.status_table` and applies the bound and gap rules.
+``PARTIAL_MIP_START`` is not declared: CBC 2.10 reads a column missing from a start file as
+0, so a start with unknown integers would silently become another start.
 """
 
 from __future__ import annotations
@@ -31,65 +21,51 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
-import weakref
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 
+import numpy as np
+
 from bnnmip.backends import BackendFeature, NativeResult, SolveOptions, SolveStatus, policy
-from bnnmip.backends.helpers import checked_options, copy_log, run_logged
+from bnnmip.backends.helpers import SolverRun, checked_options, executable_version, status_table
 from bnnmip.milp import MilpProblem
-from bnnmip.milp.io import write_mps
+from bnnmip.milp.io import OBJCONST, column_index, column_names, write_mps
 
-from .files import (
-    RE_NODES,
-    RE_OBJECTIVE,
-    RE_STATUS_OBJ,
-    cut_short,
-    log_bound,
-    log_tail,
-    parse_values,
-    read_text,
-    start_accepted,
-    write_start,
+OWNED_OPTIONS = {  # CBC parameters (and actions) that change what is solved: refused
+    "seconds": policy.TIME_LIMIT, "ratioGap": policy.GAP, "threads": policy.THREADS,
+    "randomCbcSeed": policy.SEED, "randomSeed": policy.SEED, "primalTolerance": policy.TOLERANCE,
+    "integerTolerance": policy.TOLERANCE, "direction": policy.SENSE, "maximize": policy.SENSE,
+    "minimize": policy.SENSE, "cutoff": policy.CUTOFF,
+}
+_CBC_RESERVED = ("loglevel", "sloglevel", "printingoptions", "solution", "solve", "mips", "timemode", "quit",
+                 "stop", "exit", "end", "import", "export", "directory")
+
+# The solution file's status line starts with one of these (the longest that matches decides);
+# "failed": CBC did not run, crashed or was killed. "Stopped on time" with an incumbent is
+# FEASIBLE here (PuLP reports it as optimal).
+_STATUS = status_table(
+    solved=["Optimal"], infeasible=["Integer infeasible", "Infeasible"],
+    failed=["Unbounded", "Integer unbounded", "failed"],
+    limit=["Stopped on time", "Stopped on iterations", "Stopped on nodes", "Stopped on solutions",
+           "Stopped on ctrl-c", "Stopped on difficulties", "Stopped"],
 )
 
-# first words of the solution file's status line -> (status with a solution, without one)
-_STATUS = (
-    ("Optimal", (SolveStatus.OPTIMAL, SolveStatus.ERROR)),
-    ("Integer infeasible", (SolveStatus.INFEASIBLE, SolveStatus.INFEASIBLE)),
-    ("Infeasible", (SolveStatus.INFEASIBLE, SolveStatus.INFEASIBLE)),
-    ("Unbounded", (SolveStatus.ERROR, SolveStatus.ERROR)),
-    ("Integer unbounded", (SolveStatus.ERROR, SolveStatus.ERROR)),
-    ("Stopped on time", (SolveStatus.FEASIBLE, SolveStatus.NO_SOLUTION)),
-    ("Stopped on iterations", (SolveStatus.FEASIBLE, SolveStatus.NO_SOLUTION)),
-    ("Stopped on nodes", (SolveStatus.FEASIBLE, SolveStatus.NO_SOLUTION)),
-    ("Stopped on solutions", (SolveStatus.FEASIBLE, SolveStatus.NO_SOLUTION)),
-    ("Stopped on ctrl-c", (SolveStatus.FEASIBLE, SolveStatus.NO_SOLUTION)),
-    ("Stopped on difficulties", (SolveStatus.FEASIBLE, SolveStatus.NO_SOLUTION)),
-    ("Stopped", (SolveStatus.FEASIBLE, SolveStatus.NO_SOLUTION)),
-    ("failed", (SolveStatus.ERROR, SolveStatus.ERROR)),  # CBC did not run, crashed or was killed
-)
-_NO_INTEGER = "no integer solution"
-
-_RE_VERSION = re.compile(r"Version:\s*(\S+)")
+_NUM = r"([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)"
+_RE_OBJECTIVE = re.compile(r"^Objective value:\s+" + _NUM, re.M)
+_RE_STATUS_OBJ = re.compile(r"objective value\s+" + _NUM)
+_RE_NODES = re.compile(r"^Enumerated nodes:\s+(\d+)", re.M)
+_RE_BEST_POSSIBLE = re.compile(r"best possible " + _NUM)
+_RE_PARTIAL = re.compile(r"Partial search - best objective \S+ \(best possible " + _NUM)
+_RE_INTEGER_GAP = re.compile(r"Exiting as integer gap of " + _NUM)
+_RE_LOWER_BOUND = re.compile(r"^Lower bound:\s+" + _NUM, re.M)
+_RE_WALLCLOCK = re.compile(r"\(Wallclock seconds\):\s+" + _NUM)
 
 
 @dataclass
 class _Native:
-    workdir: str
-    mps: str
-    solution: str
-    log: str
-    n_cols: int
-    start: str | None = None
-    log_note: str = ""
-    returncode: int | None = None
-    killed: bool = False
-    failure: str = ""
-    command: list[str] = field(default_factory=list)
-    _finalizer: object = None
+    run: SolverRun
+    start: str | None = None  # the start file
 
 
 class CbcBackend:
@@ -108,12 +84,10 @@ class CbcBackend:
     description = "CBC (EPL-2.0) as a subprocess on an MPS file (PuLP's bundled binary)"
     features = frozenset({BackendFeature.MIP_START, BackendFeature.LOG_FILE, BackendFeature.THREADS,
                           BackendFeature.SEED, BackendFeature.SOLVER_OPTIONS, BackendFeature.NODE_LIMIT})
-    status_table = dict(_STATUS)
-    # Without the tight formulation's symmetry-breaking rows CBC proves more: on the 18 small
-    # random-label instances of docs/benchmarks/symmetry.md (30 s, one thread) it proved 16
-    # without them and 13 with them (shifted geometric mean 2.08 s vs 3.39 s: 0.6x), where
-    # SCIP (3.1x) and HiGHS (1.8x) gain from them. The exact strategy uses this unless the
-    # user sets symmetry_breaking (bnnmip.backends.formulation_defaults).
+    status_table = _STATUS
+    # Without the tight formulation's symmetry-breaking rows CBC proves more: 16 of the 18
+    # instances of docs/benchmarks/symmetry.md within 30 s instead of 13 (SCIP and HiGHS gain
+    # from the rows). The exact strategy uses this unless the user sets symmetry_breaking.
     formulation_defaults = MappingProxyType({"symmetry_breaking": False})
 
     def __init__(self, path: str | os.PathLike | None = None, *, grace_seconds: float = 10.0):
@@ -124,61 +98,40 @@ class CbcBackend:
     def __repr__(self) -> str:
         return f"CbcBackend(path={self._explicit!r})"
 
-    # -- locating the binary ---------------------------------------------------------------
     def executable(self) -> str | None:
         """Path of the CBC executable to run, or ``None`` if none is found."""
         if self._explicit is not None:
             return self._explicit if _is_executable(self._explicit) else None
         bundled = _pulp_cbc()
-        if bundled is not None and _is_executable(bundled):
-            return bundled
-        return shutil.which("cbc")
+        return bundled if bundled is not None and _is_executable(bundled) else shutil.which("cbc")
 
     def availability(self) -> tuple[bool, str]:
         """Usable if a CBC executable exists (PuLP's is located without importing PuLP)."""
-        if self._explicit is not None:
-            if _is_executable(self._explicit):
-                return True, ""
-            return False, f"{self._explicit} is not an executable file"
         if self.executable() is not None:
             return True, ""
+        if self._explicit is not None:
+            return False, f"{self._explicit} is not an executable file"
         if importlib.util.find_spec("pulp") is None:
             return False, "no cbc executable: install PuLP (pip install pulp) or put cbc on PATH"
         return False, "PuLP ships no CBC binary for this platform and there is no cbc on PATH"
 
     def solver_version(self) -> str:
         """CBC's version, from the banner of ``cbc -quit`` (cached), with PuLP's version."""
-        if self._version is not None:
-            return self._version
         exe = self.executable()
-        if exe is None:
-            return "not installed"
-        text = "cbc ?"
-        try:
-            out = subprocess.run(
-                [exe, "-quit"], capture_output=True, text=True, timeout=5,
-                stdin=subprocess.DEVNULL, check=False,
-            ).stdout
-            found = _RE_VERSION.search(out)
-            if found:
-                text = f"cbc {found.group(1)}"
-        except (OSError, subprocess.SubprocessError):
-            pass
-        if self._explicit is None and exe == _pulp_cbc():
-            try:
-                text += f" (PuLP {importlib.metadata.version('pulp')})"
-            except importlib.metadata.PackageNotFoundError:
-                pass
-        self._version = text
-        return text
+        if self._version is None and exe is not None:
+            self._version = "cbc " + (executable_version([exe, "-quit"], r"Version:\s*(\S+)") or "?")
+            if self._explicit is None and exe == _pulp_cbc():
+                try:
+                    self._version += f" (PuLP {importlib.metadata.version('pulp')})"
+                except importlib.metadata.PackageNotFoundError:
+                    pass
+        return self._version or "not installed"
 
-    # -- solver options --------------------------------------------------------------------
     def check_solver_options(self, options: dict) -> list[str]:
         """``options`` (CBC command-line parameters, e.g. ``cuts=off``) as command-line words.
 
         Each is tried in a CBC run that only sets it (``cbc -name value -quit``): anything CBC
-        prints other than "changed from" (an unknown name, a value out of range or not among
-        the keywords, an action instead of a parameter) becomes the message of the
+        prints other than "changed from" becomes the message of the
         :class:`bnnmip.InvalidInputError`. Parameters that decide what bnnmip reads back
         (printing, logging, the solution file, the MIP start, the time mode) are refused.
         """
@@ -195,37 +148,30 @@ class CbcBackend:
                 return None
             run = subprocess.run([exe, f"-{name.lstrip('-')}", text, "-quit"], capture_output=True,
                                  text=True, errors="replace", stdin=subprocess.DEVNULL, timeout=30)
-            return _cbc_complaints(run.stdout + run.stderr) or None
+            lines = (run.stdout + run.stderr).splitlines()  # what it said beyond the banner
+            start = next((i + 1 for i, line in enumerate(lines) if line.startswith("command line")), 0)
+            return " ".join(line.strip() for line in lines[start:] if line.strip()
+                            and "changed from" not in line and not line.startswith("Total time")) or None
 
         checked = checked_options("CBC", options, owned=OWNED_OPTIONS, prefix=True, kind_of=kind_of,
                                   trial=trial)
         return [word for name, text in checked.items() for word in (f"-{name.lstrip('-')}", text)]
 
-    # -- build -----------------------------------------------------------------------------
     def build(self, problem: MilpProblem, options: SolveOptions) -> _Native:
         """Write the MPS file (and the start file) to a fresh temporary directory."""
-        workdir = tempfile.mkdtemp(prefix="bnnmip-cbc-")
-        native = _Native(
-            workdir=workdir,
-            mps=os.path.join(workdir, "model.mps"),
-            solution=os.path.join(workdir, "solution.sol"),
-            log=os.path.join(workdir, "cbc.log"),
-            n_cols=problem.n_cols,
-        )
-        native._finalizer = weakref.finalize(native, shutil.rmtree, workdir, ignore_errors=True)
+        native = _Native(SolverRun("CBC"))
         try:
-            write_mps(problem, native.mps)
+            write_mps(problem, native.run.path("model.mps"))
             if options.mip_start is not None:
-                native.start = write_start(problem, options.mip_start, workdir)
+                native.start = _write_start(problem, options.mip_start, native.run.path("start.sol"))
         except BaseException:
-            native._finalizer()
+            native.run.close()
             raise
         return native
 
     def command(self, native: _Native, options: SolveOptions) -> list[str]:
         """The CBC command line for a built model."""
-        exe = self.executable() or "cbc"
-        cmd = [exe, native.mps, "-timeMode", "elapsed"]
+        cmd = [self.executable() or "cbc", native.run.path("model.mps"), "-timeMode", "elapsed"]
         if options.time_limit is not None:
             cmd += ["-sec", _num(options.time_limit)]
         cmd += ["-ratio", _num(options.mip_gap)]
@@ -243,73 +189,54 @@ class CbcBackend:
         if native.start is not None:
             cmd += ["-mips", native.start]
         cmd += list(options.checked_solver_options or [])  # typed by bnnmip.solve; last: the user's win
-        cmd += ["-solve", "-printingOptions", "all", "-solution", native.solution]
-        return cmd
+        return cmd + ["-solve", "-printingOptions", "all", "-solution", native.run.path("solution.sol")]
 
-    # -- run -------------------------------------------------------------------------------
     def run(self, model: _Native, options: SolveOptions) -> None:
         """Run CBC under a watchdog; never raises (failures are recorded for ``extract``)."""
-        try:
-            self._run(model, options)
-        except Exception as exc:  # recorded, reported as ERROR by extract
-            model.failure = f"could not run CBC: {exc!r}"
+        limit = options.time_limit
+        model.run.run(None if self.executable() is None else self.command(model, options),
+                      timeout=None if limit is None else limit + max(self.grace_seconds, 0.25 * limit),
+                      echo=options.verbose, log_file=options.log_file)
 
-    def _run(self, model: _Native, options: SolveOptions) -> None:
-        exe = self.executable()
-        if exe is None:
-            model.failure = "no cbc executable found"
-            return
-        cmd = model.command = self.command(model, options)
-        timeout = None
-        if options.time_limit is not None:
-            timeout = options.time_limit + max(self.grace_seconds, 0.25 * options.time_limit)
-        model.returncode, model.killed = run_logged(cmd, log=model.log, cwd=model.workdir, timeout=timeout,
-                                                    echo=options.verbose, solver="CBC")
-        model.log_note = copy_log(model.log, options.log_file)  # a failure is noted, not fatal
-
-    # -- extract ---------------------------------------------------------------------------
     def extract(self, model: _Native, problem: MilpProblem, options: SolveOptions) -> NativeResult:
         """Parse the solution file and the log; always removes the temporary directory."""
         try:
             return self._extract(model, problem, options.time_limit)
         finally:
-            model._finalizer()
+            model.run.close()
 
     def _extract(self, model: _Native, problem: MilpProblem, time_limit: float | None) -> NativeResult:
-        log = read_text(model.log)
-        start_used = None if model.start is None else start_accepted(log)
-        note = f"; {model.log_note}" if model.log_note else ""
-        why, first, body = _run_failure(model), "", ""
+        run, solution = model.run, model.run.path("solution.sol")
+        log = run.log_text()
+        start_used = None if model.start is None else (
+            "MIPStart provided solution" in log or "mipstart provided" in log.lower())
+        note = f"; {run.log_note}" if run.log_note else ""
+        why, first, body, status = run.failure(solution), "", "", None
         if not why:
-            with open(model.solution, encoding="utf-8", errors="replace") as fh:
+            with open(solution, encoding="utf-8", errors="replace") as fh:
                 first, body = fh.readline().strip(), fh.read()
-            status = next((prefix for prefix, _ in _STATUS if first.startswith(prefix)), None)
+            status = max((prefix for prefix in _STATUS if first.startswith(prefix)), key=len, default=None)
             why = "" if status else f"unknown CBC status line {first!r}"
-            if status in ("Integer infeasible", "Infeasible") and cut_short(log, time_limit):
+            if status in ("Integer infeasible", "Infeasible") and _cut_short(log, time_limit):
                 status = "Stopped on time"
                 note += ("; CBC's preprocessing said infeasible when the time limit cut it short "
                          "(CBC 2.10 does so on feasible models): not a proof")
-        has_solution = (not why and self.status_table[status][0].has_solution and _NO_INTEGER not in first
+        has_solution = (not why and _STATUS[status][0].has_solution and "no integer solution" not in first
                         and not first.startswith(("Integer infeasible", "Infeasible")))
-        x = parse_values(body, problem.n_cols) if has_solution else None
+        x = _parse_values(body, problem.n_cols) if has_solution else None
         if has_solution and x is None:
             why = f"incomplete CBC solution file ({first!r})"
         if why:
-            return NativeResult("failed", message=f"{why}{note}\n{log_tail(log)}", mip_start_used=start_used)
-        found = RE_OBJECTIVE.search(log) or RE_STATUS_OBJ.search(first)
+            return NativeResult("failed", message=f"{why}{note}\n{run.log_tail()}", mip_start_used=start_used)
+        found = _RE_OBJECTIVE.search(log) or _RE_STATUS_OBJ.search(first)
         objective = float(found.group(1)) if found and has_solution else None
-        nodes = RE_NODES.search(log)
-        optimal = has_solution and self.status_table[status][0] is SolveStatus.OPTIMAL
+        nodes = _RE_NODES.search(log)
+        optimal = has_solution and _STATUS[status][0] is SolveStatus.OPTIMAL
         return NativeResult(
             status=status, has_solution=has_solution, x=x, objective=objective,
-            bound=log_bound(log, optimal, objective), nodes=int(nodes.group(1)) if nodes else None,
+            bound=_log_bound(log, optimal, objective), nodes=int(nodes.group(1)) if nodes else None,
             message=f"CBC: {first}{note}", mip_start_used=start_used,
         )
-
-
-# ---------------------------------------------------------------------------------------------
-# helpers
-# ---------------------------------------------------------------------------------------------
 
 
 def _pulp_cbc() -> str | None:
@@ -320,15 +247,10 @@ def _pulp_cbc() -> str | None:
         return None
     if spec is None or not spec.submodule_search_locations:
         return None
-    if sys.platform in ("win32", "cli"):
-        system, exe = "win", "cbc.exe"
-    elif sys.platform == "darwin":
-        system, exe = "osx", "cbc"
-    else:
-        system, exe = "linux", "cbc"
-    if sys.maxsize > 2**32:
-        arch = "arm64" if platform.machine().lower() in ("aarch64", "arm64") else "i64"
-    else:
+    system, exe = {"win32": ("win", "cbc.exe"), "cli": ("win", "cbc.exe"),
+                   "darwin": ("osx", "cbc")}.get(sys.platform, ("linux", "cbc"))
+    arch = "arm64" if platform.machine().lower() in ("aarch64", "arm64") else "i64"
+    if sys.maxsize <= 2**32:
         arch = "i32"
     if system == "osx":
         arch = "i64"  # PuLP ships one (universal) macOS binary there
@@ -343,37 +265,57 @@ def _is_executable(path: str) -> bool:
     return os.path.isfile(path) and os.access(path, os.X_OK)
 
 
-OWNED_OPTIONS = {  # CBC parameters (and actions) that change what is solved: refused
-    "seconds": policy.TIME_LIMIT, "ratioGap": policy.GAP, "threads": policy.THREADS,
-    "randomCbcSeed": policy.SEED, "randomSeed": policy.SEED, "primalTolerance": policy.TOLERANCE,
-    "integerTolerance": policy.TOLERANCE, "direction": policy.SENSE, "maximize": policy.SENSE,
-    "minimize": policy.SENSE, "cutoff": policy.CUTOFF,
-}
-_CBC_RESERVED = ("loglevel", "sloglevel", "printingoptions", "solution", "solve", "mips", "timemode", "quit",
-                 "stop", "exit", "end", "import", "export", "directory")
-
-
-def _cbc_complaints(output: str) -> str:
-    """What a ``cbc -name value -quit`` run said beyond its banner and "changed" lines."""
-    lines = output.splitlines()
-    start = next((i + 1 for i, line in enumerate(lines) if line.startswith("command line")), 0)
-    said = [line.strip() for line in lines[start:]
-            if line.strip() and "changed from" not in line and not line.startswith("Total time")]
-    return " ".join(said)
-
-
 def _num(value: float) -> str:
     return repr(float(value))
 
 
-def _run_failure(model: _Native) -> str:
-    """Why CBC left no solution file to read (``""`` if it did)."""
-    if model.failure:
-        return model.failure
-    if model.killed:
-        return "CBC did not stop in time and was killed by the watchdog"
-    if model.returncode not in (0, None):
-        return f"CBC exited with code {model.returncode}"
-    return "" if os.path.exists(model.solution) else "CBC wrote no solution file"
+def _write_start(problem: MilpProblem, start, path: str) -> str:
+    """A CBC solution file holding the known values of ``start`` (every integer column known)."""
+    known, values = np.flatnonzero(np.isfinite(start)).tolist(), start.tolist()
+    names = column_names(problem.n_cols)
+    with open(path, "w", encoding="ascii") as fh:
+        fh.write("Feasible - objective value 0\n")
+        fh.writelines(f"{j} {names[j]} {values[j]!r}\n" for j in known)
+        fh.write(f"{problem.n_cols} {OBJCONST} 1.0\n")
+    return path
 
 
+def _parse_values(body: str, n_cols: int) -> np.ndarray | None:
+    """Column values from a ``printingOptions all`` solution file (8 significant digits), in column order."""
+    x = np.full(n_cols, np.nan)
+    for line in body.splitlines():
+        parts = line.split()
+        if parts and parts[0] == "**":  # an infeasibility marker
+            parts = parts[1:]
+        j = column_index(parts[1]) if len(parts) >= 3 else None
+        if j is not None and j < n_cols:
+            x[j] = float(parts[2])
+    return None if np.isnan(x).any() else x
+
+
+def _cut_short(log: str, time_limit: float | None) -> bool:
+    """Whether CBC's "infeasible" came from preprocessing stopped by the time limit.
+
+    CBC 2.10 reports ``Integer infeasible`` when its time limit interrupts the cut generators
+    of its preprocessing (``Pre-processing says infeasible``), feasible model or not; the
+    run's wall-clock time then reaches the limit.
+    """
+    if time_limit is None or "Pre-processing says infeasible" not in log:
+        return False
+    found = _RE_WALLCLOCK.findall(log)
+    return bool(found) and float(found[-1]) >= 0.9 * time_limit
+
+
+def _log_bound(log: str, optimal: bool, objective: float | None) -> float | None:
+    """The best possible bound CBC proved.
+
+    When optimal: the objective, less the integer gap CBC accepted if it stopped on the gap;
+    otherwise the last ``best possible`` value of the log (or its ``Lower bound``).
+    """
+    if optimal and objective is not None:
+        gap = _RE_INTEGER_GAP.search(log)
+        return objective - abs(float(gap.group(1))) if gap else objective
+    found = _RE_PARTIAL.findall(log) or _RE_BEST_POSSIBLE.findall(log)
+    lower = None if found else _RE_LOWER_BOUND.search(log)
+    value = float(found[-1]) if found else float(lower.group(1)) if lower else None
+    return None if value is None or not np.isfinite(value) or abs(value) >= 1e49 else value

@@ -5,6 +5,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -318,15 +319,15 @@ Total time (CPU seconds):       0.34   (Wallclock seconds):       0.37
                          [(0.3, S.NO_SOLUTION), (60.0, S.INFEASIBLE), (None, S.INFEASIBLE)])
 def test_preprocessing_infeasible_cut_short_by_the_time_limit_is_no_proof(tmp_path, time_limit, expected):
     """CBC 2.10 says "Integer infeasible" on a feasible model when its time limit stops preprocessing."""
+    from bnnmip.backends.helpers import SolverRun
     from bnnmip_cbc.backend import CbcBackend, _Native
 
-    (tmp_path / "cbc.log").write_text(PREPROCESSING_CUT_SHORT)
-    (tmp_path / "solution.sol").write_text("Integer infeasible - objective value 0.00000000\n"
-                                           "      0 C0000000  0.5  1\n")
+    native = _Native(SolverRun("CBC"))
+    native.run.returncode = 0
+    Path(native.run.log).write_text(PREPROCESSING_CUT_SHORT)
+    Path(native.run.path("solution.sol")).write_text("Integer infeasible - objective value 0.00000000\n"
+                                                     "      0 C0000000  0.5  1\n")
     problem = xor_lowering((2,)).problem
-    native = _Native(workdir=str(tmp_path), mps="", solution=str(tmp_path / "solution.sol"),
-                     log=str(tmp_path / "cbc.log"), n_cols=problem.n_cols, returncode=0)
-    native._finalizer = lambda: None
     backend = CbcBackend()
     raw = backend.extract(native, problem, bnnmip.SolveOptions(time_limit=time_limit))
     res = bnnmip.backends.normalise(backend, problem, raw)

@@ -1,12 +1,8 @@
-"""HiGHS through highspy: build from the CSR arrays, run, extract HiGHS' own status and numbers.
-
-bnnmip's core maps the status through :attr:`HighsBackend.status_table`, applies the
-bound and gap rules, guards the heuristic and checks the solver options once
-(:func:`bnnmip.solve`).
-"""
+"""HiGHS through highspy: build from the CSR arrays, run, extract HiGHS' own status and numbers."""
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,6 +14,7 @@ from bnnmip.backends.helpers import (
     distribution_version,
     module_availability,
     solver_settings,
+    start_entries,
     status_table,
 )
 from bnnmip.milp import MilpProblem
@@ -105,7 +102,6 @@ class HighsBackend:
                                noun="option", reference="https://ergo-code.github.io/HiGHS/stable/"
                                "options/definitions/")
 
-    # -- build -----------------------------------------------------------------------------
     def build(self, problem: MilpProblem, options: SolveOptions):
         """A ``highspy.Highs`` holding the model, options set and MIP start passed."""
         import highspy
@@ -115,60 +111,29 @@ class HighsBackend:
         h.setOptionValue("log_to_console", bool(options.verbose))
         if options.log_file is not None:
             h.setOptionValue("log_file", str(options.log_file))
-        lp = highspy.HighsLp()
-        lp.num_col_ = problem.n_cols
-        lp.num_row_ = problem.n_rows
-        lp.col_cost_ = np.asarray(problem.c, dtype=np.float64)
-        lp.col_lower_ = np.asarray(problem.col_lower, dtype=np.float64)
-        lp.col_upper_ = np.asarray(problem.col_upper, dtype=np.float64)
-        lp.row_lower_ = np.asarray(problem.row_lower, dtype=np.float64)
-        lp.row_upper_ = np.asarray(problem.row_upper, dtype=np.float64)
-        lp.offset_ = float(problem.offset)
         A = problem.A.tocsc()
-        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-        lp.a_matrix_.start_ = A.indptr.astype(np.int32)
-        lp.a_matrix_.index_ = A.indices.astype(np.int32)
-        lp.a_matrix_.value_ = A.data.astype(np.float64)
-        lp.a_matrix_.num_col_ = problem.n_cols
-        lp.a_matrix_.num_row_ = problem.n_rows
-        lp.integrality_ = [
-            highspy.HighsVarType.kInteger if flag else highspy.HighsVarType.kContinuous
-            for flag in problem.integrality
-        ]
-        _check(h.passModel(lp), "passModel")
+        _check(h.passModel(
+            problem.n_cols, problem.n_rows, A.nnz, int(highspy.MatrixFormat.kColwise),
+            int(highspy.ObjSense.kMinimize), float(problem.offset), *_floats(
+                problem.c, problem.col_lower, problem.col_upper, problem.row_lower, problem.row_upper),
+            A.indptr.astype(np.int32), A.indices.astype(np.int32), A.data.astype(np.float64),
+            problem.integrality.astype(np.int32),  # HighsVarType: 0 continuous, 1 integer
+        ), "passModel")
         user = options.checked_solver_options or {}
         for name, value in solver_settings(options, _SETTINGS).items():  # the user's options last: they win
             status = h.setOptionValue(name, value)
             if name in user:
                 _check(status, f"setOptionValue({name!r})")
-        start_used = None
-        if options.mip_start is not None:
-            start_used = self._set_start(h, problem, options.mip_start)
+        start_used = None if options.mip_start is None else _set_start(h, options.mip_start)
         native = _Native(h, start_used)
         if options.heuristic is not None or options.progress is not None:  # a guard never raises
             native.callbacks = _Callbacks(h, options.heuristic, options.progress)
         return native
 
-    @staticmethod
-    def _set_start(h, problem: MilpProblem, start: np.ndarray) -> bool:
-        import highspy
-
-        known = np.flatnonzero(~np.isnan(start))  # bnnmip.solve passes no empty start
-        if known.size == problem.n_cols:
-            sol = highspy.HighsSolution()
-            sol.col_value = start.tolist()
-            sol.value_valid = True
-            status = h.setSolution(sol)
-        else:  # partial start: HiGHS completes it with a sub-MIP
-            status = h.setSolution(int(known.size), known.astype(np.int32), start[known])
-        return status != highspy.HighsStatus.kError
-
-    # -- run -------------------------------------------------------------------------------
     def run(self, model, options: SolveOptions) -> None:
         """Solve in place."""
         model.highs.run()
 
-    # -- extract ---------------------------------------------------------------------------
     def extract(self, model, problem: MilpProblem, options: SolveOptions) -> NativeResult:
         """HiGHS' model status, solution and info."""
         import highspy
@@ -178,27 +143,20 @@ class HighsBackend:
         info = h.getInfo()
         has_solution = info.primal_solution_status == highspy.SolutionStatus.kSolutionStatusFeasible
         return NativeResult(
-            status=status_name,
-            has_solution=has_solution,
+            status=status_name, has_solution=has_solution,
             x=np.asarray(h.getSolution().col_value, dtype=float) if has_solution else None,
             objective=float(info.objective_function_value) if has_solution else None,
-            bound=float(info.mip_dual_bound),
-            nodes=int(info.mip_node_count),
-            message=f"HiGHS model status {status_name}",
-            mip_start_used=model.start_used,
+            bound=float(info.mip_dual_bound), nodes=int(info.mip_node_count),
+            message=f"HiGHS model status {status_name}", mip_start_used=model.start_used,
         )
 
 
 class _Callbacks:
     """``options.heuristic`` and ``options.progress`` wired to HiGHS' MIP callbacks (one per ``Highs``).
 
-    HiGHS reports each improving solution (``kCallbackMipImprovingSolution``) and, at points
-    of its own choosing, asks for user solutions (``kCallbackMipUserSolution``): the latest
-    incumbent not yet seen is handed to the heuristic (guarded by :func:`bnnmip.solve`) there
-    and its answer, if any, passed back with ``setSolution`` (HiGHS checks it and keeps it if
-    it is better). At every improving solution and interrupt check (``kCallbackMipInterrupt``,
-    often during the search) the primal and dual bounds and the node count go to ``progress``
-    (``bnnmip.solve`` throttles them).
+    The latest improving solution not yet seen goes to the heuristic when HiGHS asks for user
+    solutions, and its answer back with ``setSolution`` (HiGHS checks it); improving solutions
+    and interrupt checks report the bounds and node count to ``progress``.
     """
 
     def __init__(self, h, heuristic, progress) -> None:
@@ -230,13 +188,30 @@ class _Callbacks:
                 data_in.setSolution(y)
 
 
+def _set_start(h, start: np.ndarray) -> bool:
+    """Pass a full start (HiGHS checks it) or a partial one (HiGHS completes it with a sub-MIP)."""
+    import highspy
+
+    known, values, full = start_entries(start)
+    if full:
+        sol = highspy.HighsSolution()
+        sol.col_value = start.tolist()
+        sol.value_valid = True
+        status = h.setSolution(sol)
+    else:
+        status = h.setSolution(int(known.size), known, values)
+    return status != highspy.HighsStatus.kError
+
+
+def _floats(*arrays) -> list[np.ndarray]:
+    return [np.asarray(a, dtype=np.float64) for a in arrays]
+
+
 def _new_highs(quiet: bool):
     """A ``Highs`` object, without the banner HiGHS prints at its first construction unless not ``quiet``."""
     import highspy
 
-    if not quiet:
-        return highspy.Highs()
-    with captured_output(1):
+    with captured_output(1) if quiet else contextlib.nullcontext():
         return highspy.Highs()
 
 

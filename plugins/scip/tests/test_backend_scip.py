@@ -43,12 +43,7 @@ def teacher_lowering(seed=3):
 def all_variants():
     from bnnmip_scip import ScipBackend
 
-    return [
-        ScipBackend(),
-        ScipBackend(build_via="rows"),
-        ScipBackend(indicators=True),
-        ScipBackend(indicators=True, build_via="rows"),
-    ]
+    return [ScipBackend(), ScipBackend(indicators=True)]
 
 
 def test_registered_with_features():
@@ -62,8 +57,6 @@ def test_registered_with_features():
     assert F.THREADS not in table["scip"].features
     assert F.INDICATOR_CONSTRAINTS in table["scip-indicator"].features
     assert F.CALLBACKS in table["scip"].features and F.CALLBACKS in table["scip-indicator"].features
-    with pytest.raises(ValueError):
-        ScipBackend(build_via="lp")
 
 
 def test_availability_does_not_import_pyscipopt():
@@ -215,22 +208,20 @@ def _hard_with_better_solution():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("build_via", ["mps", "rows"])
-def test_indicator_slacks_follow_scips_linear_rows(build_via):
+def test_indicator_slacks_follow_scips_linear_rows():
     """The slack set for each indicator is the least one making SCIP's own linear row hold."""
     from bnnmip_scip import ScipBackend
 
     backend("scip-indicator")
     hard, _, better = _hard_with_better_solution()
-    b = ScipBackend(indicators=True, build_via=build_via)
+    b = ScipBackend(indicators=True)
     native = b.build(hard.problem, bnnmip.SolveOptions(heuristic=lambda x: None))
-    m, ind = native.model, native.indicators
-    assert len(ind.conss) == native.n_indicators > 0
-    slack_vars, values = ind.evaluator(m, hard.problem)(better)
-    given = {v.name: val for v, val in zip(slack_vars, values, strict=True)}
+    m, conss = native.model, native.indicators
+    assert len(conss) > 0
+    given = {v.name: val for v, val in native.slacks(better)}
     assert given, "the better solution violates no inactive row: the test would prove nothing"
     column = {v.name: better[j] for j, v in enumerate(native.vars)}
-    for cons in ind.conss:
+    for cons in conss:
         # SCIP's row: a x - s <= rhs, s >= 0 (pyscipopt negates a lower side into this form)
         slack, lin = m.getSlackVarIndicator(cons), m.getLinearConsIndicator(cons)
         row = m.getValsLinear(lin)
@@ -241,8 +232,7 @@ def test_indicator_slacks_follow_scips_linear_rows(build_via):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("build_via", ["mps", "rows"])
-def test_indicator_heuristic_solution_is_accepted(build_via):
+def test_indicator_heuristic_solution_is_accepted():
     """A better solution handed back during the search is accepted by SCIP (slacks filled in)."""
     from bnnmip_scip import ScipBackend
 
@@ -255,7 +245,7 @@ def test_indicator_heuristic_solution_is_accepted(build_via):
         calls.append(hard.problem.objective(x))
         return better if len(calls) == 1 else None
 
-    b = ScipBackend(indicators=True, build_via=build_via)
+    b = ScipBackend(indicators=True)
     options = bnnmip.SolveOptions(threads=1, seed=0, time_limit=120.0, node_limit=20,  # no clock
                                   mip_start=x0, heuristic=heuristic)
     res = bnnmip.solve(b, hard.problem, options)

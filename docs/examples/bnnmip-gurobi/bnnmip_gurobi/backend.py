@@ -18,6 +18,7 @@ from bnnmip.backends.helpers import (
     checked_options,
     distribution_version,
     module_availability,
+    one_sided_rows,
     solver_settings,
     status_table,
 )
@@ -90,9 +91,7 @@ class GurobiBackend:
         """Whether the model fits :attr:`size_limits` (a ranged row counts twice), if limited."""
         if self.size_limits is None or not _size_limited_licence():
             return True, ""
-        lo, up = np.isfinite(problem.row_lower), np.isfinite(problem.row_upper)
-        rows = int(np.count_nonzero(lo | up) + np.count_nonzero(lo & up & (problem.row_lower
-                                                                          != problem.row_upper)))
+        rows = sum(r.size for r in one_sided_rows(problem))  # a ranged row counts twice
         if problem.n_cols > self.size_limits[0] or rows > self.size_limits[1]:
             return False, (f"{problem.n_cols:,} columns and {rows:,} rows; {LICENCE_MESSAGE} "
                            f"({self.size_limits[0]:,} columns, {self.size_limits[1]:,} rows)")
@@ -194,25 +193,14 @@ class GurobiBackend:
 
     @staticmethod
     def _add_rows(model, x, problem: MilpProblem) -> None:
-        """``row_lower <= A x <= row_upper`` as ``=``, ``<=`` and ``>=`` rows.
-
-        A ranged row (both sides finite and different) becomes two rows, so it counts twice
-        against a size-limited licence; a free row (both sides infinite) is dropped.
-        """
+        """``row_lower <= A x <= row_upper`` as ``=``, ``<=``, ``>=`` rows (free rows dropped)."""
         from gurobipy import GRB
 
-        A = problem.A.tocsr()
-        lo = np.asarray(problem.row_lower, dtype=float)
-        up = np.asarray(problem.row_upper, dtype=float)
-        has_lo, has_up = np.isfinite(lo), np.isfinite(up)
-        equal = has_lo & has_up & (lo == up)
-        for rows, sense, rhs in (
-            (np.flatnonzero(equal), GRB.EQUAL, lo),
-            (np.flatnonzero(has_up & ~equal), GRB.LESS_EQUAL, up),
-            (np.flatnonzero(has_lo & ~equal), GRB.GREATER_EQUAL, lo),
-        ):
+        A, lo, up = problem.A.tocsr(), problem.row_lower, problem.row_upper
+        senses = (GRB.EQUAL, GRB.LESS_EQUAL, GRB.GREATER_EQUAL)
+        for rows, sense, rhs in zip(one_sided_rows(problem), senses, (lo, up, lo), strict=True):
             if rows.size:
-                model.addMConstr(A[rows], x, sense, rhs[rows])
+                model.addMConstr(A[rows], x, sense, np.asarray(rhs, dtype=float)[rows])
 
     # -- run -------------------------------------------------------------------------------
     def run(self, model: _Native, options: SolveOptions) -> None:

@@ -3,14 +3,17 @@
 A check raises ``AssertionError`` with a message when the backend misbehaves, and
 ``unittest.SkipTest`` (pytest reports a skip) with the reason when it does not apply: a
 feature the check needs (:func:`needs` lists them) that the backend does not declare, or an
-instance the backend's ``supports`` refuses. No check depends on the machine's speed except
-:func:`check_time_limit` (whose instance no solver proves in its 1 s limit, so only a gross
-overshoot of the limit can fail it); the others stop searches by node limits or solve
-instances to proven optimality.
+instance the backend's ``supports`` refuses. No check depends on the machine's speed or load:
+they stop searches by node limits or solve instances to proven optimality, and
+:func:`check_time_limit`, the one that reads a clock, gives an instance no solver proves in
+its 1 s limit and counts the overshoot in CPU seconds (its docstring says why).
 
 A third party runs the whole suite against its installed backend with one command::
 
     python -m bnnmip.testing.conformance BACKEND_NAME
+
+(``__main__.py`` runs :func:`main`: the package is imported once, as itself, so ``-m`` does
+not run a second copy of this module.)
 
 or from its own tests::
 
@@ -21,6 +24,7 @@ or from its own tests::
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 import unittest
@@ -29,21 +33,21 @@ from pathlib import Path
 
 import numpy as np
 
-from ..backends import BackendFeature, solve, supports
-from ..backends.results import SolveOptions, SolveStatus
-from ..errors import FeatureWarning, InvalidInputError, UnknownNameError
-from ..formulation import lower
-from ..heuristics import ste_network
-from ..heuristics.pattern_fit import polish
-from ..ir import Architecture, TrainingSet
-from ..milp import MilpProblem
-from ..plugins.registry import get_backend
-from ..strategies import trivial_network
-from ..verify import verify
-from .instances import random_teacher, reference_instances, xor
+from ...backends import BackendFeature, solve, supports
+from ...backends.results import SolveOptions, SolveStatus
+from ...errors import FeatureWarning, InvalidInputError, UnknownNameError
+from ...formulation import lower
+from ...heuristics import ste_network
+from ...heuristics.pattern_fit import polish
+from ...ir import Architecture, TrainingSet
+from ...milp import MilpProblem
+from ...plugins.registry import get_backend
+from ...strategies import trivial_network
+from ...verify import verify
+from ..instances import random_teacher, reference_instances, xor
 
-__all__ = ["BUILTIN_BACKENDS", "CONFORMANCE_CHECKS", "hard_instance", "infeasible_problem", "main", "needs",
-           "run_checks"]
+__all__ = ["BUILTIN_BACKENDS", "CONFORMANCE_CHECKS", "TIME_LIMIT_CPU_SLACK", "TIME_LIMIT_WALL_SLACK",
+           "hard_instance", "infeasible_problem", "main", "needs", "run_checks"]
 
 
 BUILTIN_BACKENDS = ("cbc", "highs", "scip", "scip-indicator")
@@ -165,21 +169,48 @@ def check_infeasible(backend) -> None:
 
 
 def check_time_limit(backend) -> None:
-    """A time-limited solve is never OPTIMAL and stops near its limit.
+    """A time-limited solve is never OPTIMAL and stops near its limit, however busy the machine.
 
-    No solver proves the instance's optimum in 1 s, loaded machine or not; only a solve that
-    runs more than 30 s past its 1 s limit fails for time.
+    The clock cannot decide the outcome of an honest backend either way:
+
+    - the status: the 300-point random-label instance takes every solver far longer than 1 s
+      to prove (hours), and a busy machine only makes it slower, so a 1 s solve that honours
+      the limit ends ``FEASIBLE`` or ``NO_SOLUTION``, never ``OPTIMAL``;
+    - the overshoot is measured in CPU seconds (``os.times``: this process and the solver
+      processes it waited for), which other programs on a loaded machine do not inflate as
+      they do wall-clock seconds (the solve runs on one thread). A backend that ignores the
+      limit searches for hours; one that honours it uses about 1 s. The check fails beyond
+      :data:`TIME_LIMIT_CPU_SLACK` CPU seconds past the limit, and, for a solver that works
+      outside this process tree (a server, say), beyond :data:`TIME_LIMIT_WALL_SLACK`
+      wall-clock seconds: a margin that no load seen on a 2-core machine stretches a 1 s
+      solve to.
     """
     low = hard_instance(backend=backend)
     _supported(backend, low.problem, "the 300-point random-label instance")
+    cpu0 = _cpu_seconds()
     res = solve(backend, low.problem, _options(time_limit=1.0))
+    cpu = _cpu_seconds() - cpu0
     assert res.status in (SolveStatus.FEASIBLE, SolveStatus.NO_SOLUTION), (
         f"a 1 s solve of an instance nobody proves in 1 s ended {res.status.value}: {res.message}")
-    assert res.solve_seconds <= 1.0 + 30.0, f"ran {res.solve_seconds:.1f} s past a 1 s limit"
+    assert cpu <= 1.0 + TIME_LIMIT_CPU_SLACK, f"used {cpu:.1f} CPU seconds under a 1 s limit"
+    assert res.solve_seconds <= 1.0 + TIME_LIMIT_WALL_SLACK, (
+        f"ran {res.solve_seconds:.1f} s under a 1 s limit")
     if res.status is SolveStatus.FEASIBLE:
         assert res.x is not None and res.objective is not None, "FEASIBLE without a solution"
         assert res.bound is None or res.bound <= res.objective + 1e-6, f"bound {res.bound} > {res.objective}"
         assert low.problem.violation(res.x) <= 1e-5, "the time-limited solution violates the MILP"
+
+
+TIME_LIMIT_CPU_SLACK = 30.0
+"""CPU seconds a 1 s time-limited solve may use beyond its limit (:func:`check_time_limit`)."""
+TIME_LIMIT_WALL_SLACK = 120.0
+"""Wall-clock seconds a 1 s time-limited solve may run beyond its limit (:func:`check_time_limit`)."""
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process and of the child processes it has waited for (user + system)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
 
 
 def _limited_instance(backend, seed: int):
@@ -358,6 +389,3 @@ def main(argv: list[str] | None = None) -> int:
           f"{failed} failed")
     return 1 if failed else 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())
