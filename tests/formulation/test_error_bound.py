@@ -135,7 +135,8 @@ def test_bound_rises_above_zero_where_the_optimum_is_positive():
 @pytest.mark.slow
 def test_random_labels_are_proven_by_the_bound_without_branching():
     # 30 random points in [0, 1]^4: the plain MILP did not prove its optimum within 60 s when
-    # this test was written (HiGHS, one thread); the bound meets the intersection classifier's loss, so no search
+    # this test was written (HiGHS, one thread); the bound meets the intersection classifier's
+    # loss, so no search
     rng = np.random.default_rng(7)
     data = TrainingSet.from_arrays(rng.uniform(0, 1, (30, 4)), rng.integers(0, 2, 30))
     arch = Architecture(4, (2,), 2)
