@@ -150,21 +150,32 @@ def test_random_labels_are_proven_by_the_bound_without_branching():
 
 
 def test_robust_bound_keeps_the_optimum():
-    data = tiny(4)
+    data = tiny(2)
     arch, robust = Architecture(2, (2,), 2), RobustnessSet(0.05)
-    with_bound = bnnmip.train(arch, data, robust=robust, options=ONE, params={"error_bound": True})
+    with_bound = bnnmip.train(arch, data, robust=robust, options=ONE,
+                              params={"error_bound": True, "start": "none"})
     without = bnnmip.train(arch, data, robust=robust, options=ONE)
     assert without.status is with_bound.status is bnnmip.SolveStatus.OPTIMAL
     assert with_bound.objective == pytest.approx(without.objective, abs=1e-6)
     record = next(r for r in with_bound.history if "error_bound" in r)
-    assert record["error_bound"] <= without.objective + 1e-9
+    assert 0 < record["error_bound"] <= without.objective + 1e-9
+
+
+def test_skipped_when_the_start_is_already_optimal():
+    data, arch = tiny(0), Architecture(2, (2,), 2)  # brute-force optimum 0
+    fit = bnnmip.train(arch, data, options=ONE, params={"start": "none"})
+    assert fit.objective == 0
+    result = bnnmip.train(arch, data, options=ONE, warm_start=fit.network,
+                          params={"error_bound": True, "start": "none"})
+    assert result.objective == 0
+    assert next(r for r in result.history if "error_bound" in r)["error_bound"].startswith("skipped")
 
 
 def test_other_architectures_get_a_record_and_the_same_optimum():
     data = tiny(5, m=7)
     arch = Architecture(2, (3,), 2)
     assert not eb.applies(arch)
-    result = bnnmip.train(arch, data, options=ONE, params={"error_bound": True})
+    result = bnnmip.train(arch, data, options=ONE, params={"error_bound": True, "start": "none"})
     reference = bnnmip.train(arch, data, options=ONE)
     assert "not applicable" in next(r for r in result.history if "error_bound" in r)["error_bound"]
     assert result.objective == pytest.approx(reference.objective, abs=1e-6)

@@ -67,6 +67,7 @@ from ._common import (
     gradient_start,
     mip_start,
     solve_lowering,
+    start_is_optimal,
     start_kept_or_beaten,
     start_outcome,
     symmetry_breaking,
@@ -203,7 +204,9 @@ class ExactStrategy:
         if info is not None:
             info["start_objective"] = None if start is None else lowering.problem.objective(start)
         floor = None
-        if params["error_bound"]:
+        if params["error_bound"] and start_is_optimal(lowering, start):
+            history.append({"error_bound": "skipped: the start reaches the trivial bound"})
+        elif params["error_bound"]:
             upper = None if start is None else lowering.problem.objective(start)
             floor, networks, record = error_bound(lowering, task, budget, upper)
             history.append(record)
