@@ -50,6 +50,43 @@ HARD = ("random m75 h2 k2", "random m100 h2 k2", "robust bcw r0.1", "robust bcw 
 """The hard family's width-2, two-class instances ("random m50 h2 k2" is "random h2 m50")."""
 
 
+NOTES = """
+## Other ideas measured (not kept)
+
+Exploratory runs on `formulations.py`'s two instances, HiGHS unless named, one thread, while
+other jobs shared the machine (scripts not kept; the numbers are what they printed):
+
+- **No-good rows from small infeasible subsets** (`sum_{i in S} err_i >= 1` for a set `S` no
+  width-2 network fits). On "random h2 m50" a set grown from 12 random points by adding, one at
+  a time, a point the last zero-loss network got wrong, each step a sub-MILP (`exact`, 30 s):
+  every set up to 45 points was fitted with zero loss (0.01 to 0.6 s per sub-MILP up to 40
+  points, then 11, 0.3, 2.3, 26 and 0.2 s), and no set of 46 to 50 points was proven infeasible
+  within 30 s (198 s in all). A width-2 network in 10 dimensions fits about 45 random points,
+  so the smallest infeasible subsets hold nearly all 50: proving one is as hard as the
+  instance. Not pursued.
+- **The same on the robust instance** ("robust h2 m50 r0.1", optimum 16), growing sets from 2
+  points and checking the balls: two disjoint sets of 23 and 19 points, each with least loss 2,
+  in 32 s, then the remaining points were fitted: a bound of 4 (25%) in more time than SCIP's
+  whole proof (about 19 s in `robust-nogoods.md`). Not pursued.
+- **`loss >= E` alone** as a row (without `S` and without the intersection network as a
+  start) on "random h2 m50": HiGHS and SCIP both ended at 60 s with loss 4 and bound 1 (the
+  row raised the root bound to half the optimum but proved nothing, and the incumbent was
+  worse than `tight`'s 2 on HiGHS in the earlier formulations runs). `S` and the start are
+  what close the gap.
+- **`E` with the full robust model** (every point's ball on one side of both half-spaces, not
+  only the points classified right): on the robust instance, HiGHS stopped at 60 s with
+  bounds 2 and 1 for the two classes (incumbents 8 and 13), no better than the relaxation
+  `error_bound` uses (3 and 2 in about 1 and 3 s), which is itself far below the optimum 16.
+  Under robust training the loss comes from balls no hyperplane may cut; neither form of `E`
+  sees it cheaply.
+- **Not tried** (time): orbital fixing (the `tight` rows already break the order-8 symmetry
+  group of a width-2 hidden layer: first point's neurons off, biases ordered); a Lagrangian
+  bound from the per-point decomposition (each point alone is always fitted, so the bound
+  would come from the multipliers alone); the decomposition of width 3 or 3 classes by output
+  function (the width-2, two-class case is what `error_bound` does).
+"""
+
+
 def _hard_module(path):
     spec = importlib.util.spec_from_file_location("hard_family", path)
     module = importlib.util.module_from_spec(spec)
@@ -151,7 +188,7 @@ def report(records, meta):
             positive = sum(1 for r in rs if best.get(r["instance"]))
             lines.append(f"| {backend} | `{variant}` | {proven} / {len(rs)} | {sgm(tto):.1f} | "
                          f"{half} / {positive} |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + NOTES
 
 
 def _g(v):
