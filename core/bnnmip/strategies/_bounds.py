@@ -17,6 +17,7 @@ from ..backends.results import SolveOptions, SolveStatus
 from ..formulation import Lowering
 from ..formulation import error_bound as eb
 from ..heuristics.pattern_fit import realize
+from ..ir import TrainingSet
 from ..training.task import Budget, TrainingTask
 
 __all__ = ["error_bound"]
@@ -39,6 +40,20 @@ def _bound_of(result, integral: bool) -> float:
     return float(math.ceil(value - TOL)) if integral else value
 
 
+def _merged(data: TrainingSet) -> TrainingSet:
+    """``data`` with repeated (input, label) pairs as one point of the summed weight.
+
+    Both relaxations treat such points alike (same rows, same error binary would do), so this
+    changes neither optimum and shrinks the problems (the breast-cancer file repeats rows).
+    """
+    keys, inverse = np.unique(np.c_[data.X, data.y], axis=0, return_inverse=True)
+    if len(keys) == data.n_points:
+        return data
+    weights = np.bincount(inverse.ravel(), weights=data.weights, minlength=len(keys))
+    return TrainingSet.from_arrays(keys[:, :-1], keys[:, -1].astype(int), n_classes=data.n_classes,
+                                   weights=weights)
+
+
 def error_bound(lowering: Lowering, task: TrainingTask, budget: Budget, upper: float | None):
     """``(floor, networks, record)``: the loss floor ``min(2E, S)``, start candidates, history.
 
@@ -52,6 +67,7 @@ def error_bound(lowering: Lowering, task: TrainingTask, budget: Budget, upper: f
         return None, [], {"error_bound": "not applicable: it needs one hidden layer of width 2, "
                                          "2 classes and biases"}
     integral = bool(np.allclose(data.weights, np.round(data.weights)))
+    data = _merged(data)
     box = lowering.bias_bounds()[0]
     radius = 0.0 if lowering.robust is None else lowering.robust.radius
     allowed = budget.remaining() * SHARE
@@ -72,7 +88,7 @@ def error_bound(lowering: Lowering, task: TrainingTask, budget: Budget, upper: f
         e_bounds.append(_bound_of(res, integral))
         if res.status.has_solution:
             net = eb.intersection_network(problem, res.x, k, arch)
-            fit = realize(net, arch, data.X, eps=lowering.eps, bias_bounds=lowering.bias_bounds(),
+            fit = realize(net, arch, lowering.data.X, eps=lowering.eps, bias_bounds=lowering.bias_bounds(),
                           robust_radius=radius, time_limit=2.0)
             if fit.realized:
                 networks.append(fit.network)
