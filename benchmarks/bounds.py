@@ -51,6 +51,36 @@ HARD = ("random m75 h2 k2", "random m100 h2 k2", "robust bcw r0.1", "robust bcw 
 
 
 NOTES = """
+## Findings
+
+- **Random labels, m = 50, width 2** ("random h2 m50", issue 20's instance): `error_bound`
+  proves the optimum 2 on both backends (`E` = 1, and no single half-space gets at most 1
+  point wrong, so `S >= 2`), and its intersection classifier is the loss-2 network that
+  `tight` did not find in 60 s (it ended at 4 with bound 0). Root bound 100% of the optimum,
+  no branching in the training MILP. 10.7 s (HiGHS) and 14.5 s (SCIP) in the table, under a
+  load average of about 6 on 2 cores; rerun alone at the same commit with a load of about 4
+  (`--instances "random h2 m50" --variants tight+error_bound`): 6.1 s and 6.3 s, of which
+  about 2 s is the gradient start. The issue's target of at most 5 s is close but not met.
+- **Breast cancer, protocol seed 0** (349 points): `E = 0`: one class is the intersection of two
+  half-spaces with every point right, so `error_bound` returns a zero-loss network, optimal
+  (14.5 s HiGHS, 6.1 s SCIP), where `tight` ended at loss 10 after 60 s on both and the
+  gradient start had not found it. Seed 8: loss 2 (the family's best known) against `tight`'s
+  8, not proven (`E_0` stopped at its time share).
+- **Robust training**: weak. On "robust h2 m50 r0.1" the bound is 4 (HiGHS) or 2 (SCIP, its
+  small solves stopped at their time share) of the optimum 16; on breast cancer at r = 0.2 it
+  is 0 and costs 0.8 s (HiGHS) and 1.5 s (SCIP) on a 2 to 4 s proof; at r = 0.1 the start is
+  optimal and nothing runs. The relaxations ignore the balls of the points they get wrong.
+- **Random labels, m = 75 and 100**: the small MILPs do not finish in their share (about 21 s
+  of 60): bound 0, same losses as `tight`, same unproven status. Their LP bound is 0 too (big-M
+  rows), so they scale like the training MILP, only with a smaller constant.
+- So `error_bound` is an option, off by default: it proved 4 of 8 instances against 2 on each
+  backend and met the half-the-optimum root target on 1 of the 6 with a positive best loss
+  (random h2 m50, at 100%), but it costs time where it proves nothing (robust r = 0.2).
+
+The table's jobs 1 to 8 ran the code of commit `e155cec`, jobs 9 to 32 that of `96f235e`
+(merging repeated (input, label) pairs before the small MILPs, the only change between them;
+it changes nothing on instances without repeated points, i.e. all but the breast-cancer ones).
+
 ## Other ideas measured (not kept)
 
 Exploratory runs on `formulations.py`'s two instances, HiGHS unless named, one thread, while
