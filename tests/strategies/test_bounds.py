@@ -19,3 +19,23 @@ def test_repeated_input_label_pairs_become_one_weighted_point():
 def test_distinct_points_are_kept_as_they_are():
     data = TrainingSet.from_arrays(np.eye(3), [0, 1, 0])
     assert _merged(data) is data
+
+
+def test_small_solves_share_half_of_the_solve_time_limit(monkeypatch):
+    import bnnmip
+    from bnnmip import Architecture
+    from bnnmip.strategies import _bounds
+
+    limits = []
+    real = _bounds.solve
+
+    def recording(backend, problem, options):
+        limits.append(options.time_limit)
+        return real(backend, problem, options)
+
+    monkeypatch.setattr(_bounds, "solve", recording)
+    rng = np.random.default_rng(2)
+    data = TrainingSet.from_arrays(rng.uniform(0, 1, (10, 2)), rng.integers(0, 2, 10))
+    bnnmip.train(Architecture(2, (2,), 2), data, options=bnnmip.SolveOptions(threads=1, time_limit=8),
+                 params={"error_bound": True, "start": "none"})
+    assert limits and all(t is not None and t <= 4.0 for t in limits)

@@ -23,7 +23,8 @@ from ..training.task import Budget, TrainingTask
 __all__ = ["error_bound"]
 
 SHARE = 0.5
-"""At most this share of the time left goes to the three small solves."""
+"""At most this share of the time left (of the budget, and of the solve's time limit) goes to the
+three small solves."""
 TOL = 1e-4
 """With integer point weights a bound ``v`` becomes ``ceil(v - TOL)`` (solver noise kept out)."""
 
@@ -70,7 +71,8 @@ def error_bound(lowering: Lowering, task: TrainingTask, budget: Budget, upper: f
     data = _merged(data)
     box = lowering.bias_bounds()[0]
     radius = 0.0 if lowering.robust is None else lowering.robust.radius
-    allowed = budget.remaining() * SHARE
+    limit = task.options.time_limit
+    allowed = min(budget.remaining(), math.inf if limit is None else float(limit)) * SHARE
     base = SolveOptions(threads=task.options.threads, seed=task.options.seed,
                         feasibility_tolerance=float(np.clip(lowering.eps / 10.0, 1e-9, 1e-6)))
 
