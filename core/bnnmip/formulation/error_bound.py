@@ -33,7 +33,7 @@ at least 1 each, and its right points are classified by one half-space, so it co
 
 :math:`E` and :math:`S` are small MILPs (about 2m binaries and no second layer), built here;
 :mod:`bnnmip.strategies.exact` solves them (``error_bound=true``), turns the best
-intersection classifier into a start network with loss :math:`2E`, and adds the bound to the
+intersection classifier into a start network (loss at most :math:`2E`), and adds the bound to the
 training MILP as a row. Both problems drop constraints of the training MILP (the margins of
 points a classifier gets wrong; under robust training the constancy of every ball on every
 neuron), so any network's loss is at least the bound: it never cuts off an optimal network.
