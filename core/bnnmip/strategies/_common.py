@@ -86,31 +86,43 @@ def sound_feasibility_tolerance(lowering: Lowering) -> float:
     return float(np.clip(lowering.eps / 10.0, 1e-9, 1e-6))
 
 
-def start_is_optimal(lowering: Lowering, start, tol: float = 1e-9) -> bool:
+def start_is_optimal(lowering: Lowering, start, tol: float = 1e-9, lower_bound: float | None = None) -> bool:
     """Whether the feasible assignment ``start`` already reaches the trivial lower bound.
 
     The loss is a sum of nonnegative terms, so a start with loss 0 (a network that fits
     every training point with the margins) is optimal, and no search can improve on it.
+    ``lower_bound``, a proven bound on the loss (e.g. ``exact``'s ``error_bound``), counts too.
     """
     if start is None:
         return False
-    return lowering.problem.objective(start) <= lowering.problem.trivial_bound() + tol
+    return lowering.problem.objective(start) <= _known_bound(lowering, lower_bound) + tol
 
 
-def _result_at_bound(lowering: Lowering, backend, start) -> SolveResult:
-    """The result of a solve skipped because ``start`` meets the trivial bound."""
+def _known_bound(lowering: Lowering, lower_bound: float | None) -> float:
+    trivial = lowering.problem.trivial_bound()
+    return trivial if lower_bound is None else max(trivial, float(lower_bound))
+
+
+PROVEN_BOUND_MESSAGE = ("not solved: the start reaches the lower bound exact's error_bound proved, "
+                        "so it is optimal")
+"""``SolveResult.message`` of a solve skipped because the start met a bound above the trivial one."""
+
+
+def _result_at_bound(lowering: Lowering, backend, start, lower_bound: float | None = None) -> SolveResult:
+    """The result of a solve skipped because ``start`` meets the trivial (or a proven) bound."""
     obj = lowering.problem.objective(start)
+    trivial = obj <= lowering.problem.trivial_bound() + 1e-9
     return SolveResult(
         status=SolveStatus.OPTIMAL, backend=backend.name, solver_version=solver_version(backend),
-        objective=obj, bound=lowering.problem.trivial_bound(), gap=0.0, nodes=0,
+        objective=obj, bound=_known_bound(lowering, lower_bound), gap=0.0, nodes=0,
         x=np.array(start, dtype=float),
-        message=START_AT_BOUND_MESSAGE,
+        message=START_AT_BOUND_MESSAGE if trivial else PROVEN_BOUND_MESSAGE,
         mip_start_used=True,
     )
 
 
 def solve_lowering(lowering: Lowering, task: TrainingTask, start=None, budget=None, heuristic=None,
-                   skip_if_start_optimal: bool = True):
+                   skip_if_start_optimal: bool = True, lower_bound: float | None = None):
     """Solve one lowering and decode and verify its solution.
 
     Unless the task sets them, the integrality and feasibility tolerances are derived from
@@ -127,7 +139,8 @@ def solve_lowering(lowering: Lowering, task: TrainingTask, start=None, budget=No
     With ``skip_if_start_optimal`` (the default) and a start that reaches the trivial lower
     bound (:func:`start_is_optimal`), the solver is not called: the result is ``OPTIMAL``
     with the start as its solution, 0 nodes and a message saying so. An unavailable backend
-    is still reported as such.
+    is still reported as such. ``lower_bound`` is a proven lower bound on the loss that a
+    start may meet instead of the trivial one.
     """
     options = task.options
     if options.integrality_tolerance is None:
@@ -140,8 +153,9 @@ def solve_lowering(lowering: Lowering, task: TrainingTask, start=None, budget=No
         options = attrs.evolve(options, heuristic=heuristic)
     if budget is not None:
         options = budget.limit(options)
-    if skip_if_start_optimal and start_is_optimal(lowering, start) and availability(task.backend)[0]:
-        result = _result_at_bound(lowering, task.backend, start)
+    if (skip_if_start_optimal and start_is_optimal(lowering, start, lower_bound=lower_bound)
+            and availability(task.backend)[0]):
+        result = _result_at_bound(lowering, task.backend, start, lower_bound)
     else:
         result = solve(task.backend, lowering.problem, options)
     network = verification = None

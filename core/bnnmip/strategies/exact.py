@@ -50,20 +50,24 @@ import math
 import time
 from collections.abc import Mapping
 
+import attrs
 import numpy as np
 
 from ..backends import BackendFeature
 from ..backends.results import SolveStatus
 from ..errors import InvalidInputError
 from ..formulation import FORMULATIONS, Lowering, lower
+from ..formulation.error_bound import with_loss_floor
 from ..heuristics import improve_network
 from ..heuristics.pattern_fit import realize
 from ..training.task import TrainingResult, TrainingTask
 from ..verify import verify
+from ._bounds import error_bound
 from ._common import (
     gradient_start,
     mip_start,
     solve_lowering,
+    start_is_optimal,
     start_kept_or_beaten,
     start_outcome,
     symmetry_breaking,
@@ -73,9 +77,9 @@ from ._common import (
 __all__ = ["DEFAULT_PARAMS", "ExactStrategy", "IncumbentImprover", "gradient_start"]
 
 DEFAULT_PARAMS = {"start": "ste", "start_seconds": 5.0, "improve": "none", "always_solve": False,
-                  "symmetry_breaking": True}
+                  "symmetry_breaking": True, "error_bound": False}
 """The parameters' defaults; ``symmetry_breaking``'s only for backends without a preference."""
-BOOLEAN_PARAMS = ("always_solve", "symmetry_breaking")
+BOOLEAN_PARAMS = ("always_solve", "symmetry_breaking", "error_bound")
 STARTS = ("ste", "none")
 IMPROVES = ("coordinate", "none")
 
@@ -199,12 +203,24 @@ class ExactStrategy:
         start = mip_start(lowering, *candidates)
         if info is not None:
             info["start_objective"] = None if start is None else lowering.problem.objective(start)
+        floor = None
+        if params["error_bound"] and start_is_optimal(lowering, start):
+            history.append({"error_bound": "skipped: the start reaches the trivial bound"})
+        elif params["error_bound"]:
+            upper = None if start is None else lowering.problem.objective(start)
+            floor, networks, record = error_bound(lowering, task, budget, upper)
+            history.append(record)
+            if networks:
+                candidates.extend(networks)
+                start = mip_start(lowering, *candidates)
+            if floor is not None and floor > lowering.problem.trivial_bound():
+                lowering = attrs.evolve(lowering, problem=with_loss_floor(lowering.problem, floor))
         improver = None
         if params["improve"] == "coordinate" and BackendFeature.CALLBACKS in task.backend.features:
             improver = IncumbentImprover(lowering)
         result, network, verification = solve_lowering(
             lowering, task, start, budget, heuristic=improver,
-            skip_if_start_optimal=not params["always_solve"],
+            skip_if_start_optimal=not params["always_solve"], lower_bound=floor,
         )
         if improver is not None:
             history.append(improver.record())

@@ -1,0 +1,174 @@
+r"""A lower bound on the loss of width-2, two-class networks from two small relaxations.
+
+For a network with one hidden layer of two neurons and two classes (``Architecture(n, (2,),
+2)`` with biases), the hidden layer cuts the input space into four cells (the patterns of the
+two bits), and each output neuron is a threshold function of the two bits (any Boolean function
+of two bits but XOR and XNOR). A cell's *type* is class 0 (outputs ``(1, 0)``), class 1
+(``(0, 1)``) or *abstain* (both outputs equal). A point costs 0 in a cell of its own class, 2
+in a cell of the other class and 1 in an abstaining cell (Hamming loss, times its weight).
+
+Two facts, checked by enumerating all pairs of threshold functions
+(``tests/formulation/test_error_bound.py``):
+
+1. If no cell abstains, the class map on the four cells is not XOR, so up to negating the
+   hidden neurons (which the model allows) one class is exactly the cell where both neurons
+   fire, the intersection of two half-spaces (a single half-space and a constant map are
+   special cases).
+2. If some cell abstains, the cells of class 0 and those of class 1 are split by a single
+   hidden neuron (or one of the two sets is empty): the points the network gets right are
+   classified by one half-space (or a constant).
+
+Let :math:`E` be the least weighted number of points that an "intersection of two half-spaces
+is class k" classifier (either k) gets wrong, and :math:`S` the least weighted number a single
+half-space gets wrong, both with the model's margins and boxes (and under robust training
+with each half-space keeping the balls of the points it classifies on one side). A network
+with no abstaining cell that holds points costs :math:`2 \times` the weight of its wrong
+points, at least :math:`2E` (fact 1); one with such a cell gets every wrong or abstaining point
+at least 1 each, and its right points are classified by one half-space, so it costs at least
+:math:`S` (fact 2). Hence
+
+.. math::
+
+    \text{loss} \ \ge\ \min(2E,\ S) \ \ge\ E.
+
+:math:`E` and :math:`S` are small MILPs (about 2m binaries and no second layer), built here;
+:mod:`bnnmip.strategies.exact` solves them (``error_bound=true``), turns the best
+intersection classifier into a start network (loss at most :math:`2E`), and adds the bound to the
+training MILP as a row. Both problems drop constraints of the training MILP (the margins of
+points a classifier gets wrong; under robust training the constancy of every ball on every
+neuron), so any network's loss is at least the bound: it never cuts off an optimal network.
+"""
+
+from __future__ import annotations
+
+import attrs
+import numpy as np
+import scipy.sparse as sp
+
+from ..ir import Architecture, RobustnessSet, TrainingSet
+from ..milp import MilpProblem, RowBlock, RowKind
+from ..milp.builder import ProblemBuilder
+from ..network import BinarizedNetwork
+
+__all__ = ["applies", "intersection_network", "intersection_problem", "loss_floor",
+           "single_problem", "with_loss_floor"]
+
+
+def applies(arch: Architecture) -> bool:
+    """Whether the bound is defined for ``arch``: one hidden layer of width 2, 2 classes, biases."""
+    return arch.n_layers == 2 and arch.widths[1] == 2 and arch.n_classes == 2 and arch.bias
+
+
+def _common(pb: ProblemBuilder, data: TrainingSet, n_planes: int, P: float, bias_box: float,
+            radius: float):
+    """Weights, biases, |W| bounds (robust) and one error binary per point."""
+    n = data.n_features
+    pb.add_columns("W", (n_planes, n), -P, P, False)
+    pb.add_columns("b", (n_planes,), -bias_box, bias_box, False)
+    if radius > 0:
+        pb.add_columns("xi", (n_planes, n), 0, P, False)
+        W, xi = pb.index("W").ravel(), pb.index("xi").ravel()
+        k = W.size
+        idx = np.arange(2 * k)
+        pb.add_rows("abs", RowKind.ABS, 2 * k,
+                    [(idx, np.r_[W, W], np.r_[np.ones(k), -np.ones(k)]), (idx, np.r_[xi, xi], -1.0)],
+                    -np.inf, 0.0)
+    pb.add_columns("e", (data.n_points,), 0, 1, True)
+
+
+def _side_rows(pb, name, points, plane, side, X, M, eps, radius, extra, shift=0.0):
+    """``side * (W_p x_i + b_p) - r ||W_p||_1 + M_i e_i + extra >= eps - shift``."""
+    rows = np.arange(len(points))
+    entries = [(rows[:, None], pb.index("W")[plane][None, :], side * X[points]),
+               (rows, pb.index("b")[plane], side),
+               (rows, pb.index("e")[points], M[points])]
+    if radius > 0:
+        entries.append((rows[:, None], pb.index("xi")[plane][None, :], -radius))
+    entries.extend(extra)
+    return pb.add_rows(name, RowKind.ORDER, len(points), entries, eps - shift, np.inf)
+
+
+def _big_m(data: TrainingSet, P: float, bias_box: float, radius: float, eps: float) -> np.ndarray:
+    return P * np.abs(data.X).sum(axis=1) + bias_box + radius * data.n_features * P + eps
+
+
+def intersection_problem(arch: Architecture, data: TrainingSet, k: int, *, bias_box: float,
+                         eps: float, robust: RobustnessSet | None = None) -> MilpProblem:
+    """The MILP of :math:`E_k`: fewest (weighted) points wrong when class ``k`` is ``H1 ∩ H2``.
+
+    Columns ``W`` (2 x n), ``b`` (2), ``xi`` (robust), ``e`` (one per point: the point is
+    wrong) and ``z`` (one per point of the other class: ``0`` if ``H1`` keeps it out, ``1`` if
+    ``H2`` does). A right point of class ``k`` is on both half-spaces' positive side with
+    margin ``eps``; a right point of the other class on the negative side of the one ``z``
+    names. Swapping the half-spaces is a symmetry, broken by fixing the first such ``z``.
+    """
+    P, r = arch.weight_domain.bound, 0.0 if robust is None else robust.radius
+    pb = ProblemBuilder()
+    _common(pb, data, 2, P, bias_box, r)
+    inside = np.flatnonzero(data.y == k)
+    outside = np.flatnonzero(data.y != k)
+    pb.add_columns("z", (len(outside),), 0, 1, True)
+    M = _big_m(data, P, bias_box, r, eps)
+    z, rows = pb.index("z"), np.arange(len(outside))
+    for p in range(2):
+        _side_rows(pb, f"in{p}", inside, p, 1.0, data.X, M, eps, r, [])
+        # plane 0 keeps the point out unless z = 1 (+ M z), plane 1 unless z = 0 (+ M (1 - z))
+        sign, shift = (1.0, 0.0) if p == 0 else (-1.0, M[outside])
+        _side_rows(pb, f"out{p}", outside, p, -1.0, data.X, M, eps, r, [(rows, z, sign * M[outside])], shift)
+    if len(outside):
+        pb.fix(z[0], 0.0)
+    c = np.zeros(pb.n_cols)
+    c[pb.index("e")] = data.weights
+    return pb.build(c, 0.0, f"error_bound_intersection{k}")
+
+
+def single_problem(arch: Architecture, data: TrainingSet, *, bias_box: float, eps: float,
+                   robust: RobustnessSet | None = None, cap: float | None = None) -> MilpProblem:
+    """The MILP of :math:`S`: fewest (weighted) points one half-space gets wrong.
+
+    Class 1 on the positive side (negating the half-space gives the other orientation).
+    ``cap`` adds the row ``sum_i w_i e_i <= cap``: infeasible means :math:`S > cap`.
+    """
+    P, r = arch.weight_domain.bound, 0.0 if robust is None else robust.radius
+    pb = ProblemBuilder()
+    _common(pb, data, 1, P, bias_box, r)
+    M = _big_m(data, P, bias_box, r, eps)
+    for cls, side in ((1, 1.0), (0, -1.0)):
+        _side_rows(pb, f"class{cls}", np.flatnonzero(data.y == cls), 0, side, data.X, M, eps, r, [])
+    if cap is not None:
+        e = pb.index("e")
+        pb.add_rows("cap", RowKind.ORDER, 1, [(np.zeros(len(e), dtype=np.int64), e, data.weights)],
+                    -np.inf, float(cap))
+    c = np.zeros(pb.n_cols)
+    c[pb.index("e")] = data.weights
+    return pb.build(c, 0.0, "error_bound_single")
+
+
+def intersection_network(problem: MilpProblem, x: np.ndarray, k: int, arch: Architecture) -> BinarizedNetwork:
+    """The width-2 network of a solution of :func:`intersection_problem`: class ``k`` iff both fire.
+
+    Its loss is twice the weight of the points the solution gets wrong (wrong points get the
+    other class's one-hot output), before the margins of those points are restored.
+    """
+    W = problem.columns["W"].take(x).astype(float)
+    b = problem.columns["b"].take(x).astype(float)
+    both = np.array([1.0, 1.0])
+    out_w = np.zeros((2, 2))
+    out_b = np.zeros(2)
+    out_w[k], out_b[k] = both, -1.5        # class k: h1 and h2
+    out_w[1 - k], out_b[1 - k] = -both, 1.5  # the other: not (h1 and h2)
+    return BinarizedNetwork.from_arrays([W, out_w], [b, out_b], weight_domain=arch.weight_domain)
+
+
+def loss_floor(e_bound: float, s_bound: float) -> float:
+    """The lower bound on the Hamming loss from bounds on :math:`E` and :math:`S`."""
+    return float(min(2.0 * e_bound, s_bound))
+
+
+def with_loss_floor(problem: MilpProblem, floor: float) -> MilpProblem:
+    """``problem`` with the row ``c @ x + offset >= floor`` (block ``loss_floor``, kind ``ORDER``)."""
+    A = sp.vstack([problem.A, sp.csr_matrix(problem.c[None, :])], format="csr")
+    A.sort_indices()
+    block = RowBlock("loss_floor", RowKind.ORDER, problem.n_rows, problem.n_rows + 1)
+    return attrs.evolve(problem, A=A, row_lower=np.r_[problem.row_lower, floor - problem.offset],
+                        row_upper=np.r_[problem.row_upper, np.inf], rows=(*problem.rows, block))

@@ -1,0 +1,115 @@
+"""``exact``'s ``error_bound``: solve the two relaxations of :mod:`bnnmip.formulation.error_bound`.
+
+:func:`error_bound` returns the lower bound on the loss they prove, the networks their
+solutions describe (start candidates) and a history record.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import attrs
+import numpy as np
+
+from ..backends import solve
+from ..backends.results import SolveOptions, SolveStatus
+from ..formulation import Lowering
+from ..formulation import error_bound as eb
+from ..heuristics.pattern_fit import realize
+from ..ir import TrainingSet
+from ..training.task import Budget, TrainingTask
+
+__all__ = ["error_bound"]
+
+SHARE = 0.5
+"""At most this share of the time left (of the budget, and of the solve's time limit) goes to the
+three small solves."""
+TOL = 1e-4
+"""With integer point weights a bound ``v`` becomes ``ceil(v - TOL)`` (solver noise kept out)."""
+
+
+def _bound_of(result, integral: bool) -> float:
+    """A valid lower bound on a subproblem's optimum from its result (0 when it has none)."""
+    if result.bound is not None and math.isfinite(result.bound):
+        value = result.bound  # the solver's dual bound (also within the gap of an optimal result)
+    elif result.status is SolveStatus.OPTIMAL and result.objective is not None:
+        value = result.objective
+    else:
+        value = 0.0
+    value = max(0.0, float(value))
+    return float(math.ceil(value - TOL)) if integral else value
+
+
+def _merged(data: TrainingSet) -> TrainingSet:
+    """``data`` with repeated (input, label) pairs as one point of the summed weight.
+
+    Both relaxations treat such points alike (same rows, same error binary would do), so this
+    changes neither optimum and shrinks the problems (the breast-cancer file repeats rows).
+    """
+    keys, inverse = np.unique(np.c_[data.X, data.y], axis=0, return_inverse=True)
+    if len(keys) == data.n_points:
+        return data
+    weights = np.bincount(inverse.ravel(), weights=data.weights, minlength=len(keys))
+    return TrainingSet.from_arrays(keys[:, :-1], keys[:, -1].astype(int), n_classes=data.n_classes,
+                                   weights=weights)
+
+
+def error_bound(lowering: Lowering, task: TrainingTask, budget: Budget, upper: float | None):
+    """``(floor, networks, record)``: the loss floor ``min(2E, S)``, start candidates, history.
+
+    ``upper`` (the best start's loss, if any) caps the single half-space problem: only
+    whether :math:`S` reaches ``min(2E, upper)`` matters. ``floor`` is ``None`` when the
+    bound does not apply to the architecture (the record says why).
+    """
+    t0 = time.perf_counter()
+    arch, data = lowering.architecture, lowering.data
+    if not eb.applies(arch):
+        return None, [], {"error_bound": "not applicable: it needs one hidden layer of width 2, "
+                                         "2 classes and biases"}
+    integral = bool(np.allclose(data.weights, np.round(data.weights)))
+    data = _merged(data)
+    box = lowering.bias_bounds()[0]
+    radius = 0.0 if lowering.robust is None else lowering.robust.radius
+    limit = task.options.time_limit
+    allowed = min(budget.remaining(), math.inf if limit is None else float(limit)) * SHARE
+    base = SolveOptions(threads=task.options.threads, seed=task.options.seed,
+                        feasibility_tolerance=float(np.clip(lowering.eps / 10.0, 1e-9, 1e-6)))
+
+    def run(problem, share):
+        left = allowed - (time.perf_counter() - t0)
+        opts = base if math.isinf(left) else attrs.evolve(base, time_limit=max(0.05, left * share))
+        return solve(task.backend, problem, opts)
+
+    networks, e_bounds, statuses = [], [], []
+    for k, share in ((0, 0.4), (1, 0.6)):
+        problem = eb.intersection_problem(arch, data, k, bias_box=box, eps=lowering.eps,
+                                          robust=lowering.robust)
+        res = run(problem, share)
+        statuses.append(res.status.value)
+        e_bounds.append(_bound_of(res, integral))
+        if res.status.has_solution:
+            net = eb.intersection_network(problem, res.x, k, arch)
+            fit = realize(net, arch, lowering.data.X, eps=lowering.eps, bias_bounds=lowering.bias_bounds(),
+                          robust_radius=radius, time_limit=2.0)
+            if fit.realized:
+                networks.append(fit.network)
+    e = min(e_bounds)
+    target = 2.0 * e if upper is None else min(2.0 * e, float(upper))
+    s, s_status = 0.0, "skipped"
+    if target > 0:
+        cap = math.ceil(target - TOL) - 1.0 if integral else target * (1.0 - 1e-9)
+        res = run(eb.single_problem(arch, data, bias_box=box, eps=lowering.eps, robust=lowering.robust,
+                                    cap=cap), 1.0)
+        s_status = res.status.value
+        if res.status is SolveStatus.INFEASIBLE:
+            s = cap + 1.0 if integral else cap  # no half-space gets at most cap wrong
+        else:
+            s = _bound_of(res, integral)
+    floor = eb.loss_floor(e, s)
+    if integral:
+        floor = float(math.ceil(floor - TOL))
+    record = {"error_bound": floor, "error_bound_E": e, "error_bound_S": s,
+              "error_bound_status": [*statuses, s_status],
+              "error_bound_seconds": round(time.perf_counter() - t0, 3)}
+    return floor, networks, record
