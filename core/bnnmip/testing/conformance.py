@@ -46,7 +46,7 @@ __all__ = ["BUILTIN_BACKENDS", "CONFORMANCE_CHECKS", "hard_instance", "infeasibl
            "run_checks"]
 
 
-BUILTIN_BACKENDS = ("cbc", "highs", "scip", "scip-indicator")
+BUILTIN_BACKENDS = ("cbc", "highs", "portfolio", "scip", "scip-indicator")
 """The backends bnnmip ships: the ones its own test suite runs checks on (a third-party
 backend installed beside bnnmip is checked by its own tests)."""
 

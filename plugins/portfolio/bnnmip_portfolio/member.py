@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -36,25 +37,48 @@ def _own_group() -> None:
             os.setpgid(0, 0)
 
 
-def _die_with_parent() -> None:
-    """Linux: the kernel kills this process when the process that started it dies."""
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        import ctypes  # lazy: start-up cost, Linux only
+def _own_temp_folder() -> str:
+    """A temporary folder for this member alone (its solver's files land there too)."""
+    folder = tempfile.mkdtemp(prefix=f"bnnmip-portfolio-{os.getpid()}-")
+    tempfile.tempdir = folder
+    os.environ["TMPDIR"] = folder  # solver subprocesses too
+    return folder
 
-        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
-    except Exception:  # noqa: BLE001 - best effort: the connection's end kills the group too
-        pass
+
+_FOLDER: list[str] = []
+
+
+def _group_members(group: int) -> list[int]:
+    """The processes of process group ``group`` (from ``/proc``; empty where there is none)."""
+    found = []
+    with contextlib.suppress(OSError):
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            with contextlib.suppress(OSError):
+                with open(f"/proc/{entry}/stat", "rb") as fh:
+                    stat = fh.read().decode(errors="replace")
+                fields = stat[stat.rfind(")") + 2:].split()  # after "pid (comm) "
+                if len(fields) > 2 and fields[2] == str(group):
+                    found.append(int(entry))
+    return found
 
 
 def _kill_group() -> None:
-    """End this member now, with every process of its group."""
-    try:
-        if os.getpgid(0) == os.getpid():
-            os.killpg(os.getpid(), signal.SIGKILL)
-    except OSError:
-        pass
+    """End this member now: every other process of its group (a solver's), its files, itself."""
+    me = os.getpid()
+    with contextlib.suppress(OSError):
+        if os.getpgid(0) == me:
+            others = [pid for pid in _group_members(me) if pid != me]
+            for pid in others:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+            if not os.path.isdir("/proc"):  # no process list here: the whole group, this one too
+                for folder in _FOLDER:
+                    shutil.rmtree(folder, ignore_errors=True)
+                os.killpg(me, signal.SIGKILL)
+    for folder in _FOLDER:
+        shutil.rmtree(folder, ignore_errors=True)
     os._exit(75)
 
 
@@ -140,7 +164,6 @@ def main(argv: list[str] | None = None) -> None:
     """Connect to the coordinator at HOST PORT with KEY (hex), solve as LABEL, report, exit."""
     host, port, key, label = (sys.argv[1:] if argv is None else argv)[:4]
     _own_group()
-    _die_with_parent()
     try:
         conn = Client((host, int(port)), authkey=bytes.fromhex(key))
     except OSError:
@@ -153,6 +176,7 @@ def main(argv: list[str] | None = None) -> None:
     if job[0] == "stop":
         _kill_group()
     job = job[1]
+    _FOLDER.append(_own_temp_folder())
     sys.path[:0] = [p for p in job.get("sys_path", []) if p not in sys.path]
     member = _Member(conn, job)
     try:
@@ -163,6 +187,8 @@ def main(argv: list[str] | None = None) -> None:
         member.send(("error", f"{type(exc).__name__}: {exc}\n" + "".join(traceback.format_exc(limit=-3))))
     sys.stdout.flush()
     sys.stderr.flush()
+    for folder in _FOLDER:
+        shutil.rmtree(folder, ignore_errors=True)
     os._exit(0)
 
 
