@@ -1,8 +1,11 @@
 """The portfolio backend against each single backend on hard instances (issue 20, item 2).
 
     nice -n 10 python benchmarks/portfolio.py [--time-limit 60] [--instances "random h2 m50,..."]
-        [--configs highs,scip,cbc,portfolio:highs+scip,portfolio:highs+scip+cbc]
-        [--output docs/benchmarks/portfolio.md]
+        [--configs highs,scip,cbc,portfolio:highs+scip,portfolio:highs+scip+cbc] [--seeds 0,1]
+        [--append] [--output docs/benchmarks/portfolio.md]
+
+``--seeds`` repeats each run with other solver seeds (the data stay the same); ``--append``
+adds the new runs to the JSON-lines file and reports all of them.
 
 Every run is ``bnnmip.train`` with the ``exact`` strategy's defaults (``tight`` formulation,
 gradient start, incumbent improvement in the search), ``threads=1`` per solver process,
@@ -34,7 +37,7 @@ DEFAULT_INSTANCES = ("random h2 m50", "robust h2 m50 r0.1", "random h2 m100")
 DEFAULT_CONFIGS = ("highs", "scip", "cbc", "portfolio:highs+scip", "portfolio:highs+scip+cbc")
 
 
-def run(instance: str, config: str, time_limit: float) -> dict:
+def run(instance: str, config: str, time_limit: float, seed: int = 0) -> dict:
     import bnnmip
     from bnnmip.testing import xor
 
@@ -43,7 +46,7 @@ def run(instance: str, config: str, time_limit: float) -> dict:
     arch, data, robust = _data(*spec)
     backend, _, members = config.partition(":")
     solver_options = {"members": members.replace("+", ",")} if members else {}
-    options = bnnmip.SolveOptions(threads=1, seed=0, time_limit=time_limit, solver_options=solver_options)
+    options = bnnmip.SolveOptions(threads=1, seed=seed, time_limit=time_limit, solver_options=solver_options)
     warm = xor()  # imports and solver libraries loaded before timing
     bnnmip.train(warm.architecture, warm.data, backend=backend,
                  options=bnnmip.SolveOptions(threads=1, time_limit=5, solver_options=solver_options))
@@ -54,14 +57,15 @@ def run(instance: str, config: str, time_limit: float) -> dict:
     seconds = time.perf_counter() - t0
     details = res.final.details.get("portfolio", {})
     return {
-        "instance": instance, "config": config, "status": res.status.value, "loss": res.loss,
+        "instance": instance, "config": config, "seed": seed, "status": res.status.value, "loss": res.loss,
         "objective": res.objective, "bound": res.final.bound, "seconds": round(seconds, 2),
         "solve_seconds": round(res.final.solve_seconds, 2), "nodes": res.final.nodes,
         "verified": bool(res.verification is not None and res.verification.ok),
         "found_by": details.get("found_by"), "found_at": details.get("found_at"),
         "proved_by": details.get("proved_by"), "proved_at": details.get("proved_at"),
         "incumbents": details.get("incumbents"),
-        "members": [{k: m[k] for k in ("label", "state", "status", "incumbents_sent", "incumbents_taken")}
+        "members": [{k: m[k] for k in ("label", "state", "status", "bound", "nodes", "incumbents_sent",
+                                       "incumbents_taken")}
                     for m in details.get("members", [])],
         "message": res.final.message[:600],
     }
@@ -72,8 +76,9 @@ def report(records, args) -> str:
     lines = [
         "# Portfolio vs single backends",
         "",
-        f"Command: `nice -n 10 python benchmarks/portfolio.py --time-limit {args.time_limit:g} "
-        f"--instances \"{','.join(args.instances)}\" --configs {','.join(args.configs)}`",
+        "Commands (the second adds runs with other solver seeds to the first's records):",
+        "",
+        *[f"    {c}" for c in getattr(args, "commands", [])],
         "",
         f"Machine: {platform.machine()}, {platform.python_version()}, "
         f"{len(__import__('os').sched_getaffinity(0))} cores shared with other jobs; one run at a time, "
@@ -85,10 +90,11 @@ def report(records, args) -> str:
         "| instance | " + " | ".join(configs) + " |",
         "|---|" + "---|" * len(configs),
     ]
-    for inst in dict.fromkeys(r["instance"] for r in records):
+    for inst, seed in dict.fromkeys((r["instance"], r.get("seed", 0)) for r in records):
         cells = []
         for c in configs:
-            r = next((r for r in records if r["instance"] == inst and r["config"] == c), None)
+            r = next((r for r in records if r["instance"] == inst and r["config"] == c
+                      and r.get("seed", 0) == seed), None)
             if r is None:
                 cells.append("-")
                 continue
@@ -96,13 +102,15 @@ def report(records, args) -> str:
             loss = "-" if r["loss"] is None else f"{r['loss']:g}"
             cells.append(f"{loss} / {r['status']} / {bound} / {r['seconds']:.1f}"
                          + ("" if r["verified"] else " (NOT VERIFIED)"))
-        lines.append(f"| {inst} | " + " | ".join(cells) + " |")
+        lines.append(f"| {inst}, seed {seed} | " + " | ".join(cells) + " |")
     lines += ["", "Who found the final incumbent and who proved it (portfolio runs):", ""]
     for r in records:
         if r["config"].startswith("portfolio"):
             members = ", ".join(f"{m['label']} {m['status'] or m['state']} (sent {m['incumbents_sent']}, "
-                                f"took {m['incumbents_taken']})" for m in r["members"])
-            lines.append(f"- {r['instance']}, {r['config']}: found by {r['found_by']} at {r['found_at']} s, "
+                                f"took {m['incumbents_taken']}"
+                                + (f", bound {m['bound']:g}" if m.get("bound") is not None else "") + ")"
+                                for m in r["members"])
+            lines.append(f"- {r['instance']}, seed {r.get('seed', 0)}, {r['config']}: found by {r['found_by']} at {r['found_at']} s, "
                          f"proved by {r['proved_by'] or 'nobody'}"
                          + (f" at {r['proved_at']} s" if r["proved_at"] is not None else "")
                          + f"; members: {members}")
@@ -114,29 +122,39 @@ def main(argv=None):
     p.add_argument("--time-limit", type=float, default=60.0)
     p.add_argument("--instances", type=lambda s: s.split(","), default=list(DEFAULT_INSTANCES))
     p.add_argument("--configs", type=lambda s: s.split(","), default=list(DEFAULT_CONFIGS))
+    p.add_argument("--seeds", type=lambda s: [int(v) for v in s.split(",")], default=[0])
+    p.add_argument("--append", action="store_true", help="keep the earlier records of the JSON-lines file")
     p.add_argument("--output", type=Path, default=Path("docs/benchmarks/portfolio.md"))
-    p.add_argument("--one", nargs=2, help=argparse.SUPPRESS)  # INSTANCE CONFIG: one run, JSON on stdout
+    p.add_argument("--one", nargs=3, help=argparse.SUPPRESS)  # INSTANCE CONFIG SEED: one run, JSON on stdout
     args = p.parse_args(argv)
     if args.one:
-        print(json.dumps(run(args.one[0], args.one[1], args.time_limit)))
+        print(json.dumps(run(args.one[0], args.one[1], args.time_limit, int(args.one[2]))))
         return
     raw = args.output.with_suffix(".jsonl")
-    records = []
-    with raw.open("w") as fh:
-        for inst in args.instances:
-            for config in args.configs:  # each run in a fresh process
-                out = subprocess.run([sys.executable, __file__, "--time-limit", str(args.time_limit),
-                                      "--one", inst, config], capture_output=True, text=True, check=False)
-                if out.returncode != 0:
-                    print(out.stderr[-2000:], file=sys.stderr)
-                    continue
-                rec = json.loads(out.stdout.strip().splitlines()[-1])
-                records.append(rec)
-                fh.write(json.dumps(rec) + "\n")
-                fh.flush()
-                print(json.dumps({k: rec[k] for k in ("instance", "config", "status", "loss", "bound",
-                                                      "seconds", "found_by", "proved_by")}), file=sys.stderr,
-                      flush=True)
+    records, commands = [], []
+    if args.append and raw.exists():
+        records = [json.loads(line) for line in raw.read_text().splitlines() if line.strip()]
+        commands = list(dict.fromkeys(r["command"] for r in records if r.get("command")))
+    command = ("nice -n 10 python benchmarks/portfolio.py " + " ".join(
+        f'"{a}"' if " " in a else a for a in (argv if argv is not None else sys.argv[1:])))
+    commands = [*commands, command]
+    args.commands = commands
+    with raw.open("a" if args.append else "w") as fh:
+        for inst, seed, config in [(i, s, c) for i in args.instances for s in args.seeds for c in args.configs]:
+            # each run in a fresh process
+            out = subprocess.run([sys.executable, __file__, "--time-limit", str(args.time_limit),
+                                  "--one", inst, config, str(seed)], capture_output=True, text=True,
+                                 check=False)
+            if out.returncode != 0:
+                print(out.stderr[-2000:], file=sys.stderr)
+                continue
+            rec = {**json.loads(out.stdout.strip().splitlines()[-1]), "command": command}
+            records.append(rec)
+            fh.write(json.dumps(rec) + "\n")
+            fh.flush()
+            print(json.dumps({k: rec[k] for k in ("instance", "config", "status", "loss", "bound",
+                                                  "seconds", "found_by", "proved_by")}), file=sys.stderr,
+                  flush=True)
     text = report(records, args)
     args.output.write_text(text)
     print(text)

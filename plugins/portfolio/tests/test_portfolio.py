@@ -138,8 +138,16 @@ class Liar(HighsBackend):
                             nodes=native.nodes, message="claims a bound above its own solution")
 
 
+class Absent(HighsBackend):
+    name = "absent"
+
+    def availability(self):
+        return False, "its solver is not installed here"
+
+
 @bnnmip.hookimpl
 def bnnmip_register_backends(register):
+    register(Absent())
     register(Crasher())
     register(Failer())
     register(Liar())
@@ -163,10 +171,12 @@ def test_a_crashing_member_is_reported_and_the_others_carry_on(odd_members):
     crashed = alone.details["portfolio"]["members"][0]
     assert crashed["state"] == "crashed" and "exit code 3" in crashed["note"], crashed
     res = _solve(bnnmip.get_backend("portfolio"), low.problem,
-                 solver_options={"members": "crasher,failer,highs"})
+                 solver_options={"members": "absent,crasher,failer,highs"})
     assert res.status is SolveStatus.OPTIMAL and res.objective == pytest.approx(2.0, abs=1e-6)
     members = {m["label"]: m for m in res.details["portfolio"]["members"]}
     assert res.details["portfolio"]["proved_by"] == "highs"
+    assert members["absent"]["state"] == "not run"
+    assert "member absent not run: its solver is not installed here" in res.message
     assert members["crasher"]["state"] in ("crashed", "killed")  # killed if highs proved first
     assert members["failer"]["state"] in ("finished", "killed")
     if members["failer"]["state"] == "finished":
@@ -200,3 +210,47 @@ def test_the_start_counts_and_a_node_limit_keeps_its_quality(tmp_path):
     assert res.details["portfolio"]["incumbents"][0][1] == "start"
     text = log.read_text()
     assert "incumbent" in text and "===== member highs" in text and "===== member scip" in text
+
+
+# -- where members run, and the command line ---------------------------------------------------
+
+@pytest.mark.slow
+def test_members_on_dask_workers_reach_the_same_optimum():
+    distributed = pytest.importorskip("distributed")
+    import logging
+
+    low = _random_labels(10)
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                       dashboard_address=None, silence_logs=logging.ERROR)
+    try:
+        executor = f"dask:{cluster.scheduler_address}"
+        res = _solve(bnnmip.get_backend("portfolio"), low.problem,
+                     solver_options={"members": "highs,scip", "executor": executor})
+    finally:
+        cluster.close()
+    assert res.status is SolveStatus.OPTIMAL and res.objective == pytest.approx(2.0, abs=1e-6)
+    d = res.details["portfolio"]
+    assert d["executor"].startswith("dask:") and d["proved_by"] in ("highs", "scip")
+
+
+@pytest.mark.slow
+def test_cli_train_shows_who_found_and_who_proved(tmp_path, capsys):
+    import json
+
+    from bnnmip.cli import main
+
+    rng = np.random.default_rng(14)
+    csv = tmp_path / "random.csv"
+    rows = [",".join(f"{v:.3f}" for v in x) + f",{c}" for x, c in zip(rng.uniform(0, 1, (20, 3)),
+                                                                       rng.integers(0, 2, 20), strict=True)]
+    csv.write_text("a,b,c,label\n" + "\n".join(rows) + "\n")
+    args = ["train", str(csv), "--hidden", "1", "--backend", "portfolio",
+            "--solver-option", "members=highs,scip", "--time-limit", "120"]
+    assert main([*args, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["status"] == "optimal", out["solve"]
+    d = out["solve"]["details"]["portfolio"]
+    assert d["proof"] == "optimal" and d["proved_by"] in ("highs", "scip")
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    assert f"proven optimal by {d['proved_by']}" in text and "  portfolio    incumbent found by" in text
