@@ -20,6 +20,7 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 from multiprocessing.connection import Client
 
 import bnnmip
@@ -182,8 +183,6 @@ def main(argv: list[str] | None = None) -> None:
     try:
         member.run()
     except BaseException as exc:  # noqa: BLE001 - report anything, then end
-        import traceback
-
         member.send(("error", f"{type(exc).__name__}: {exc}\n" + "".join(traceback.format_exc(limit=-3))))
     sys.stdout.flush()
     sys.stderr.flush()

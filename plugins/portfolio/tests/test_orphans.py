@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+import bnnmip
+
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc (Linux)"),
@@ -57,8 +59,6 @@ def _wait_for(condition, seconds: float):
 
 
 def test_sigkill_of_the_solving_process_takes_every_member_and_solver_with_it(tmp_path):
-    import bnnmip
-
     if not bnnmip.get_backend("cbc").availability()[0]:
         pytest.skip("the cbc backend is not usable here")
     tmp = tmp_path / "tmp"

@@ -3,14 +3,19 @@
 Every solve here ends by a proof or a node limit: no outcome depends on the clock.
 """
 
+import json
+import logging
+
 import numpy as np
 import pytest
 
 import bnnmip
 from bnnmip import Architecture, TrainingSet
 from bnnmip.backends import SolveOptions, SolveStatus
+from bnnmip.cli import main
 from bnnmip.errors import InvalidInputError
 from bnnmip.plugins import reset_plugin_manager
+from bnnmip.strategies import trivial_network
 from bnnmip.testing import fake_distribution, infeasible_problem
 from bnnmip_portfolio import PortfolioBackend
 from bnnmip_portfolio.config import parse_options
@@ -199,8 +204,6 @@ def test_a_member_whose_bound_contradicts_a_known_solution_is_not_trusted(odd_me
 @pytest.mark.slow
 def test_the_start_counts_and_a_node_limit_keeps_its_quality(tmp_path):
     low = _random_labels(14)
-    from bnnmip.strategies import trivial_network
-
     start = low.encode(trivial_network(low.architecture, low.data))
     log = tmp_path / "portfolio.log"
     res = _solve(bnnmip.get_backend("portfolio"), low.problem, node_limit=1, mip_start=start, log_file=log,
@@ -217,8 +220,6 @@ def test_the_start_counts_and_a_node_limit_keeps_its_quality(tmp_path):
 @pytest.mark.slow
 def test_members_on_dask_workers_reach_the_same_optimum():
     distributed = pytest.importorskip("distributed")
-    import logging
-
     low = _random_labels(10)
     cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                        dashboard_address=None, silence_logs=logging.ERROR)
@@ -235,10 +236,6 @@ def test_members_on_dask_workers_reach_the_same_optimum():
 
 @pytest.mark.slow
 def test_cli_train_shows_who_found_and_who_proved(tmp_path, capsys):
-    import json
-
-    from bnnmip.cli import main
-
     rng = np.random.default_rng(14)
     csv = tmp_path / "random.csv"
     rows = [",".join(f"{v:.3f}" for v in x) + f",{c}" for x, c in zip(rng.uniform(0, 1, (20, 3)),
