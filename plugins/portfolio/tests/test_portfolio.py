@@ -101,13 +101,16 @@ def test_an_infeasible_problem_is_proven_so_by_a_member():
 
 
 @pytest.mark.slow
-def test_threads_cap_the_member_processes():
+def test_threads_cap_the_member_processes_and_seeds_reach_the_members():
     low = _random_labels(10)
     res = bnnmip.solve(bnnmip.get_backend("portfolio"), low.problem,
-                       SolveOptions(threads=2, time_limit=120, solver_options={"members": "highs,scip,cbc"}))
+                       SolveOptions(threads=2, seed=3, time_limit=120,
+                                    solver_options={"members": "highs,scip,cbc", "highs:seed": 5}))
     assert res.status is SolveStatus.OPTIMAL and res.objective == pytest.approx(2.0, abs=1e-6)
     states = {m["label"]: m["state"] for m in res.details["portfolio"]["members"]}
     assert states["cbc"] == "not run"
+    seeds = {m["label"]: m["seed"] for m in res.details["portfolio"]["members"]}
+    assert seeds == {"highs": 5, "scip": 3, "cbc": 3}  # its own, else the solve's
     assert "member cbc not run: threads=2: one member process per thread" in res.message
 
 
