@@ -4,7 +4,8 @@
         [--configs highs,scip,cbc,portfolio:highs+scip,portfolio:highs+scip+cbc] [--seeds 0,1]
         [--append] [--output docs/benchmarks/portfolio.md]
 
-``--seeds`` repeats each run with other solver seeds (the data stay the same); ``--append``
+Instance names are those of ``benchmarks/formulations.py``, or ``random h2 mN`` for any N
+(random labels on N points, built as there). ``--seeds`` repeats each run with other solver seeds (the data stay the same); ``--append``
 adds the new runs to the JSON-lines file and reports all of them.
 
 Every run is ``bnnmip.train`` with the ``exact`` strategy's defaults (``tight`` formulation,
@@ -42,7 +43,11 @@ def run(instance: str, config: str, time_limit: float, seed: int = 0) -> dict:
     from bnnmip.testing import xor
 
     np.seterr(all="ignore")
-    spec = {name: (family, s) for name, family, s in instances()}[instance]
+    known = {name: (family, s) for name, family, s in instances()}
+    if instance not in known and instance.startswith("random h2 m"):  # more sizes of the same family
+        m = int(instance.rsplit("m", 1)[1])
+        known[instance] = ("random", {"hidden": 2, "m": m, "seed": 200 + m})
+    spec = known[instance]
     arch, data, robust = _data(*spec)
     backend, _, members = config.partition(":")
     solver_options = {"members": members.replace("+", ",")} if members else {}
@@ -76,7 +81,7 @@ def report(records, args) -> str:
     lines = [
         "# Portfolio vs single backends",
         "",
-        "Commands (the second adds runs with other solver seeds to the first's records):",
+        "Commands (each after the first adds its runs to the records with `--append`):",
         "",
         *[f"    {c}" for c in getattr(args, "commands", [])],
         "",
@@ -156,6 +161,9 @@ def main(argv=None):
                                                   "seconds", "found_by", "proved_by")}), file=sys.stderr,
                   flush=True)
     text = report(records, args)
+    old = args.output.read_text() if args.output.exists() else ""
+    if "\n## Reading" in old:  # the hand-written reading of the results stays (update it by hand)
+        text += old[old.index("\n## Reading"):]
     args.output.write_text(text)
     print(text)
 
