@@ -10,8 +10,10 @@ incumbent a member sends is checked (one finite value per column, feasible withi
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import queue
+import shutil
 import signal
 import socket
 import subprocess
@@ -416,6 +418,10 @@ class Coordinator:
                 with contextlib.suppress(OSError):
                     os.killpg(member.proc.pid, signal.SIGKILL)  # a grandchild left in its group
                 member.proc.wait()
+                # a member killed here had no time to remove its folder (member._own_temp_folder)
+                left = os.path.join(tempfile.gettempdir(), f"bnnmip-portfolio-{member.pid}-*")
+                for folder in glob.glob(left):
+                    shutil.rmtree(folder, ignore_errors=True)
             if member.out is not None:
                 member.out.close()
             if member.conn is not None:

@@ -5,6 +5,7 @@ Every solve here ends by a proof or a node limit: no outcome depends on the cloc
 
 import json
 import logging
+import tempfile
 
 import numpy as np
 import pytest
@@ -71,7 +72,9 @@ def test_listed_with_its_default_members():
 # -- solves ------------------------------------------------------------------------------------
 
 @pytest.mark.slow
-def test_same_optimum_as_each_single_backend_with_the_finder_and_prover_recorded():
+def test_same_optimum_as_each_single_backend_with_the_finder_and_prover_recorded(tmp_path, monkeypatch):
+    monkeypatch.setenv("TMPDIR", str(tmp_path))  # the members' folders land here
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     low = _random_labels(14)
     singles = {name: _solve(bnnmip.get_backend(name), low.problem) for name in ("highs", "scip")}
     assert all(r.status is SolveStatus.OPTIMAL for r in singles.values())
@@ -89,6 +92,9 @@ def test_same_optimum_as_each_single_backend_with_the_finder_and_prover_recorded
     assert res.summary()["details"]["portfolio"]["proved_by"] == d["proved_by"]
     verified = bnnmip.verify(low, low.decode(res.x), res.x, res.objective)
     assert verified.ok, verified.describe()
+    states = {m["label"]: m["state"] for m in d["members"]}
+    assert sorted(states.values()) in (["finished", "killed"], ["finished", "finished"]), states
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith("bnnmip-portfolio-")]
 
 
 @pytest.mark.slow
