@@ -169,6 +169,9 @@ class SolveResult:
     ``objective`` and ``bound`` include the problem's constant offset; ``gap`` is
     ``|objective - bound| / max(|objective|, 1e-9)`` (0 when both are 0), ``None`` when
     either is unknown. ``x`` is the solution vector when ``status.has_solution``.
+    ``details`` is a backend's own structured record of the solve (plain data, ``{}`` for
+    none): the ``portfolio`` backend puts who found the incumbent and who proved it under
+    ``details["portfolio"]``; :meth:`summary` includes it when it is not empty.
     """
 
     status: SolveStatus
@@ -183,6 +186,7 @@ class SolveResult:
     x: np.ndarray | None = None
     message: str = ""
     mip_start_used: bool | None = None
+    details: Mapping[str, object] = attrs.field(factory=dict, converter=dict)
 
     @staticmethod
     def relative_gap(objective: float | None, bound: float | None) -> float | None:
@@ -210,7 +214,7 @@ class SolveResult:
             "solve_seconds": round(self.solve_seconds, 4),
             "message": self.message,
             "mip_start_used": self.mip_start_used,
-        }
+        } | ({"details": dict(self.details)} if self.details else {})
 
 
 @attrs.frozen(eq=False)

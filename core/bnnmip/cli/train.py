@@ -297,6 +297,14 @@ def _format_summary(s: dict, res) -> str:
         + ("; solver options " + ", ".join(f"{k}={v}" for k, v in s["solver_options"].items())
            if s["solver_options"] else ""),
     ]
+    portfolio = solve.get("details", {}).get("portfolio")
+    if portfolio:  # the portfolio backend: who found the incumbent, who proved it
+        found = (f"incumbent found by {portfolio['found_by']} at {portfolio['found_at']:.2f} s"
+                 if portfolio["found_by"] else "no incumbent")
+        proved = (f"proven {portfolio['proof']} by {portfolio['proved_by']} at {portfolio['proved_at']:.2f} s"
+                  if portfolio["proved_by"] else "not proven by a member")
+        members = ", ".join(f"{m['label']} {m['status'] or m['state']}" for m in portfolio["members"])
+        lines.append(f"  portfolio    {found}; {proved} (members: {members})")
     if s["solves"] > 1:
         unit = _UNITS.get(s["strategy"], "the strategy")
         lines.append(f"  MILPs        {s['solves']} ({unit}): " + ", ".join(

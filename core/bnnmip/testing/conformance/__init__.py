@@ -50,7 +50,7 @@ __all__ = ["BUILTIN_BACKENDS", "CONFORMANCE_CHECKS", "TIME_LIMIT_CPU_SLACK", "TI
            "hard_instance", "infeasible_problem", "main", "needs", "run_checks"]
 
 
-BUILTIN_BACKENDS = ("cbc", "highs", "scip", "scip-indicator")
+BUILTIN_BACKENDS = ("cbc", "highs", "portfolio", "scip", "scip-indicator")
 """The backends bnnmip ships: the ones its own test suite runs checks on (a third-party
 backend installed beside bnnmip is checked by its own tests)."""
 

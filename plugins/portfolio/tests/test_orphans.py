@@ -1,0 +1,85 @@
+"""A SIGKILLed portfolio leaves no member, no solver subprocess and no member files behind."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import bnnmip
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc (Linux)"),
+]
+
+_RUN = '''
+import bnnmip
+from bnnmip.backends import SolveOptions
+from bnnmip.testing import hard_instance
+
+low = hard_instance()  # 300 random-label points: no member ends within the test
+bnnmip.solve(bnnmip.get_backend("portfolio"), low.problem,
+             SolveOptions(time_limit=600, solver_options={"members": "highs,cbc"}))
+'''
+
+
+def _processes_mentioning(text: str) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) != os.getpid():
+            try:
+                cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().decode(errors="replace")
+                environ = Path(f"/proc/{entry}/environ").read_bytes().decode(errors="replace")
+            except OSError:
+                continue
+            if text in cmdline or f"TMPDIR={text}" in environ:
+                found.append(int(entry))
+    return found
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _wait_for(condition, seconds: float):
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.2)
+    return condition()
+
+
+def test_sigkill_of_the_solving_process_takes_every_member_and_solver_with_it(tmp_path):
+    if not bnnmip.get_backend("cbc").availability()[0]:
+        pytest.skip("the cbc backend is not usable here")
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    script = tmp_path / "run.py"
+    script.write_text(_RUN)
+    run = subprocess.Popen([sys.executable, str(script)], env={**os.environ, "TMPDIR": str(tmp)},
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        def running():  # both members, and CBC's own solver process
+            procs = [_cmdline(pid) for pid in _processes_mentioning(str(tmp))]
+            members = [c for c in procs if "bnnmip_portfolio.member" in c]
+            solver = [c for c in procs if Path(c.split(" ")[0]).name.lower().startswith("cbc")]
+            return len(members) == 2 and solver
+
+        assert _wait_for(running, 240), f"no 2 members and CBC process: {_processes_mentioning(str(tmp))}"
+        assert any(p.name.startswith("bnnmip-portfolio-") for p in tmp.iterdir()), "no member folder"
+    finally:
+        os.killpg(run.pid, signal.SIGKILL)  # the solving process only: members lead groups of their own
+        run.wait()
+    assert _wait_for(lambda: not _processes_mentioning(str(tmp)), 60), (
+        f"still alive after the parent's SIGKILL: {[_cmdline(p) for p in _processes_mentioning(str(tmp))]}")
+    assert _wait_for(lambda: not [p for p in tmp.iterdir() if p.name.startswith("bnnmip-")], 30), (
+        sorted(p.name for p in tmp.iterdir()))
