@@ -384,7 +384,8 @@ def main(argv=None) -> int:
     if args.instances is None:
         names = all_names
     else:
-        names = [n for n in all_names if any(n == want or n.startswith(want + " ") for want in args.instances)]
+        names = list(dict.fromkeys(n for want in args.instances for n in all_names  # in the order asked
+                                   if n == want or n.startswith(want + " ")))
         unknown = [w for w in args.instances if not any(n == w or n.startswith(w + " ") for n in all_names)]
         if unknown:
             ap.error(f"unknown instances {unknown}; choose names or prefixes of {all_names}")
