@@ -263,13 +263,35 @@ def _tto(r):
     return r["seconds"] if r["status"] == "optimal" else None
 
 
+INSTANCES_TEXT = [
+    "Instances (`benchmarks/hard_family.py`, `instances()`; issue 20, item 1), all with one hidden "
+    "layer and one output neuron per class:",
+    "",
+    "- `random m{50,75,100} h{2,3} k{2,3}`: inputs uniform in [0, 1]^10, labels uniform over k "
+    "classes, seed 200 + m (the widths share the data; `k2` at m = 50 and 100 are "
+    "`formulations.py`'s `random h2 m50` / `m100`);",
+    "- `robust {bcw,wine} r{0.1,0.2}`: 50 points of the paper's breast-cancer file (`bcw`, 9 "
+    "features, 2 classes) or of wine (13 features, 3 classes), a stratified draw with seed 0, "
+    "min-max scaled to [0, 1] on those points, width 2, robust training at l-inf radius r. "
+    "`tight` merges points whose balls force them to share activations: 24 and 13 groups on "
+    "`bcw`, 49 and 1 on wine (at r = 0.2 every wine point shares one pattern, so the "
+    "groups' trivial bound is the optimum and no search is needed);",
+    "- `protocol {bcw s0, bcw s8, iris s2, iris s6}`: the paper protocol's full training parts "
+    "(`formulations.protocol_split`: 50/25/25 stratified, min-max scaling fitted on the training "
+    "part; 349 points on `bcw`, 74 on iris), width 2: the seeds whose best loss in "
+    "`formulations-protocol.jsonl` (`tight+ste`, HiGHS, 60 s) was positive (10, 2, 2, 2). No "
+    "identical points with different labels, so a positive optimum is not forced by the data; "
+    "only a proof shows it.",
+]
+
+
 def report(records: list[dict], header: list[str]) -> str:
     """The markdown page: one table per family, then the summary per backend."""
     best, bound, last = best_known(records), best_bound(records), latest(records)
     backends = list(dict.fromkeys(r["backend"] for r in records))
     names = [n for n in instance_names() if any((n, b) in last for b in backends)]
     limit = max(r["time_limit"] for r in records)
-    lines = ["# The hard family: proofs where the least loss is positive", "", *header, ""]
+    lines = ["# The hard family: proofs where the least loss is positive", "", *header, "", *INSTANCES_TEXT, ""]
     lines += [
         "Loss: the Hamming training loss of the returned network (forward pass), the MILP's "
         "objective: with one output neuron per class, a misclassified point usually costs 2. "
