@@ -352,8 +352,11 @@ def report(records: list[dict], header: list[str]) -> str:
             f"{_num(statistics.fmean(shares) if shares else None, '{:.0%}')} | {fails} | "
             f"{_num(statistics.fmean(cpu) if cpu else None, '{:.0%}')} |")
     proven_any = [n for n in names if any(last.get((n, b), {}).get("status") == "optimal" for b in backends)]
+    zero = [n for n in names if best.get(n) == 0]
     lines += ["", f"Proven optimal by at least one backend: {len(proven_any)} of {len(names)}"
-              + (f" ({', '.join(proven_any)})" if proven_any else "") + ".", ""]
+              + (f" ({', '.join(proven_any)})" if proven_any else "") + ".",
+              f"Best known loss 0 (a network fits every point, so the proof is free): {len(zero)} of "
+              f"{len(names)}" + (f" ({', '.join(zero)})" if zero else "") + ".", ""]
     return "\n".join(lines) + "\n"
 
 
