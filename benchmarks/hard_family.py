@@ -397,6 +397,18 @@ def _header(records) -> list[str]:
     ]
 
 
+READING = "\n## Reading"
+
+
+def write_report(path: Path, records: list[dict]) -> str:
+    """Write the page for ``records``, keeping a hand-written ``## Reading`` section already there."""
+    text = report(records, _header(records))
+    if path.exists() and READING in (old := path.read_text()):
+        text += old[old.index(READING):]
+    path.write_text(text)
+    return text
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--time-limit", type=float, default=60.0)
@@ -415,8 +427,7 @@ def main(argv=None) -> int:
         records = read_records(args.output)
         if not records:
             ap.error(f"no records in {args.output}; run the benchmark first (without --report-only)")
-        args.report.write_text(report(records, _header(records)))
-        print(args.report.read_text())
+        print(write_report(args.report, records))
         return 0
     all_names = instance_names()
     if args.instances is None:
@@ -448,9 +459,7 @@ def main(argv=None) -> int:
             print(f"[{done}/{len(jobs)} {time.perf_counter() - t0:.0f}s] {rec['instance']} {rec['backend']}: "
                   f"{rec['status']} loss {rec['loss']} bound {rec['bound']} root {rec['root_bound']} "
                   f"in {rec['seconds']:.1f} s", file=sys.stderr, flush=True)
-    records = read_records(args.output)
-    args.report.write_text(report(records, _header(records)))
-    print(args.report.read_text())
+    print(write_report(args.report, read_records(args.output)))
     return 0
 
 
