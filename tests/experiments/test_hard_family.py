@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bnnmip.errors import InvalidInputError
+
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
 NAMES = [
@@ -63,7 +65,7 @@ def test_instances_are_reproducible_and_share_data_across_widths(hard, family):
 
 
 def test_unknown_name_is_refused(hard):
-    with pytest.raises(KeyError, match="no hard-family instance 'random m60 h2 k2'"):
+    with pytest.raises(InvalidInputError, match="no hard-family instance 'random m60 h2 k2'"):
         hard.build("random m60 h2 k2")
 
 
