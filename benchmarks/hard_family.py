@@ -449,8 +449,11 @@ def main(argv=None) -> int:
             ap.error(f"unknown instances {unknown}; choose names or prefixes of {all_names}")
     import bnnmip
 
-    for b in args.backends:
-        bnnmip.get_backend(b)  # an unknown or unusable backend fails here, before any run
+    for b in args.backends:  # an unknown backend fails here, before any run
+        try:
+            bnnmip.get_backend(b)
+        except bnnmip.BnnmipError as exc:
+            ap.error(f"--backends: {exc}")
     label = args.label or _git_head()
     command = "nice -n 10 python benchmarks/hard_family.py " + " ".join(
         [f"--time-limit {args.time_limit:g}", f"--backends {','.join(args.backends)}",
