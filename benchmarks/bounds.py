@@ -5,9 +5,9 @@
     python benchmarks/bounds.py --records docs/benchmarks/bounds.jsonl
 
 Instances: ``formulations.py``'s "random h2 m50" (seed 250) and "robust h2 m50 r0.1" (seed
-300), and the instances of the hard family (``benchmarks/hard_family.py`` on branch ``hard``,
-imported by path with ``--hard-family``; nothing of it is copied here) that the bound applies
-to: one hidden layer of width 2 and two classes.
+300), and the instances of the hard family (``benchmarks/hard_family.py``, imported by path,
+``--hard-family`` to use another copy) that the bound applies to: one hidden layer of width 2
+and two classes.
 
 Variants, both ``exact`` with its defaults (``tight``, gradient start), one thread, one solve at
 a time:
@@ -28,6 +28,7 @@ import argparse
 import importlib.util
 import json
 import platform
+import shlex
 import subprocess
 import sys
 import time
@@ -231,7 +232,7 @@ def main(argv=None):
     ap.add_argument("--backends", default="highs,scip")
     ap.add_argument("--instances", default=",".join([*OWN, *HARD]))
     ap.add_argument("--variants", default=",".join(VARIANTS))
-    ap.add_argument("--hard-family", default="/work/wt-hard/benchmarks/hard_family.py")
+    ap.add_argument("--hard-family", default=str(Path(__file__).resolve().parent / "hard_family.py"))
     ap.add_argument("--output", default="docs/benchmarks/bounds.md")
     ap.add_argument("--records", help="rebuild the report from this JSON-lines file instead of running")
     args = ap.parse_args(argv)
@@ -256,8 +257,8 @@ def main(argv=None):
                   f"loss {rec['loss']} bound {rec['bound']} root {rec['root_bound']} in {rec['seconds']:.1f} s",
                   flush=True)
     wall = time.perf_counter() - t0
-    command = (f"Command: `nice -n 10 python benchmarks/bounds.py --time-limit {args.time_limit:g} --backends "
-               f"{args.backends} --instances \"{args.instances}\"` ({wall / 60:.0f} min wall).")
+    given = " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
+    command = f"Command: `python benchmarks/bounds.py {given}` ({wall / 60:.1f} min wall)."
     meta = {"time_limit": args.time_limit, "command": command, "commit": commit}
     jsonl.write_text("\n".join(json.dumps(r) for r in [meta, *records]) + "\n")
     out.write_text(report(records, meta))
