@@ -373,14 +373,9 @@ def read_records(path: Path) -> list[dict]:
 
 
 def _git_head() -> str:
-    import subprocess  # lazy: only the runs record the commit
+    from formulations import _git_head  # lazy: the scripts share it; formulations imports bnnmip
 
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                             check=True, cwd=Path(__file__).parent)
-        return out.stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unlabelled"
+    return _git_head()
 
 
 def _header(records) -> list[str]:

@@ -10,24 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bnnmip.testing.processes import processes_mentioning
+
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc (Linux)"),
 ]
-
-
-def _processes_mentioning(text: str) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().decode(errors="replace")
-                environ = Path(f"/proc/{entry}/environ").read_bytes().decode(errors="replace")
-            except OSError:
-                continue
-            if text in cmdline or f"TMPDIR={text}" in environ:
-                found.append(int(entry))
-    return found
 
 
 def _program(pid: int) -> str:
@@ -74,7 +62,7 @@ def test_sigkill_of_compare_takes_the_cbc_child_and_the_cell_files_with_it(tmp_p
     )
     try:
         def cbc_running():  # the solver binary itself, not a command line that names the backend
-            return [pid for pid in _processes_mentioning(str(tmp)) if "cbc" in _program(pid)]
+            return [pid for pid in processes_mentioning(str(tmp)) if "cbc" in _program(pid)]
 
         solvers = _wait_for(cbc_running, 240)
         assert solvers, "no CBC process of this run appeared"
@@ -82,6 +70,6 @@ def test_sigkill_of_compare_takes_the_cbc_child_and_the_cell_files_with_it(tmp_p
     finally:
         os.killpg(run.pid, signal.SIGKILL)
         run.wait()
-    left = _wait_for(lambda: not _processes_mentioning(str(tmp)), 60)
-    assert left, f"processes of the killed run still alive: {_processes_mentioning(str(tmp))}"
+    left = _wait_for(lambda: not processes_mentioning(str(tmp)), 60)
+    assert left, f"processes of the killed run still alive: {processes_mentioning(str(tmp))}"
     assert _wait_for(lambda: not _cell_files(tmp), 30), _cell_files(tmp)

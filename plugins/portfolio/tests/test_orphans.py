@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import bnnmip
+from bnnmip.testing.processes import processes_mentioning
 
 pytestmark = [
     pytest.mark.slow,
@@ -25,20 +26,6 @@ low = hard_instance()  # 300 random-label points: no member ends within the test
 bnnmip.solve(bnnmip.get_backend("portfolio"), low.problem,
              SolveOptions(time_limit=600, solver_options={"members": "highs,cbc"}))
 '''
-
-
-def _processes_mentioning(text: str) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit() and int(entry) != os.getpid():
-            try:
-                cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().decode(errors="replace")
-                environ = Path(f"/proc/{entry}/environ").read_bytes().decode(errors="replace")
-            except OSError:
-                continue
-            if text in cmdline or f"TMPDIR={text}" in environ:
-                found.append(int(entry))
-    return found
 
 
 def _cmdline(pid: int) -> str:
@@ -69,17 +56,17 @@ def test_sigkill_of_the_solving_process_takes_every_member_and_solver_with_it(tm
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         def running():  # both members, and CBC's own solver process
-            procs = [_cmdline(pid) for pid in _processes_mentioning(str(tmp))]
+            procs = [_cmdline(pid) for pid in processes_mentioning(str(tmp))]
             members = [c for c in procs if "bnnmip_portfolio.member" in c]
             solver = [c for c in procs if Path(c.split(" ")[0]).name.lower().startswith("cbc")]
             return len(members) == 2 and solver
 
-        assert _wait_for(running, 240), f"no 2 members and CBC process: {_processes_mentioning(str(tmp))}"
+        assert _wait_for(running, 240), f"no 2 members and CBC process: {processes_mentioning(str(tmp))}"
         assert any(p.name.startswith("bnnmip-portfolio-") for p in tmp.iterdir()), "no member folder"
     finally:
         os.killpg(run.pid, signal.SIGKILL)  # the solving process only: members lead groups of their own
         run.wait()
-    assert _wait_for(lambda: not _processes_mentioning(str(tmp)), 60), (
-        f"still alive after the parent's SIGKILL: {[_cmdline(p) for p in _processes_mentioning(str(tmp))]}")
+    assert _wait_for(lambda: not processes_mentioning(str(tmp)), 60), (
+        f"still alive after the parent's SIGKILL: {[_cmdline(p) for p in processes_mentioning(str(tmp))]}")
     assert _wait_for(lambda: not [p for p in tmp.iterdir() if p.name.startswith("bnnmip-")], 30), (
         sorted(p.name for p in tmp.iterdir()))
