@@ -246,7 +246,15 @@ def test_footprint_counts():
     # biases; layer 2 POS+NEG by neuron (2 x 2 uint64_t words) + 2 double output biases
     assert fp.c_table_bytes == 1 * 6 + 16 + 8 * 4 + 16
     text = format_footprint(fp)
-    assert "19 B" in text and "56 B" in text and "2 bits each" in text
+    assert "19 B" in text and "56 B" in text and "2 bits each" in text and "(2.9x smaller)" in text
+
+
+def test_continuous_weights_are_not_called_smaller():
+    net = BinarizedNetwork.from_arrays([np.array([[0.5, -0.25]]), np.array([[1.0], [-1.0]])],
+                                       [np.zeros(1), np.zeros(2)])
+    text = format_footprint(footprint(net))
+    assert "x smaller" not in text and "x larger" not in text
+    assert "(the same size)" in text
 
 
 def test_a_network_without_biases_stores_none():

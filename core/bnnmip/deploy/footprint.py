@@ -112,6 +112,15 @@ def _bytes(n: int) -> str:
     return f"{n:,} B" if n < 10_000 else f"{n / 1024:,.1f} KiB"
 
 
+def _ratio(compression: float) -> str:
+    """``12.1x smaller``, ``2.0x larger`` or ``the same size`` (continuous weights are float32 too)."""
+    if compression >= 1.05:
+        return f"{compression:.1f}x smaller"
+    if compression <= 1 / 1.05:
+        return f"{1 / compression:.1f}x larger"
+    return "the same size"
+
+
 def format_footprint(fp: Footprint, indent: str = "  ") -> str:
     """The report as aligned lines, e.g. for ``bnnmip inspect`` and ``bnnmip train``."""
     shape = " -> ".join(str(w) for w in fp.widths)
@@ -120,7 +129,7 @@ def format_footprint(fp: Footprint, indent: str = "  ") -> str:
         f"{fp.nonzero_weights:,} weights nonzero), {fp.weight_domain} weights at {fp.bits_per_weight} "
         f"bit{'s' if fp.bits_per_weight != 1 else ''} each",
         f"{indent}{'packed model':12} {_bytes(fp.packed_model_bytes)} (weights bit-packed, 32-bit biases)"
-        f"   vs float32 MLP {shape}: {_bytes(fp.float_model_bytes)} ({fp.compression:.1f}x smaller)",
+        f"   vs float32 MLP {shape}: {_bytes(fp.float_model_bytes)} ({_ratio(fp.compression)})",
         f"{indent}{'activations':12} {_bytes(fp.activation_bytes)} per inference ({fp.activation_bits} "
         f"hidden bits in 64-bit words)   vs float32 MLP: {_bytes(fp.float_activation_bytes)}",
         f"{indent}{'C export':12} {_bytes(fp.c_table_bytes)} of constant tables (bit-plane masks, "
