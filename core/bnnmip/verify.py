@@ -29,7 +29,10 @@ class Verification:
     ``|t|`` of any pre-activation on the training points. ``repaired`` is set when the
     solver's own weights failed this check and the network was replaced by weights fitted to
     the activation pattern the MILP claims (:func:`bnnmip.heuristics.pattern_fit.repair_network`); the
-    numbers then describe the repaired network.
+    numbers then describe the repaired network. ``forward_only`` is set when there was no
+    MILP solution of the whole problem to compare with (``local_search`` and ``split`` on
+    problems too large to build, which check every point's forward pass against the margins
+    instead); ``describe`` then says so.
     """
 
     mismatches: int
@@ -39,6 +42,7 @@ class Verification:
     min_margin: float
     robust_violations: int = 0
     repaired: bool = False
+    forward_only: bool = False
 
     @property
     def ok(self) -> bool:
@@ -50,6 +54,9 @@ class Verification:
 
     def describe(self) -> str:
         """One line for humans."""
+        if self.ok and self.forward_only:
+            return (f"checked by a forward pass on every training point (the full MILP was not "
+                    f"built; min |pre-activation| {self.min_margin:.3g})")
         if self.ok:
             how = "repaired weights agree" if self.repaired else "forward pass agrees"
             return f"verified: {how} with the MILP (min |pre-activation| {self.min_margin:.3g})"

@@ -286,3 +286,17 @@ def test_train_on_a_fake_terminal_draws_a_live_display_and_clears_it(capsys, mon
     assert "solver call 1 (highs): MILP" in shown  # the first solve's size, above the display
     assert "\x1b[" in shown and "training" in shown  # the live block, redrawn in place
     assert shown.rstrip("\n").endswith("\x1b[2K")  # and erased at the end
+
+
+def test_a_problem_too_large_to_build_is_reported_as_such(capsys, monkeypatch):
+    # local_search on a problem counted as large never builds the full MILP: the summary says
+    # its MILP line is the largest sub-MILP and its verification a forward pass, not a MILP check
+    from bnnmip.strategies import _lns
+
+    monkeypatch.setattr(_lns, "FULL_MILP_MAX_NONZEROS", 0)
+    code, out, _ = run(capsys, *TRAIN, "--strategy", "local_search", "--param", "max_rounds=1",
+                       "--param", "batch_size=16", "--time-limit", "30")
+    assert code == 0
+    assert "the largest sub-MILP solved; the full MILP was too large to build" in out
+    assert "checked by a forward pass on every training point" in out
+    assert "agrees with the MILP" not in out

@@ -176,6 +176,9 @@ def test_large_problems_use_a_view_and_keep_the_guarantee(monkeypatch):
     assert all(r["points"] < data.n_points for r in result.history)  # never the full MILP
     assert loss_of(result.network, data) <= start_loss + 1e-9
     assert result.verification.ok and result.verification.milp_objective is None
+    assert result.verification.forward_only
+    assert "full MILP was not built" in result.verification.describe()
+    assert "agrees with the MILP" not in result.verification.describe()
     assert result.verification.true_loss == loss_of(result.network, data)
     # the forward-pass check agrees with the full MILP: the network is a feasible point of it
     full = bnnmip.lower(task.architecture, data, symmetry_breaking=False)

@@ -291,6 +291,8 @@ def _format_summary(s: dict, res) -> str:
         f"  network      {widths}, {s['weight_domain']} weights, biases {'on' if s['bias'] else 'off'}",
         f"  MILP         {s['formulation']}: {size['variables']:,} variables "
         f"({size['binaries']:,} binary), {size['rows']:,} rows, {size['nonzeros']:,} nonzeros"
+        + (" (the largest sub-MILP solved; the full MILP was too large to build)"
+           if getattr(res.verification, "forward_only", False) else "")
         + _symmetry_note(res.history, solve["backend"]) + _groups_note(res.history, s["train_points"]),
         f"  solve        {solve['backend']} {solve['solver_version']}, strategy {s['strategy']}: "
         f"{s['status'].upper()} ({s['status_meaning']})"

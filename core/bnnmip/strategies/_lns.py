@@ -114,7 +114,8 @@ def forward_verification(full: Lowering, network: BinarizedNetwork) -> Verificat
     """The forward pass's account of ``network`` on every point (no MILP solution to compare)."""
     fw = network.forward(full.data.X, scaled=True)
     margin = float(min(np.abs(t).min() for t in fw.pre))
-    return Verification(0, tuple(0 for _ in fw.pre), forward_loss(network, full.data), None, margin)
+    return Verification(0, tuple(0 for _ in fw.pre), forward_loss(network, full.data), None, margin,
+                        forward_only=True)
 
 
 def large_problem(task) -> bool:
