@@ -81,7 +81,7 @@ def test_never_worse_than_a_good_warm_start(name):
 
 def test_local_search_kept_start_on_a_deeper_net_and_records_it():
     data = noisy_moons(24, 5)
-    task = task_for(data, (2, 2), {"max_rounds": 1})
+    task = task_for(data, (2, 2), {"max_rounds": 1, "finish": "none"})
     _, start_loss = the_start(task)
     result = LocalSearchStrategy().train(task)
     first, last = result.history[0], result.history[-1]
@@ -92,7 +92,7 @@ def test_local_search_kept_start_on_a_deeper_net_and_records_it():
 
 def test_local_search_batches_keep_the_loss_and_the_outside_points():
     data = noisy_moons(60, 7)
-    task = task_for(data, (3,), {"max_rounds": 1, "batch_size": 16, "free_neurons": 1})
+    task = task_for(data, (3,), {"max_rounds": 1, "batch_size": 16, "free_neurons": 1, "finish": "none"})
     _, start_loss = the_start(task)
     result = LocalSearchStrategy().train(task)
     assert any(r["points"] < data.n_points for r in result.history)  # the batch path ran
