@@ -88,18 +88,20 @@ def test_undeclared_features_are_held_back_and_named(tmp_path):
     start = np.zeros(low.problem.n_cols)
     seen = []
     opts = bnnmip.SolveOptions(threads=2, seed=3, time_limit=60, mip_start=start,
-                               heuristic=lambda x: seen.append(1))
+                               heuristic=lambda x: seen.append(1), incumbent_source=lambda: seen.append(2))
     with pytest.warns(FeatureWarning) as caught:
         res = bnnmip.solve(backend, low.problem, opts)
     said = " ".join(str(w.message) for w in caught)
     for what in ("threads=2 not passed (1 passed): backend 'counting' does not declare threads",
                  "seed=3 not passed (0 passed)", "does not declare seed",
                  "the MIP start not passed: backend 'counting' does not declare mip_start",
-                 "the heuristic not called: backend 'counting' does not declare callbacks"):
+                 "the heuristic not called: backend 'counting' does not declare callbacks",
+                 "the incumbent source not called: backend 'counting' does not declare callbacks"):
         assert what in said and what in res.message, what
     assert res.status is S.OPTIMAL and res.mip_start_used is False
     passed = backend.last_options
-    assert passed.mip_start is None and passed.heuristic is None and not seen
+    assert passed.mip_start is None and passed.heuristic is None and passed.incumbent_source is None
+    assert not seen
     assert passed.threads == 1 and passed.seed == 0
 
 

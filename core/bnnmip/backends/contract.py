@@ -44,8 +44,10 @@ class BackendFeature(Enum):
     """Can replace big-M activation rows with native indicator constraints."""
     CALLBACKS = "callbacks"
     """Calls ``options.heuristic`` with new incumbents during the search and gives the solver
-    the better solutions it returns; calls ``options.progress`` (when set) with the incumbent's
-    objective, the bound and the node count as the search goes."""
+    the better solutions it returns; calls ``options.incumbent_source`` (when set) whenever the
+    solver takes user solutions and gives the solver what it returns; calls
+    ``options.progress`` (when set) with the incumbent's objective, the bound and the node
+    count as the search goes."""
     LOG_FILE = "log_file"
     """Writes its log to a file."""
     THREADS = "threads"

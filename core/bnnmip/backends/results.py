@@ -99,7 +99,11 @@ class SolveOptions:
     :attr:`~bnnmip.backends.BackendFeature.CALLBACKS`: called during the search with a new
     incumbent (a full column vector), it returns a better full solution for the solver to
     take, or ``None``. Its exceptions are caught and reported in the result's message; the
-    solve goes on without it. ``solver_options`` maps the solver's own parameter names to
+    solve goes on without it. ``incumbent_source`` (same feature) is a source of solutions
+    found outside this solve, e.g. by the other members of a portfolio: a backend calls it
+    with no argument whenever its solver takes user solutions during the search and hands the
+    solver the full solution it returns (``None``: nothing new); guarded like the heuristic.
+    ``solver_options`` maps the solver's own parameter names to
     values (strings are converted to the parameter's type) for backends that declare
     :attr:`~bnnmip.backends.BackendFeature.SOLVER_OPTIONS`; they are applied after every
     setting above, so they win over it, and :func:`bnnmip.backends.check_solver_options`
@@ -136,6 +140,7 @@ class SolveOptions:
         default=None, converter=_optional_float, validator=_optional_positive("feasibility_tolerance")
     )
     heuristic: Callable[[np.ndarray], np.ndarray | None] | None = attrs.field(default=None, eq=False)
+    incumbent_source: Callable[[], np.ndarray | None] | None = attrs.field(default=None, eq=False)
     progress: Callable[..., None] | None = attrs.field(default=None, eq=False)
     solver_options: Mapping[str, bool | int | float | str] = attrs.field(
         factory=dict, converter=_solver_options, hash=False

@@ -35,7 +35,7 @@ def declared_options(backend: Backend, problem: MilpProblem,
       integers determines), and to one that also declares
       :attr:`BackendFeature.PARTIAL_MIP_START` when integer entries are NaN too; otherwise it
       is not passed (a start with no known entry never is).
-    - ``heuristic`` without :attr:`BackendFeature.CALLBACKS`, ``log_file`` without
+    - ``heuristic`` and ``incumbent_source`` without :attr:`BackendFeature.CALLBACKS`, ``log_file`` without
       :attr:`BackendFeature.LOG_FILE` and ``node_limit`` without
       :attr:`BackendFeature.NODE_LIMIT` are not passed (``None``).
     - ``threads > 1`` without :attr:`BackendFeature.THREADS` and ``seed != 0`` without
@@ -75,6 +75,9 @@ def declared_options(backend: Backend, problem: MilpProblem,
     if options.heuristic is not None and BackendFeature.CALLBACKS not in features:
         undeclared("the heuristic", BackendFeature.CALLBACKS, "not called")
         changes["heuristic"] = None
+    if options.incumbent_source is not None and BackendFeature.CALLBACKS not in features:
+        undeclared("the incumbent source", BackendFeature.CALLBACKS, "not called")
+        changes["incumbent_source"] = None
     if options.mip_start is not None:
         start = np.asarray(options.mip_start, dtype=float)
         if start.shape != (problem.n_cols,):
@@ -102,7 +105,8 @@ def prepared_options(backend: Backend, problem: MilpProblem,
     """``options`` as :func:`solve` hands them to ``backend.build``, and the notes on them.
 
     Solver options checked and converted (``checked_solver_options``), undeclared settings
-    held back (:func:`declared_options`), the heuristic wrapped in a :class:`HeuristicGuard`.
+    held back (:func:`declared_options`), the heuristic wrapped in a :class:`HeuristicGuard`
+    and the incumbent source in a :class:`SourceGuard`.
     For tests of a backend's ``build``.
     """
     declared_features(backend)  # a malformed declaration is the plugin's error, named
@@ -110,6 +114,9 @@ def prepared_options(backend: Backend, problem: MilpProblem,
     options, notes = declared_options(backend, problem, options)
     if options.heuristic is not None:
         options = attrs.evolve(options, heuristic=HeuristicGuard(options.heuristic, problem.n_cols))
+    if options.incumbent_source is not None:
+        source = SourceGuard(options.incumbent_source, problem.n_cols)
+        options = attrs.evolve(options, incumbent_source=source)
     if converted is not None:
         options = attrs.evolve(options, checked_solver_options=converted)
     return options, notes
@@ -249,6 +256,21 @@ class HeuristicGuard:
         """What the heuristic did, for the result's message."""
         text = f"heuristic called {self.calls}x, {self.given} solution(s) handed back"
         return text + (f"; heuristic failed and was switched off: {self.error}" if self.error else "")
+
+
+class SourceGuard(HeuristicGuard):
+    """``options.incumbent_source`` as a backend gets it: a checked full solution or ``None``.
+
+    Called with no argument. A failure or a malformed answer switches it off, as
+    :class:`HeuristicGuard` does for the heuristic.
+    """
+
+    def __init__(self, source, n_cols: int) -> None:
+        super().__init__(lambda _x: source(), n_cols)
+
+    def __call__(self):
+        """The source's next solution, checked, or ``None``."""
+        return super().__call__(())
 
 
 def _known(value) -> float | None:

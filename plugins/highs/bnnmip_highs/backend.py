@@ -126,8 +126,9 @@ class HighsBackend:
                 _check(status, f"setOptionValue({name!r})")
         start_used = None if options.mip_start is None else _set_start(h, options.mip_start)
         native = _Native(h, start_used)
-        if options.heuristic is not None or options.progress is not None:  # a guard never raises
-            native.callbacks = _Callbacks(h, options.heuristic, options.progress)
+        if any(f is not None for f in (options.heuristic, options.incumbent_source, options.progress)):
+            native.callbacks = _Callbacks(h, options.heuristic, options.progress,  # guards never raise
+                                          options.incumbent_source)
         return native
 
     def run(self, model, options: SolveOptions) -> None:
@@ -152,21 +153,22 @@ class HighsBackend:
 
 
 class _Callbacks:
-    """``options.heuristic`` and ``options.progress`` wired to HiGHS' MIP callbacks (one per ``Highs``).
+    """``options.heuristic``, ``incumbent_source`` and ``progress`` wired to HiGHS' MIP callbacks.
 
-    The latest improving solution not yet seen goes to the heuristic when HiGHS asks for user
-    solutions, and its answer back with ``setSolution`` (HiGHS checks it); improving solutions
-    and interrupt checks report the bounds and node count to ``progress``.
+    One per ``Highs``. The latest improving solution not yet seen goes to the heuristic when
+    HiGHS asks for user solutions, and its answer back with ``setSolution`` (HiGHS checks it);
+    without an answer, the incumbent source's is handed back instead. Improving solutions and
+    interrupt checks report the bounds and node count to ``progress``.
     """
 
-    def __init__(self, h, heuristic, progress) -> None:
+    def __init__(self, h, heuristic, progress, source=None) -> None:
         import highspy
 
-        self.heuristic, self.progress, self.pending = heuristic, progress, None
+        self.heuristic, self.progress, self.source, self.pending = heuristic, progress, source, None
         kinds = self.kinds = highspy.cb.HighsCallbackType
         h.setCallback(self, None)
         h.startCallback(kinds.kCallbackMipImprovingSolution)
-        if heuristic is not None:
+        if heuristic is not None or source is not None:
             h.startCallback(kinds.kCallbackMipUserSolution)
         if progress is not None:
             h.startCallback(kinds.kCallbackMipInterrupt)
@@ -177,13 +179,15 @@ class _Callbacks:
                                                   kinds.kCallbackMipImprovingSolution):
             self.progress(objective=data_out.mip_primal_bound, bound=data_out.mip_dual_bound,
                           nodes=data_out.mip_node_count)
-        if self.heuristic is None:
-            return
-        if kind == kinds.kCallbackMipImprovingSolution:
+        if kind == kinds.kCallbackMipImprovingSolution and self.heuristic is not None:
             self.pending = np.array(data_out.mip_solution, dtype=float)
-        elif kind == kinds.kCallbackMipUserSolution and self.pending is not None:
-            x, self.pending = self.pending, None
-            y = self.heuristic(x)
+        elif kind == kinds.kCallbackMipUserSolution:
+            y = None
+            if self.pending is not None:
+                x, self.pending = self.pending, None
+                y = self.heuristic(x)
+            if y is None and self.source is not None:
+                y = self.source()
             if y is not None:
                 data_in.setSolution(y)
 

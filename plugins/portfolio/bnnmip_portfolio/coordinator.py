@@ -286,6 +286,10 @@ class Coordinator:
                 self.stopped_at_limit = True
                 self.say("the time limit has passed: stopping the members still running")
                 break
+            outside = self.options.incumbent_source  # a SourceGuard: never raises, checks the shape
+            y = None if outside is None else outside()
+            if y is not None:
+                self.offer(y, "outside", call_heuristic=False)
             try:
                 label, message = self.events.get(timeout=0.1)
             except queue.Empty:

@@ -5,7 +5,9 @@ this machine, or by a Dask task on a worker). It leads its own process group, co
 coordinator, receives its job (the problem, its backend and options), solves it with
 :func:`bnnmip.solve` and sends back the result. Meanwhile, on a backend with callbacks, its
 heuristic sends each new incumbent to the coordinator and hands the solver the best
-incumbent of the other members when that is better. When the coordinator says stop, or
+incumbent of the other members when that is better, and its incumbent source
+(``SolveOptions.incumbent_source``) offers that incumbent whenever the solver takes user
+solutions, between its own improvements too. When the coordinator says stop, or
 disappears (its connection ends), the member kills its whole process group (a solver
 subprocess such as CBC's included) at once.
 """
@@ -131,6 +133,21 @@ class _Member:
             return other[1]
         return None
 
+    def outside(self):
+        """The others' best incumbent whenever the solver takes one, if better than this member's (once each).
+
+        Without it a member would take the others' incumbents only at its own next improvement
+        (when its solver calls the heuristic). What it hands over is not sent back as found here.
+        """
+        with self.lock:
+            other = self.other
+        if other is None or other is self.last_given or other[0] >= self.sent_objective - 1e-9:
+            return None
+        self.last_given = other
+        self.given += 1
+        self.sent_objective = other[0]
+        return other[1]
+
     def progress(self, objective=None, bound=None, nodes=None) -> None:
         now = time.monotonic()
         if now - self.last_progress >= PROGRESS_INTERVAL:
@@ -150,6 +167,7 @@ class _Member:
             settings["log_file"] = log
         callbacks = BackendFeature.CALLBACKS in backend.features
         options = SolveOptions(**settings, heuristic=self.heuristic if callbacks else None,
+                               incumbent_source=self.outside if callbacks else None,
                                progress=self.progress if callbacks else None)
         result = bnnmip.solve(backend, self.problem, options)
         text = ""

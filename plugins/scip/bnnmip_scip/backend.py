@@ -153,8 +153,9 @@ class ScipBackend:
             model.setParam("numerics/feastol", float(min(tols)))
         for name, value in solver_settings(options, _SETTINGS).items():  # the user's options last: they win
             model.setParam(name, value)
-        if options.heuristic is not None:
-            native.heuristic = _include_heuristic(native, options.heuristic, pyscipopt)
+        if options.heuristic is not None or options.incumbent_source is not None:
+            native.heuristic = _include_heuristic(native, options.heuristic, pyscipopt,
+                                                  options.incumbent_source)
         if options.progress is not None:
             _include_progress(model, options.progress, pyscipopt)
         if options.mip_start is not None:
@@ -244,11 +245,12 @@ def _set_start(native: _Native, start) -> bool:
     return bool(model.addSol(sol))
 
 
-def _include_heuristic(native: _Native, heuristic, pyscipopt):
-    """``options.heuristic`` as a SCIP primal heuristic plugin, run after every node.
+def _include_heuristic(native: _Native, heuristic, pyscipopt, source=None):
+    """``options.heuristic`` and ``incumbent_source`` as a SCIP primal heuristic plugin, run after every node.
 
-    It works only when the incumbent improved since its last run: the incumbent goes to the
-    heuristic (a guard: never raises), its answer, if any, to ``trySol`` (SCIP checks it).
+    The source (a guard: never raises) is asked first; without a solution from it, the
+    heuristic runs when the incumbent improved since its last run: the incumbent goes to the
+    heuristic (a guard too), its answer, if any, to ``trySol`` (SCIP checks it).
     """
     result = pyscipopt.SCIP_RESULT
 
@@ -257,11 +259,13 @@ def _include_heuristic(native: _Native, heuristic, pyscipopt):
 
         def heurexec(self, heurtiming, nodeinfeasible):
             m = self.model
-            best = m.getBestSol() if not self.error and m.getNSols() else None
-            if best is None or (self.seen is not None and m.getSolObjVal(best) >= self.seen):
-                return {"result": result.DIDNOTRUN}
-            self.seen = m.getSolObjVal(best)
-            y = heuristic(_values(m, best, native.vars))
+            y = source() if source is not None and not self.error else None
+            if y is None:
+                best = m.getBestSol() if heuristic is not None and not self.error and m.getNSols() else None
+                if best is None or (self.seen is not None and m.getSolObjVal(best) >= self.seen):
+                    return {"result": result.DIDNOTRUN}
+                self.seen = m.getSolObjVal(best)
+                y = heuristic(_values(m, best, native.vars))
             if y is None:
                 return {"result": result.DIDNOTFIND}
             try:
