@@ -4,13 +4,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from bnnmip.testing.processes import processes_mentioning
+from bnnmip.testing.processes import processes_mentioning, wait_for
 
 pytestmark = [
     pytest.mark.slow,
@@ -29,16 +28,6 @@ def _program(pid: int) -> str:
 def _cell_files(folder: Path) -> list[str]:
     """bnnmip's files in ``folder`` (multiprocessing's own ``pymp-*`` folder is Python's, not ours)."""
     return sorted(p.name for p in folder.iterdir() if p.name.startswith("bnnmip-"))
-
-
-def _wait_for(condition, seconds: float):
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.2)
-    return condition()
 
 
 def test_sigkill_of_compare_takes_the_cbc_child_and_the_cell_files_with_it(tmp_path):
@@ -64,12 +53,12 @@ def test_sigkill_of_compare_takes_the_cbc_child_and_the_cell_files_with_it(tmp_p
         def cbc_running():  # the solver binary itself, not a command line that names the backend
             return [pid for pid in processes_mentioning(str(tmp)) if "cbc" in _program(pid)]
 
-        solvers = _wait_for(cbc_running, 240)
+        solvers = wait_for(cbc_running, 240)
         assert solvers, "no CBC process of this run appeared"
         assert _cell_files(tmp), "the run keeps its cell files in TMPDIR"
     finally:
         os.killpg(run.pid, signal.SIGKILL)
         run.wait()
-    left = _wait_for(lambda: not processes_mentioning(str(tmp)), 60)
+    left = wait_for(lambda: not processes_mentioning(str(tmp)), 60)
     assert left, f"processes of the killed run still alive: {processes_mentioning(str(tmp))}"
-    assert _wait_for(lambda: not _cell_files(tmp), 30), _cell_files(tmp)
+    assert wait_for(lambda: not _cell_files(tmp), 30), _cell_files(tmp)

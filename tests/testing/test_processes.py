@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bnnmip.testing.processes import processes_mentioning
+from bnnmip.testing.processes import processes_mentioning, wait_for
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc (Linux)")
@@ -20,3 +20,9 @@ def test_finds_a_child_by_its_tmpdir_and_not_after_it_ends(tmp_path):
         child.kill()
         child.wait()
     assert child.pid not in processes_mentioning(str(tmp_path))
+
+
+def test_wait_for_returns_the_first_true_value_or_the_last():
+    values = iter([0, [], "done", "later"])
+    assert wait_for(lambda: next(values), 5, poll=0.01) == "done"
+    assert wait_for(lambda: None, 0.05, poll=0.01) is None

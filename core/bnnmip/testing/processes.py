@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
-__all__ = ["processes_mentioning"]
+__all__ = ["processes_mentioning", "wait_for"]
 
 
 def processes_mentioning(text: str) -> list[int]:
@@ -27,3 +28,14 @@ def processes_mentioning(text: str) -> list[int]:
             if text in cmdline or f"TMPDIR={text}" in environ:
                 found.append(int(entry))
     return found
+
+
+def wait_for(condition, seconds: float, poll: float = 0.2):
+    """``condition()``'s first true value within ``seconds`` (polled), else its last value."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        value = condition()
+        if value:
+            return value
+        time.sleep(poll)
+    return condition()

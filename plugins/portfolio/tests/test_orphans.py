@@ -4,13 +4,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 import bnnmip
-from bnnmip.testing.processes import processes_mentioning
+from bnnmip.testing.processes import processes_mentioning, wait_for
 
 pytestmark = [
     pytest.mark.slow,
@@ -35,16 +34,6 @@ def _cmdline(pid: int) -> str:
         return ""
 
 
-def _wait_for(condition, seconds: float):
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.2)
-    return condition()
-
-
 def test_sigkill_of_the_solving_process_takes_every_member_and_solver_with_it(tmp_path):
     if not bnnmip.get_backend("cbc").availability()[0]:
         pytest.skip("the cbc backend is not usable here")
@@ -61,12 +50,12 @@ def test_sigkill_of_the_solving_process_takes_every_member_and_solver_with_it(tm
             solver = [c for c in procs if Path(c.split(" ")[0]).name.lower().startswith("cbc")]
             return len(members) == 2 and solver
 
-        assert _wait_for(running, 240), f"no 2 members and CBC process: {processes_mentioning(str(tmp))}"
+        assert wait_for(running, 240), f"no 2 members and CBC process: {processes_mentioning(str(tmp))}"
         assert any(p.name.startswith("bnnmip-portfolio-") for p in tmp.iterdir()), "no member folder"
     finally:
         os.killpg(run.pid, signal.SIGKILL)  # the solving process only: members lead groups of their own
         run.wait()
-    assert _wait_for(lambda: not processes_mentioning(str(tmp)), 60), (
+    assert wait_for(lambda: not processes_mentioning(str(tmp)), 60), (
         f"still alive after the parent's SIGKILL: {[_cmdline(p) for p in processes_mentioning(str(tmp))]}")
-    assert _wait_for(lambda: not [p for p in tmp.iterdir() if p.name.startswith("bnnmip-")], 30), (
+    assert wait_for(lambda: not [p for p in tmp.iterdir() if p.name.startswith("bnnmip-")], 30), (
         sorted(p.name for p in tmp.iterdir()))
