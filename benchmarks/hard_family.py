@@ -181,7 +181,17 @@ def _outcome(res) -> dict:
     return {"status": res.status.value, "objective": res.objective, "bound": res.final.bound,
             "loss": res.loss, "nodes": res.final.nodes,
             "verified": bool(v is not None and v.ok), "repaired": bool(v is not None and v.repaired),
-            "start_loss": start.get("loss", start.get("start_loss")), "message": res.final.message}
+            "start_loss": start.get("loss", start.get("start_loss")), "message": res.final.message,
+            **_portfolio_outcome(res.final)}
+
+
+def _portfolio_outcome(final) -> dict:
+    """Who found the incumbent and who proved it, for a portfolio run (empty otherwise)."""
+    p = (getattr(final, "details", None) or {}).get("portfolio")
+    if not p:
+        return {}
+    return {"found_by": p.get("found_by"), "proved_by": p.get("proved_by"), "proved_at": p.get("proved_at"),
+            "members": [f"{m['label']} ({m.get('runs_in', 'process')}): {m['state']}" for m in p["members"]]}
 
 
 def run_instance(name: str, backend: str, time_limit: float = 60.0, *, node_limit: int | None = None,
@@ -357,6 +367,7 @@ def report(records: list[dict], header: list[str]) -> str:
             f"{sum((r['root_bound'] or 0) > 1e-6 for r in rs)} | "
             f"{_num(statistics.fmean(shares) if shares else None, '{:.0%}')} | {fails} | "
             f"{_num(statistics.fmean(cpu) if cpu else None, '{:.0%}')} |")
+    lines += _portfolio_lines(names, backends, last)
     proven_any = [n for n in names if any(last.get((n, b), {}).get("status") == "optimal" for b in backends)]
     zero = [n for n in names if best.get(n) == 0]
     lines += ["", f"Proven optimal by at least one backend: {len(proven_any)} of {len(names)}"
@@ -364,6 +375,45 @@ def report(records: list[dict], header: list[str]) -> str:
               f"Best known loss 0 (a network fits every point, so the proof is free): {len(zero)} of "
               f"{len(names)}" + (f" ({', '.join(zero)})" if zero else "") + ".", ""]
     return "\n".join(lines) + "\n"
+
+
+def _portfolio_lines(names, backends, last) -> list[str]:
+    """The portfolio against the best single backend, per instance (issue 20's two targets)."""
+    singles = [b for b in backends if b != "portfolio"]
+    if "portfolio" not in backends or not singles:
+        return []
+    lines = ["", "## The portfolio against the best single backend", "",
+             "Per instance: each single backend's time to proof (`-`: not proven), the best of them, "
+             "the portfolio's, and who proved it. Target (issue 20): the portfolio proves strictly "
+             "more instances than the best single backend, and its time to proof is at most the best "
+             "single backend's on every instance.", "",
+             "| instance | " + " | ".join(singles) + " | best single | portfolio | difference (s) | proved by |",
+             "|---|" + "---|" * len(singles) + "---|---|---|---|"]
+    slower, only = [], []
+    for n in names:
+        if (n, "portfolio") not in last:
+            continue
+        times = {b: _tto(last[(n, b)]) for b in singles if (n, b) in last}
+        proven = [t for t in times.values() if t is not None]
+        best = min(proven) if proven else None
+        pr = last[(n, "portfolio")]
+        mine = _tto(pr)
+        diff = None if mine is None or best is None else mine - best
+        if best is not None and (mine is None or mine > best):
+            slower.append(n)
+        if mine is not None and best is None:
+            only.append(n)
+        lines.append(f"| {n} | " + " | ".join(_num(times.get(b), "{:.1f}") for b in singles)
+                     + f" | {_num(best, '{:.1f}')} | {_num(mine, '{:.1f}')} | {_num(diff, '{:+.1f}')} | "
+                     f"{pr.get('proved_by') or '-'} |")
+    counts = {b: sum(_tto(last[(n, b)]) is not None for n in names if (n, b) in last) for b in backends}
+    best_single = max(counts[b] for b in singles)
+    lines += ["", f"Proven: portfolio {counts['portfolio']}, " + ", ".join(f"{b} {counts[b]}" for b in singles)
+              + f" (strictly more than the best single backend: {'yes' if counts['portfolio'] > best_single else 'no'}"
+              + (f"; proven by the portfolio alone: {', '.join(only)}" if only else "") + "). "
+              + "Slower than the best single backend (or not proven where one proved): "
+              + (", ".join(slower) if slower else "none") + "."]
+    return lines
 
 
 def read_records(path: Path) -> list[dict]:
@@ -389,7 +439,8 @@ def _header(records) -> list[str]:
         "last record, the best known loss uses all):", "",
         *[f"- `{c}`" for c in cmds], "",
         f"Runs (commits): {', '.join(f'`{r}`' for r in runs)}. Machine: {platform.machine()}, 2 cores "
-        f"shared with other jobs, one solver thread per process; Python {platform.python_version()}, "
+        f"(the CPU share column says how much of them each run got), one solver thread per process "
+        f"(a portfolio of k members: k threads in k processes, the lead in the calling one); Python {platform.python_version()}, "
         f"bnnmip {bnnmip.__version__}; " + ", ".join(f"{b} {v}" for b, v in versions.items()) + ".",
         "Each job: `bnnmip.train` with the defaults (`exact`, `tight`, gradient start), one thread, "
         "seed 0, `time_limit` = `time_budget` = the limit; the root bound is the final bound of the "

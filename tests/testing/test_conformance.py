@@ -6,6 +6,7 @@ environment runs the suite itself (``python -m bnnmip.testing.conformance NAME``
 
 import unittest
 
+import attrs
 import pytest
 
 import bnnmip
@@ -71,6 +72,20 @@ def test_the_time_limit_check_counts_cpu_seconds(monkeypatch):
     monkeypatch.setattr(conformance, "TIME_LIMIT_CPU_SLACK", -1.0)
     with pytest.raises(AssertionError, match=r"used \d+\.\d CPU seconds under a 1 s limit"):
         conformance.check_time_limit(HighsBackend())
+
+
+def test_a_backend_that_declares_interrupt_but_never_polls_it_fails(monkeypatch):
+    from bnnmip.testing import conformance
+
+    class Deaf(HighsBackend):
+        name = "deaf"
+
+        def build(self, problem, options):
+            return super().build(problem, attrs.evolve(options, interrupt=None))
+
+    monkeypatch.setattr(conformance, "INTERRUPT_TIME_LIMIT", 1.0)
+    with pytest.raises(AssertionError, match=r"the interrupt check was called 0 time\(s\)"):
+        conformance.check_interrupt(Deaf())
 
 
 def test_the_one_line_command_on_an_unknown_name(capsys):

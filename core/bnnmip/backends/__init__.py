@@ -20,7 +20,7 @@ from .contract import (
 )
 from .options import captured_output, check_solver_options, option_value
 from .results import START_AT_BOUND_MESSAGE, NativeResult, SolveOptions, SolveResult, SolveStatus
-from .solve import HeuristicGuard, SourceGuard, declared_options, normalise, prepared_options, solve
+from .solve import HeuristicGuard, InterruptGuard, SourceGuard, declared_options, normalise, prepared_options, solve
 
 DEFAULT_BACKEND = "highs"
 """The backend used when none is named (``--backend``, ``BDNNClassifier(backend=...)``)."""
@@ -33,6 +33,7 @@ __all__ = [
     "Backend",
     "BackendFeature",
     "HeuristicGuard",
+    "InterruptGuard",
     "SourceGuard",
     "NativeResult",
     "SolveOptions",

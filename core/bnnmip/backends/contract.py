@@ -57,6 +57,10 @@ class BackendFeature(Enum):
     NODE_LIMIT = "node_limit"
     """Honours ``options.node_limit`` (stops after that many branch-and-bound nodes, reported
     like a time limit: ``FEASIBLE`` with a solution, ``NO_SOLUTION`` without)."""
+    INTERRUPT = "interrupt"
+    """Polls ``options.interrupt`` (when set) during the search, at least after every node and
+    every new incumbent, and stops as at a limit when it returns ``True`` (``FEASIBLE`` with a
+    solution, ``NO_SOLUTION`` without): what the solver has found is kept."""
     SOLVER_OPTIONS = "solver_options"
     """Applies ``options.solver_options`` (the solver's own parameter names) after its other
     settings, and has a ``check_solver_options(options)`` method that returns them converted

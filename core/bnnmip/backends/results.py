@@ -103,6 +103,11 @@ class SolveOptions:
     found outside this solve, e.g. by the other members of a portfolio: a backend calls it
     with no argument whenever its solver takes user solutions during the search and hands the
     solver the full solution it returns (``None``: nothing new); guarded like the heuristic.
+    ``interrupt`` (for backends that declare
+    :attr:`~bnnmip.backends.BackendFeature.INTERRUPT`) is polled during the search with no
+    argument; when it returns ``True`` the solver stops as at a limit and the result keeps
+    its incumbent (a portfolio stops its in-process member this way); guarded like the
+    heuristic (an exception switches it off).
     ``solver_options`` maps the solver's own parameter names to
     values (strings are converted to the parameter's type) for backends that declare
     :attr:`~bnnmip.backends.BackendFeature.SOLVER_OPTIONS`; they are applied after every
@@ -142,6 +147,7 @@ class SolveOptions:
     heuristic: Callable[[np.ndarray], np.ndarray | None] | None = attrs.field(default=None, eq=False)
     incumbent_source: Callable[[], np.ndarray | None] | None = attrs.field(default=None, eq=False)
     progress: Callable[..., None] | None = attrs.field(default=None, eq=False)
+    interrupt: Callable[[], bool] | None = attrs.field(default=None, eq=False)
     solver_options: Mapping[str, bool | int | float | str] = attrs.field(
         factory=dict, converter=_solver_options, hash=False
     )

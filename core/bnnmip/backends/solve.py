@@ -23,7 +23,7 @@ from .contract import Backend, BackendFeature, availability, declared_features, 
 from .options import check_solver_options
 from .results import NativeResult, SolveOptions, SolveResult, SolveStatus
 
-__all__ = ["HeuristicGuard", "declared_options", "normalise", "prepared_options", "solve"]
+__all__ = ["HeuristicGuard", "InterruptGuard", "declared_options", "normalise", "prepared_options", "solve"]
 
 
 def declared_options(backend: Backend, problem: MilpProblem,
@@ -38,6 +38,7 @@ def declared_options(backend: Backend, problem: MilpProblem,
     - ``heuristic`` and ``incumbent_source`` without :attr:`BackendFeature.CALLBACKS`, ``log_file`` without
       :attr:`BackendFeature.LOG_FILE` and ``node_limit`` without
       :attr:`BackendFeature.NODE_LIMIT` are not passed (``None``).
+    - ``interrupt`` without :attr:`BackendFeature.INTERRUPT` is not passed.
     - ``threads > 1`` without :attr:`BackendFeature.THREADS` and ``seed != 0`` without
       :attr:`BackendFeature.SEED` are not passed either (1 and 0 are).
 
@@ -78,6 +79,9 @@ def declared_options(backend: Backend, problem: MilpProblem,
     if options.incumbent_source is not None and BackendFeature.CALLBACKS not in features:
         undeclared("the incumbent source", BackendFeature.CALLBACKS, "not called")
         changes["incumbent_source"] = None
+    if options.interrupt is not None and BackendFeature.INTERRUPT not in features:
+        undeclared("the interrupt check", BackendFeature.INTERRUPT, "not polled (the solve runs to its limits)")
+        changes["interrupt"] = None
     if options.mip_start is not None:
         start = np.asarray(options.mip_start, dtype=float)
         if start.shape != (problem.n_cols,):
@@ -105,8 +109,9 @@ def prepared_options(backend: Backend, problem: MilpProblem,
     """``options`` as :func:`solve` hands them to ``backend.build``, and the notes on them.
 
     Solver options checked and converted (``checked_solver_options``), undeclared settings
-    held back (:func:`declared_options`), the heuristic wrapped in a :class:`HeuristicGuard`
-    and the incumbent source in a :class:`SourceGuard`.
+    held back (:func:`declared_options`), the heuristic wrapped in a :class:`HeuristicGuard`,
+    the incumbent source in a :class:`SourceGuard` and the interrupt check in an
+    :class:`InterruptGuard`.
     For tests of a backend's ``build``.
     """
     declared_features(backend)  # a malformed declaration is the plugin's error, named
@@ -117,6 +122,8 @@ def prepared_options(backend: Backend, problem: MilpProblem,
     if options.incumbent_source is not None:
         source = SourceGuard(options.incumbent_source, problem.n_cols)
         options = attrs.evolve(options, incumbent_source=source)
+    if options.interrupt is not None:
+        options = attrs.evolve(options, interrupt=InterruptGuard(options.interrupt))
     if converted is not None:
         options = attrs.evolve(options, checked_solver_options=converted)
     return options, notes
@@ -138,7 +145,7 @@ def solve(backend: Backend, problem: MilpProblem, options: SolveOptions | None =
         raise BackendUnavailableError(f"backend {backend.name!r} is not usable here: {reason}")
     given_start = options.mip_start is not None
     options, notes = prepared_options(backend, problem, options)
-    guard = options.heuristic
+    guard, stop = options.heuristic, options.interrupt
     if (BackendFeature.CALLBACKS in declared_features(backend)
             and get_plugin_manager().hook.bnnmip_solve_progress.get_hookimpls()):
         options = attrs.evolve(options, progress=_Progress(backend.name, options.time_limit))
@@ -171,6 +178,8 @@ def solve(backend: Backend, problem: MilpProblem, options: SolveOptions | None =
             )
     if guard is not None and guard.calls:
         notes.insert(0, guard.summary())
+    if stop is not None and stop.summary():
+        notes.insert(0, stop.summary())
     if notes:
         result = attrs.evolve(result, message="; ".join(filter(None, [result.message, *notes])))
     if given_start and options.mip_start is None:
@@ -271,6 +280,38 @@ class SourceGuard(HeuristicGuard):
     def __call__(self):
         """The source's next solution, checked, or ``None``."""
         return super().__call__(())
+
+
+class InterruptGuard:
+    """``options.interrupt`` as a backend gets it: ``True`` or ``False``, never an exception.
+
+    Once it has answered ``True`` it keeps answering ``True`` (a solver may poll again while
+    it stops). An exception switches it off (``False`` from then on) and is kept in ``error``
+    for the result's message.
+    """
+
+    def __init__(self, interrupt) -> None:
+        self.interrupt = interrupt
+        self.calls = 0
+        self.requested = False
+        self.error = ""
+
+    def __call__(self) -> bool:
+        """Whether the solve should stop now."""
+        if self.requested or self.error:
+            return self.requested
+        self.calls += 1
+        try:
+            self.requested = bool(self.interrupt())
+        except Exception as exc:  # a failing check must not take the solve down
+            self.error = f"{type(exc).__name__}: {exc}"
+        return self.requested
+
+    def summary(self) -> str:
+        """What the check did, for the result's message ('' when it never stopped or failed)."""
+        if self.error:
+            return f"interrupt check failed and was switched off: {self.error}"
+        return "stopped by the interrupt check" if self.requested else ""
 
 
 def _known(value) -> float | None:

@@ -57,7 +57,7 @@ class HighsBackend:
     features = frozenset({
         BackendFeature.MIP_START, BackendFeature.PARTIAL_MIP_START, BackendFeature.LOG_FILE,
         BackendFeature.THREADS, BackendFeature.SEED, BackendFeature.CALLBACKS,
-        BackendFeature.SOLVER_OPTIONS, BackendFeature.NODE_LIMIT,
+        BackendFeature.SOLVER_OPTIONS, BackendFeature.NODE_LIMIT, BackendFeature.INTERRUPT,
     })
     status_table = _STATUS
 
@@ -126,9 +126,10 @@ class HighsBackend:
                 _check(status, f"setOptionValue({name!r})")
         start_used = None if options.mip_start is None else _set_start(h, options.mip_start)
         native = _Native(h, start_used)
-        if any(f is not None for f in (options.heuristic, options.incumbent_source, options.progress)):
+        if any(f is not None for f in (options.heuristic, options.incumbent_source, options.progress,
+                                       options.interrupt)):
             native.callbacks = _Callbacks(h, options.heuristic, options.progress,  # guards never raise
-                                          options.incumbent_source)
+                                          options.incumbent_source, options.interrupt)
         return native
 
     def run(self, model, options: SolveOptions) -> None:
@@ -153,24 +154,26 @@ class HighsBackend:
 
 
 class _Callbacks:
-    """``options.heuristic``, ``incumbent_source`` and ``progress`` wired to HiGHS' MIP callbacks.
+    """``options.heuristic``, ``incumbent_source``, ``progress`` and ``interrupt`` wired to HiGHS' MIP callbacks.
 
     One per ``Highs``. The latest improving solution not yet seen goes to the heuristic when
     HiGHS asks for user solutions, and its answer back with ``setSolution`` (HiGHS checks it);
     without an answer, the incumbent source's is handed back instead. Improving solutions and
-    interrupt checks report the bounds and node count to ``progress``.
+    interrupt checks report the bounds and node count to ``progress``; at interrupt checks
+    ``interrupt`` saying ``True`` stops HiGHS (status ``kInterrupt``).
     """
 
-    def __init__(self, h, heuristic, progress, source=None) -> None:
+    def __init__(self, h, heuristic, progress, source=None, interrupt=None) -> None:
         import highspy
 
         self.heuristic, self.progress, self.source, self.pending = heuristic, progress, source, None
+        self.interrupt = interrupt
         kinds = self.kinds = highspy.cb.HighsCallbackType
         h.setCallback(self, None)
         h.startCallback(kinds.kCallbackMipImprovingSolution)
         if heuristic is not None or source is not None:
             h.startCallback(kinds.kCallbackMipUserSolution)
-        if progress is not None:
+        if progress is not None or interrupt is not None:
             h.startCallback(kinds.kCallbackMipInterrupt)
 
     def __call__(self, kind, message, data_out, data_in, user_data) -> None:
@@ -179,6 +182,8 @@ class _Callbacks:
                                                   kinds.kCallbackMipImprovingSolution):
             self.progress(objective=data_out.mip_primal_bound, bound=data_out.mip_dual_bound,
                           nodes=data_out.mip_node_count)
+        if kind == kinds.kCallbackMipInterrupt and self.interrupt is not None and self.interrupt():
+            data_in.user_interrupt = True
         if kind == kinds.kCallbackMipImprovingSolution and self.heuristic is not None:
             self.pending = np.array(data_out.mip_solution, dtype=float)
         elif kind == kinds.kCallbackMipUserSolution:

@@ -31,7 +31,11 @@ __all__ = ["PortfolioBackend"]
 
 
 class PortfolioBackend:
-    """Runs member backends in separate processes, one thread each, and trades their incumbents."""
+    """Runs member backends side by side, one thread each, and trades their incumbents.
+
+    The first member (the lead) runs in the calling process when its backend declares
+    ``INTERRUPT`` (``lead=thread``, the default); every other member in a process of its own.
+    """
 
     name = NAME
     description = ("member backends side by side in separate processes (local or Dask), sharing "
@@ -39,7 +43,7 @@ class PortfolioBackend:
     features = frozenset({
         BackendFeature.MIP_START, BackendFeature.PARTIAL_MIP_START, BackendFeature.CALLBACKS,
         BackendFeature.LOG_FILE, BackendFeature.THREADS, BackendFeature.SEED, BackendFeature.NODE_LIMIT,
-        BackendFeature.SOLVER_OPTIONS,
+        BackendFeature.SOLVER_OPTIONS, BackendFeature.INTERRUPT,
     })
 
     def availability(self) -> tuple[bool, str]:
@@ -169,6 +173,8 @@ class PortfolioBackend:
             r = m.result
             members.append({
                 "label": m.label, "backend": m.backend, "seed": m.seed, "state": m.state,
+                "runs_in": "this process" if m.thread is not None else "dask" if m.future is not None
+                else "not run" if m.state == "not run" else "process",
                 "status": None if r is None else r.status.value,
                 "objective": None if r is None else r.objective,
                 "bound": m.bound if r is None or m.wrong else (r.bound if r.bound is not None else m.bound),

@@ -1,8 +1,9 @@
 """The portfolio's members and where they run, from its solver options.
 
-``--solver-option members=highs,scip`` lists the member backends (one process each, one
-thread each); ``--solver-option LABEL:NAME=VALUE`` gives member ``LABEL`` a setting (``seed``,
-or one of its backend's own solver options); ``--solver-option executor=dask:ADDRESS`` runs
+``--solver-option members=scip,highs`` lists the member backends (one process each, one
+thread each; the first, the lead, runs in the calling process when its backend can be
+interrupted, unless ``lead=process``); ``--solver-option LABEL:NAME=VALUE`` gives member
+``LABEL`` a setting (``seed``, or one of its backend's own solver options); ``--solver-option executor=dask:ADDRESS`` runs
 the members on a Dask cluster instead of local processes. A member's label is its backend's
 name, with ``.2``, ``.3``... for the second, third... member of the same backend
 (``members=highs,highs`` gives ``highs`` and ``highs.2``).
@@ -17,14 +18,22 @@ from bnnmip.backends import SolveOptions, availability, check_solver_options
 from bnnmip.errors import BnnmipError, InvalidInputError
 from bnnmip.plugins import list_backends
 
-__all__ = ["DEFAULT_MEMBERS", "NAME", "Member", "PortfolioConfig", "cores", "default_config", "parse_options"]
+__all__ = ["DEFAULT_MEMBERS", "LEADS", "NAME", "Member", "PortfolioConfig", "cores", "default_config", "parse_options"]
 
 NAME = "portfolio"
 
-DEFAULT_MEMBERS = ("highs", "scip", "cbc")
-"""The built-in general MILP backends, in the order the default portfolio takes them."""
+DEFAULT_MEMBERS = ("scip", "highs", "cbc")
+"""The built-in general MILP backends, in the order the default portfolio takes them.
 
-_OWN = ("members", "executor")
+SCIP first: it leads (runs in the calling process, :data:`LEADS`) because it proved the most
+instances of the hard family (``docs/benchmarks/hard-family.md``: 8 of 20, HiGHS 5, CBC 5,
+each of HiGHS's and CBC's proofs among SCIP's)."""
+
+LEADS = ("thread", "process")
+"""Where the first member runs: ``thread`` (default: in the calling process, no start-up, if its
+backend declares ``INTERRUPT``) or ``process`` (like every other member)."""
+
+_OWN = ("members", "executor", "lead")
 
 
 @dataclass(frozen=True)
@@ -44,6 +53,7 @@ class PortfolioConfig:
     members: tuple[Member, ...]
     executor: str = "local"
     explicit: bool = False
+    lead: str = "thread"
 
     @property
     def scheduler(self) -> str | None:
@@ -109,6 +119,11 @@ def parse_options(options: dict) -> PortfolioConfig:
     names = _member_names(options["members"]) if explicit else [m.backend for m in default_config().members]
     labels = _labels(names)
     executor = str(options.get("executor", "local")).strip()
+    lead = str(options.get("lead", LEADS[0])).strip().lower()
+    if lead not in LEADS:
+        problems.append(f"portfolio option lead={options['lead']!r}: use lead=thread (the first member "
+                        "runs in this process, the default) or lead=process (every member in a process "
+                        "of its own)")
     if executor != "local" and not (executor.startswith("dask:") and executor[5:].strip()):
         problems.append(f"portfolio option executor={executor!r}: use executor=local (the default) or "
                         "executor=dask:ADDRESS (a running Dask scheduler, e.g. dask:tcp://127.0.0.1:8786)")
@@ -145,4 +160,4 @@ def parse_options(options: dict) -> PortfolioConfig:
         members.append(Member(label, name, seeds.get(label), dict(member_options[label])))
     if problems:
         raise InvalidInputError("; ".join(problems))
-    return PortfolioConfig(tuple(members), executor, explicit)
+    return PortfolioConfig(tuple(members), executor, explicit, lead)

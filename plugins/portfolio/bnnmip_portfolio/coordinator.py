@@ -2,7 +2,9 @@
 
 It runs in the process that called :func:`bnnmip.solve`. Members are processes (local, each
 leading its own process group, or started by Dask tasks on workers) that connect back to a
-listener of the coordinator's (``multiprocessing.connection``, with a random key). Every
+listener of the coordinator's (``multiprocessing.connection``, with a random key), except
+the lead (the first member, by default): when its backend declares ``INTERRUPT`` it runs in
+a thread of this process, connected by a pipe, and is interrupted rather than killed. Every
 incumbent a member sends is checked (one finite value per column, feasible within
 :data:`FEASIBILITY`, objective recomputed) before it counts or goes to the others.
 """
@@ -22,13 +24,16 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
+from multiprocessing import Pipe
 from multiprocessing.connection import Listener
 
 import numpy as np
 
-from bnnmip.backends import SolveStatus
+from bnnmip.backends import BackendFeature, SolveStatus
+from bnnmip.plugins import list_backends
 
 from .config import PortfolioConfig
+from .member import serve_in_thread
 
 __all__ = ["FEASIBILITY", "GRACE", "Coordinator", "MemberRun", "run_member_process"]
 
@@ -79,6 +84,7 @@ class MemberRun:
     solver_options: dict
     state: str = "starting"  # starting, running, finished, crashed, killed, not run
     proc: object = None
+    thread: object = None
     future: object = None
     out: object = None
     conn: object = None
@@ -226,12 +232,28 @@ class Coordinator:
             if label is not None:
                 self.events.put((label, ("eof",)))
 
+    def lead(self) -> MemberRun | None:
+        """The member that runs in a thread of this process: the first one to run, if it can be interrupted."""
+        first = next((m for m in self.members if m.state == "starting"), None)
+        if first is None or self.config.lead != "thread":
+            return None
+        return first if BackendFeature.INTERRUPT in list_backends()[first.backend].features else None
+
     def launch(self, host: str, port: int, key: str, client) -> None:
-        """Start every member: a local process each, or a Dask task each with ``client``."""
+        """Start every member: the lead in a thread, the others a local process each (or a Dask task each)."""
+        lead = self.lead()
         for member in self.members:
             if member.state != "starting":
                 continue
             member.started = self.elapsed()
+            if member is lead:
+                ours, theirs = Pipe()
+                threading.Thread(target=self._read, args=(ours,), daemon=True).start()
+                member.thread = threading.Thread(target=serve_in_thread, args=(theirs, member.label),
+                                                 name=f"bnnmip-portfolio-{member.label}", daemon=True)
+                member.thread.start()
+                self.say(f"started {member.label} ({member.backend}, seed {member.seed}) in this process")
+                continue
             if client is None:
                 member.out = tempfile.TemporaryFile()
                 member.proc = subprocess.Popen(
@@ -285,6 +307,9 @@ class Coordinator:
             if deadline is not None and self.elapsed() > deadline:
                 self.stopped_at_limit = True
                 self.say("the time limit has passed: stopping the members still running")
+                break
+            if self.options.interrupt is not None and self.options.interrupt():  # a guard: never raises
+                self.say("interrupted by the caller: stopping the members")
                 break
             outside = self.options.incumbent_source  # a SourceGuard: never raises, checks the shape
             y = None if outside is None else outside()
@@ -360,7 +385,7 @@ class Coordinator:
             if member.proc is not None and code is None:
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     code = member.proc.wait(2)
-            member.note = ("its process ended without a result"
+            member.note = (("its thread" if member.thread is not None else "its process") + " ended without a result"
                            + (f" (exit code {code})" if code is not None else "")
                            + (f": {self._tail(member)}" if self._tail(member) else ""))
             self.say(f"{member.label} crashed: {member.note}")
@@ -405,6 +430,11 @@ class Coordinator:
                 and member.bound is not None):
             self.proof = (member.label, "optimal", self.elapsed())
 
+    def _join_seconds(self) -> float:
+        """How long to wait for the lead to stop: its time left and the grace, at least the grace."""
+        limit = self.options.time_limit
+        return GRACE if limit is None else max(GRACE, limit + GRACE - self.elapsed())
+
     def _stop_all(self) -> None:
         """Stop every member still running (its whole process group) and reap the local processes."""
         for member in self.members:
@@ -426,6 +456,11 @@ class Coordinator:
                 left = os.path.join(tempfile.gettempdir(), f"bnnmip-portfolio-{member.pid}-*")
                 for folder in glob.glob(left):
                     shutil.rmtree(folder, ignore_errors=True)
+            if member.thread is not None:  # interrupted at its solver's next check
+                member.thread.join(self._join_seconds())
+                if member.thread.is_alive():
+                    self.notes.append(f"{member.label} (in this process) had not stopped {self._join_seconds():.0f} s "
+                                      "after the stop request; it ends at its own time limit")
             if member.out is not None:
                 member.out.close()
             if member.conn is not None:

@@ -10,6 +10,10 @@ incumbent of the other members when that is better, and its incumbent source
 solutions, between its own improvements too. When the coordinator says stop, or
 disappears (its connection ends), the member kills its whole process group (a solver
 subprocess such as CBC's included) at once.
+
+The portfolio's lead member runs the same code in a thread of the coordinator's process
+(:func:`serve_in_thread`), connected by a pipe; asked to stop, it interrupts its solver
+(``SolveOptions.interrupt``) instead of killing anything.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from multiprocessing.connection import Client
 import bnnmip
 from bnnmip.backends import BackendFeature, SolveOptions
 
-__all__ = ["main"]
+__all__ = ["main", "serve_in_thread"]
 
 PROGRESS_INTERVAL = 0.5
 """Seconds between two progress messages (incumbent, bound, nodes) to the coordinator."""
@@ -86,8 +90,11 @@ def _kill_group() -> None:
 
 
 class _Member:
-    def __init__(self, conn, job: dict) -> None:
-        self.conn, self.job = conn, job
+    """One member's solve and its side of the protocol; ``in_process``: the portfolio's lead, in a thread."""
+
+    def __init__(self, conn, job: dict, in_process: bool = False) -> None:
+        self.conn, self.job, self.in_process = conn, job, in_process
+        self.stopped = threading.Event()
         self.lock = threading.Lock()
         self.send_lock = threading.Lock()
         self.other = None  # (objective, x) of the best incumbent from the others
@@ -97,26 +104,35 @@ class _Member:
         self.t0 = time.monotonic()
         self.last_progress = -float("inf")
 
+    def end(self) -> None:
+        """Stop now: a process kills its group; the lead (a thread) interrupts its solver instead."""
+        if self.in_process:
+            self.stopped.set()
+        else:
+            _kill_group()
+
     def send(self, message) -> None:
         with self.send_lock:
             try:
                 self.conn.send(message)
             except OSError:  # the coordinator is gone
-                _kill_group()
+                self.end()
 
     def listen(self) -> None:
-        """The reader thread: incumbents from the others; stop or end of connection: die."""
-        while True:
+        """The reader thread: incumbents from the others; stop or end of connection: end."""
+        while not self.stopped.is_set():
             try:
                 message = self.conn.recv()
             except (EOFError, OSError):
-                _kill_group()
+                self.end()
+                return
             if message[0] == "incumbent":
                 with self.lock:
                     if self.other is None or message[1] < self.other[0]:
                         self.other = (message[1], message[2])
             elif message[0] == "stop":
-                _kill_group()
+                self.end()
+                return
 
     def heuristic(self, x):
         """Send a new incumbent; return the others' best when it is better (once each)."""
@@ -166,9 +182,11 @@ class _Member:
             os.close(fd)
             settings["log_file"] = log
         callbacks = BackendFeature.CALLBACKS in backend.features
+        interrupt = self.in_process and BackendFeature.INTERRUPT in backend.features
         options = SolveOptions(**settings, heuristic=self.heuristic if callbacks else None,
                                incumbent_source=self.outside if callbacks else None,
-                               progress=self.progress if callbacks else None)
+                               progress=self.progress if callbacks else None,
+                               interrupt=self.stopped.is_set if interrupt else None)
         result = bnnmip.solve(backend, self.problem, options)
         text = ""
         if log is not None:
@@ -177,6 +195,27 @@ class _Member:
                     text = fh.read()
                 os.unlink(log)
         self.send(("result", result, {"sent": self.sent, "given": self.given, "log": text}))
+
+
+def serve_in_thread(conn, label: str) -> None:
+    """The lead member: the same protocol over ``conn`` (a pipe), in a thread of the coordinator's process.
+
+    It saves the start-up of a process (about a second with SCIP's import); its backend must
+    declare ``INTERRUPT``, since a thread cannot be killed: at "stop" (or when the pipe
+    closes) the solver is interrupted at its next check and the thread ends.
+    """
+    try:
+        conn.send(("hello", label, os.getpid()))
+        job = conn.recv()
+    except (EOFError, OSError):
+        return
+    if job[0] == "stop":
+        return
+    member = _Member(conn, job[1], in_process=True)
+    try:
+        member.run()
+    except Exception as exc:  # noqa: BLE001 - report anything, then end
+        member.send(("error", f"{type(exc).__name__}: {exc}\n" + "".join(traceback.format_exc(limit=-3))))
 
 
 def main(argv: list[str] | None = None) -> None:

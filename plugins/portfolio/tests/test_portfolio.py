@@ -6,6 +6,7 @@ Every solve here ends by a proof or a node limit: no outcome depends on the cloc
 import json
 import logging
 import tempfile
+import threading
 
 import numpy as np
 import pytest
@@ -56,6 +57,7 @@ def test_members_labels_seeds_and_member_options():
     ({"executor": "threads"}, "executor='threads': use executor=local"),
     ({"members": "highs", "highs:no_such_option": 1}, "member highs: HiGHS has no option 'no_such_option'"),
     ({"members": "highs", "highs:time_limit": 1}, "it sets the time limit"),
+    ({"members": "highs", "lead": "thred"}, "lead='thred': use lead=thread"),
 ])
 def test_bad_options_are_refused_by_name_before_anything_runs(options, words):
     with pytest.raises(InvalidInputError) as err:
@@ -66,7 +68,7 @@ def test_bad_options_are_refused_by_name_before_anything_runs(options, words):
 def test_listed_with_its_default_members():
     backend = bnnmip.get_backend("portfolio")
     assert backend.availability() == (True, "")
-    assert backend.solver_version().startswith("highs ")
+    assert backend.solver_version().startswith("scip ")
 
 
 # -- solves ------------------------------------------------------------------------------------
@@ -124,6 +126,7 @@ def test_threads_cap_the_member_processes_and_seeds_reach_the_members():
 
 _MEMBERS = '''
 import os
+import time
 import bnnmip
 from bnnmip.backends import NativeResult
 from bnnmip_highs import HighsBackend
@@ -152,6 +155,16 @@ class Liar(HighsBackend):
                             nodes=native.nodes, message="claims a bound above its own solution")
 
 
+class Waiter(HighsBackend):
+    name = "waiter"
+
+    def run(self, model, options):  # never proves: waits until the portfolio interrupts it
+        for _ in range(6000):
+            if options.interrupt is not None and options.interrupt():
+                return
+            time.sleep(0.01)
+
+
 class Absent(HighsBackend):
     name = "absent"
 
@@ -165,6 +178,7 @@ def bnnmip_register_backends(register):
     register(Crasher())
     register(Failer())
     register(Liar())
+    register(Waiter())
 '''
 
 
@@ -180,12 +194,15 @@ def odd_members(tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_a_crashing_member_is_reported_and_the_others_carry_on(odd_members):
     low = _random_labels(10)
-    alone = _solve(bnnmip.get_backend("portfolio"), low.problem, solver_options={"members": "crasher"})
+    # a crashing solver in the calling process would take it down, as a single backend would:
+    # crashes are a reason to run the lead in a process of its own
+    alone = _solve(bnnmip.get_backend("portfolio"), low.problem,
+                   solver_options={"members": "crasher", "lead": "process"})
     assert alone.status is SolveStatus.ERROR
     crashed = alone.details["portfolio"]["members"][0]
     assert crashed["state"] == "crashed" and "exit code 3" in crashed["note"], crashed
     res = _solve(bnnmip.get_backend("portfolio"), low.problem,
-                 solver_options={"members": "absent,crasher,failer,highs"})
+                 solver_options={"members": "absent,crasher,failer,highs", "lead": "process"})
     assert res.status is SolveStatus.OPTIMAL and res.objective == pytest.approx(2.0, abs=1e-6)
     members = {m["label"]: m for m in res.details["portfolio"]["members"]}
     assert res.details["portfolio"]["proved_by"] == "highs"
@@ -195,6 +212,52 @@ def test_a_crashing_member_is_reported_and_the_others_carry_on(odd_members):
     assert members["failer"]["state"] in ("finished", "killed")
     if members["failer"]["state"] == "finished":
         assert members["failer"]["status"] == "error" and "solver exploded" in members["failer"]["note"]
+
+
+@pytest.mark.slow
+def test_the_lead_runs_in_this_process_and_is_interrupted_by_another_members_proof(odd_members):
+    low = _random_labels(10)
+    res = _solve(bnnmip.get_backend("portfolio"), low.problem, solver_options={"members": "waiter,highs"})
+    assert res.status is SolveStatus.OPTIMAL and res.details["portfolio"]["proved_by"] == "highs"
+    members = {m["label"]: m for m in res.details["portfolio"]["members"]}
+    assert members["waiter"]["runs_in"] == "this process" and members["highs"]["runs_in"] == "process"
+    assert members["waiter"]["state"] == "killed", members["waiter"]
+    assert not [t for t in threading.enumerate() if t.name.startswith("bnnmip-portfolio-")], "the lead still runs"
+
+
+def test_a_lead_that_cannot_be_interrupted_runs_in_a_process():
+    from bnnmip_cbc import CbcBackend
+    from bnnmip.backends import BackendFeature
+
+    assert BackendFeature.INTERRUPT not in CbcBackend().features
+    low = _random_labels(10)
+    coordinator = PortfolioBackend().build(low.problem, SolveOptions(solver_options={"members": "cbc,highs"}))
+    assert coordinator.lead() is None
+    coordinator = PortfolioBackend().build(low.problem, SolveOptions(solver_options={"members": "highs,cbc"}))
+    assert coordinator.lead().label == "highs"
+    coordinator = PortfolioBackend().build(
+        low.problem, SolveOptions(solver_options={"members": "highs,cbc", "lead": "process"}))
+    assert coordinator.lead() is None
+
+
+@pytest.mark.slow
+def test_an_interrupted_portfolio_stops_every_member_and_keeps_its_incumbent():
+    from bnnmip.testing import hard_instance
+
+    low = hard_instance(n_points=60, seed=2)
+    start = low.encode(trivial_network(low.architecture, low.data))
+    calls = []
+
+    def stop():
+        calls.append(1)
+        return len(calls) >= 20  # the coordinator polls about 10 times a second
+
+    res = bnnmip.solve(bnnmip.get_backend("portfolio"), low.problem,
+                       SolveOptions(time_limit=600, mip_start=start, interrupt=stop,
+                                    solver_options={"members": "scip,highs"}))
+    assert res.status is SolveStatus.FEASIBLE and res.objective <= low.problem.objective(start) + 1e-9
+    assert {m["state"] for m in res.details["portfolio"]["members"]} <= {"killed", "finished"}
+    assert not [t for t in threading.enumerate() if t.name.startswith("bnnmip-portfolio-")], "the lead still runs"
 
 
 @pytest.mark.slow

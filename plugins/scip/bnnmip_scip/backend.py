@@ -78,7 +78,8 @@ class ScipBackend:
         self.features = frozenset({
             BackendFeature.MIP_START, BackendFeature.PARTIAL_MIP_START, BackendFeature.LOG_FILE,
             BackendFeature.SEED, BackendFeature.CALLBACKS, BackendFeature.SOLVER_OPTIONS,
-            BackendFeature.NODE_LIMIT, *([BackendFeature.INDICATOR_CONSTRAINTS] if indicators else []),
+            BackendFeature.NODE_LIMIT, BackendFeature.INTERRUPT,
+            *([BackendFeature.INDICATOR_CONSTRAINTS] if indicators else []),
         })
 
     def __repr__(self) -> str:
@@ -156,8 +157,8 @@ class ScipBackend:
         if options.heuristic is not None or options.incumbent_source is not None:
             native.heuristic = _include_heuristic(native, options.heuristic, pyscipopt,
                                                   options.incumbent_source)
-        if options.progress is not None:
-            _include_progress(model, options.progress, pyscipopt)
+        if options.progress is not None or options.interrupt is not None:
+            _include_events(model, options.progress, options.interrupt, pyscipopt)
         if options.mip_start is not None:
             native.start_used = _set_start(native, options.mip_start)
         return native
@@ -290,8 +291,11 @@ def _include_heuristic(native: _Native, heuristic, pyscipopt, source=None):
     return heur
 
 
-def _include_progress(model, progress, pyscipopt) -> None:
-    """``options.progress`` as a SCIP event handler: new incumbents, solved nodes and LPs."""
+def _include_events(model, progress, interrupt, pyscipopt) -> None:
+    """``options.progress`` and ``options.interrupt`` as a SCIP event handler: new incumbents, solved nodes and LPs.
+
+    ``interrupt`` saying ``True`` calls ``interruptSolve`` (status ``userinterrupt``).
+    """
     kinds = pyscipopt.SCIP_EVENTTYPE
     mask = kinds.BESTSOLFOUND | kinds.NODESOLVED | kinds.LPSOLVED
 
@@ -304,7 +308,10 @@ def _include_progress(model, progress, pyscipopt) -> None:
 
         def eventexec(self, event):
             m = self.model
-            progress(objective=m.getPrimalbound() if m.getNSols() else None,
-                     bound=m.getDualbound(), nodes=m.getNTotalNodes())
+            if progress is not None:
+                progress(objective=m.getPrimalbound() if m.getNSols() else None,
+                         bound=m.getDualbound(), nodes=m.getNTotalNodes())
+            if interrupt is not None and interrupt():
+                m.interruptSolve()
 
     model.includeEventhdlr(_Events(), "bnnmip_progress", "reports the search's progress to bnnmip")

@@ -319,6 +319,42 @@ def check_heuristic_callback(backend) -> None:
         f"a failing heuristic must be switched off and reported; called {len(calls)}x: {res.message}")
 
 
+@_needs(BackendFeature.INTERRUPT)
+def check_interrupt(backend) -> None:
+    """A solve whose interrupt check says stop ends soon after, as at a limit, keeping what it found.
+
+    The check says ``True`` from its third call on, on the 60-point random-label instance that
+    no solver proves in a few node solves. The time limit (60 s) is only a safety net: an
+    honest backend stops within a few CPU seconds, one that never polls the check searches to
+    the limit, and the CPU seconds (not the clock) tell the two apart on a busy machine too.
+    """
+    hard, _ = _limited_instance(backend, seed=2)
+    calls = []
+
+    def stop() -> bool:
+        calls.append(1)
+        return len(calls) >= 3
+
+    cpu0 = _cpu_seconds()
+    res = solve(backend, hard.problem, _options(time_limit=INTERRUPT_TIME_LIMIT, interrupt=stop))
+    cpu = _cpu_seconds() - cpu0
+    assert len(calls) >= 3, f"the interrupt check was called {len(calls)} time(s) before the solve ended"
+    assert cpu <= INTERRUPT_CPU_SLACK, (
+        f"used {cpu:.1f} CPU seconds after the interrupt check said stop (at its call 3 of {len(calls)})")
+    assert res.status in (SolveStatus.FEASIBLE, SolveStatus.NO_SOLUTION, SolveStatus.OPTIMAL), (
+        f"an interrupted solve ended {res.status.value}: {res.message}")
+    if res.status is SolveStatus.OPTIMAL:
+        assert res.gap is not None and res.gap <= 1e-4 + 1e-9, f"OPTIMAL with gap {res.gap}"
+    if res.x is not None:
+        assert hard.problem.violation(res.x) <= 1e-5, "the interrupted solve's solution violates the MILP"
+
+
+INTERRUPT_TIME_LIMIT = 60.0
+"""The time limit of :func:`check_interrupt`'s solve: a safety net, not what stops it."""
+INTERRUPT_CPU_SLACK = 30.0
+"""CPU seconds an interrupted solve may use in all (:func:`check_interrupt`)."""
+
+
 def check_unknown_solver_option(backend) -> None:
     """A solver option the backend cannot apply is refused by name before anything runs.
 
@@ -348,6 +384,7 @@ CONFORMANCE_CHECKS = (
     check_log_file,
     check_seeds_agree,
     check_heuristic_callback,
+    check_interrupt,
     check_unknown_solver_option,
 )
 """Every conformance check, in order; each takes a backend object."""
