@@ -220,7 +220,7 @@ def test_train_progress_without_a_terminal_and_quiet(capfd):
 def test_train_times_add_up_to_the_whole_run(capsys):
     code, out, _ = run(capsys, *TRAIN, "--json")
     t = json.loads(out)["times"]
-    parts = ("startup", "data", "start", "build", "solver", "strategy", "fit_other", "report")
+    parts = ("startup", "data", "start", "bound", "build", "solver", "strategy", "fit_other", "report")
     assert all(t[k] >= 0 for k in parts) and t["solves"] == 1
     assert sum(t[k] for k in parts) == pytest.approx(t["total"], abs=0.01)
     code, out, _ = run(capsys, *TRAIN)

@@ -83,7 +83,7 @@ def _dichotomies(X, eps, box):
 
 
 def brute_force_optimum(data: TrainingSet, eps: float) -> float:
-    arch = Architecture(data.n_features, (2,), 2)
+    arch = Architecture(data.n_features, (2,), data.n_classes)
     box = bias_bounds(arch, data.X, 0.0, eps)[0]
     dich = _dichotomies(data.X, eps, box)
     functions = np.array(threshold_functions())  # (14, 4)
@@ -92,7 +92,8 @@ def brute_force_optimum(data: TrainingSet, eps: float) -> float:
     for h1, h2 in itertools.product(dich, repeat=2):
         cell = 2 * h1 + h2  # index into CELLS
         out = functions[:, cell]  # (14, m): every output function's value on every point
-        loss = sum(((out != onehot[:, j][None, :]) * data.weights[None, :]).sum(axis=1).min() for j in (0, 1))
+        loss = sum(((out != onehot[:, j][None, :]) * data.weights[None, :]).sum(axis=1).min()
+                   for j in range(data.n_classes))
         best = min(best, loss)
     return float(best)
 
@@ -173,7 +174,7 @@ def test_skipped_when_the_start_is_already_optimal():
 
 def test_other_architectures_get_a_record_and_the_same_optimum():
     data = tiny(5, m=7)
-    arch = Architecture(2, (3,), 2)
+    arch = Architecture(2, (3,), 2)  # width 3
     assert not eb.applies(arch)
     result = bnnmip.train(arch, data, options=ONE, params={"error_bound": True, "start": "none"})
     reference = bnnmip.train(arch, data, options=ONE)
@@ -204,3 +205,77 @@ def test_loss_floor_row_is_the_objective():
     assert p.row_block("loss_floor").size == 1
     np.testing.assert_allclose(p.A[-1].toarray().ravel(), low.problem.c)
     assert p.row_lower[-1] == pytest.approx(3.0 - low.problem.offset)
+
+
+# -- three or more classes: the cell relaxation ---------------------------------------------------
+
+def _cell_classes(outputs):
+    """Each cell's class (the index of its one-hot output vector) or ``"A"`` (abstaining)."""
+    out = np.array(outputs)  # (k, 4)
+    return [int(np.argmax(out[:, q])) if out[:, q].sum() == 1 else "A" for q in range(4)]
+
+
+@pytest.mark.parametrize("k", [2, 3, 4])
+def test_every_tuple_of_output_functions_meets_the_diagonal_rows(k):
+    """A class holding both cells of a diagonal leaves a cell of the other diagonal to itself or abstention."""
+    diagonals = (((0, 3), (1, 2)), ((1, 2), (0, 3)))  # indices into CELLS: (0,0),(0,1),(1,0),(1,1)
+    assert [tuple(c) for c in eb.CELLS] == CELLS
+    seen = set()
+    for outputs in itertools.product(threshold_functions(), repeat=k):
+        types = tuple(_cell_classes(outputs))
+        if types in seen:
+            continue
+        seen.add(types)
+        for (d1, d2), (o1, o2) in diagonals:
+            y = types[d1]
+            if y != "A" and types[d2] == y:
+                assert types[o1] in (y, "A") or types[o2] in (y, "A"), (outputs, types)
+    # the rows bite: the XOR map is never a network's, but a class may hold a whole diagonal
+    assert (0, 1, 1, 0) not in seen
+    assert any(t[0] == t[3] != "A" for t in seen) and any(t[1] == t[2] != "A" for t in seen)
+
+
+def tiny_k(seed, k=3, m=8):
+    rng = np.random.default_rng(seed)
+    return TrainingSet.from_arrays(rng.uniform(0, 1, (m, 2)), rng.integers(0, k, m), n_classes=k)
+
+
+def _cells_optimum(data, k):
+    arch = Architecture(2, (2,), k)
+    low = lower(arch, data)
+    problem = eb.cells_problem(arch, data, bias_box=low.bias_bounds()[0], eps=low.eps)
+    res = bnnmip.solve(bnnmip.get_backend("highs"), problem, ONE)
+    assert res.status is bnnmip.SolveStatus.OPTIMAL, res.message
+    return res.objective, low.eps
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("seed", "k", "optimum"),
+                         [(0, 3, 2), (1, 3, 4), (2, 3, 2), (3, 3, 2), (7, 3, 0), (4, 4, 2), (2, 2, 0)])
+def test_cell_bound_meets_the_brute_force_optimum_on_eight_points(seed, k, optimum):
+    """Never above the optimum (it is a bound); on these instances equal to it (measured)."""
+    data = tiny_k(seed, k)
+    bound, eps = _cells_optimum(data, k)
+    assert brute_force_optimum(data, eps) == optimum
+    assert bound == pytest.approx(optimum, abs=1e-6)
+
+
+def test_cell_bound_is_the_optimum_on_points_that_need_three_cells():
+    """Three classes on a line, a fourth point of class 0 between the others: no width-2 network is
+    right on all four, and one wrong point costs at least 1."""
+    X = np.array([[0.0, 0.0], [0.5, 0.0], [1.0, 0.0], [0.25, 0.0], [0.75, 0.0]])
+    data = TrainingSet.from_arrays(X, [0, 1, 2, 1, 0], n_classes=3)
+    bound, eps = _cells_optimum(data, 3)
+    optimum = brute_force_optimum(data, eps)
+    assert 0 < bound <= optimum
+
+
+@pytest.mark.slow
+def test_three_classes_get_the_cell_bound_in_exact():
+    data = tiny_k(1, 3, m=10)
+    arch = Architecture(2, (2,), 3)
+    result = bnnmip.train(arch, data, options=ONE, params={"error_bound": True, "start": "none"})
+    reference = bnnmip.train(arch, data, options=ONE, params={"error_bound": False})
+    record = next(r for r in result.history if "error_bound" in r)
+    assert "error_bound_cells" in record and record["error_bound"] <= reference.objective + 1e-9
+    assert result.objective == pytest.approx(reference.objective, abs=1e-6)

@@ -21,9 +21,8 @@ def test_distinct_points_are_kept_as_they_are():
     assert _merged(data) is data
 
 
-def test_small_solves_share_half_of_the_solve_time_limit(monkeypatch):
-    import bnnmip
-    from bnnmip import Architecture
+def _recorded_limits(monkeypatch) -> list:
+    """The time limits of the small solves, as they run."""
     from bnnmip.strategies import _bounds
 
     limits = []
@@ -34,8 +33,57 @@ def test_small_solves_share_half_of_the_solve_time_limit(monkeypatch):
         return real(backend, problem, options)
 
     monkeypatch.setattr(_bounds, "solve", recording)
+    return limits
+
+
+def test_small_solves_share_half_of_the_solve_time_limit(monkeypatch):
+    import bnnmip
+    from bnnmip import Architecture
+
+    limits = _recorded_limits(monkeypatch)
     rng = np.random.default_rng(2)
     data = TrainingSet.from_arrays(rng.uniform(0, 1, (10, 2)), rng.integers(0, 2, 10))
     bnnmip.train(Architecture(2, (2,), 2), data, options=bnnmip.SolveOptions(threads=1, time_limit=8),
                  params={"error_bound": True, "start": "none"})
     assert limits and all(t is not None and t <= 4.0 for t in limits)
+
+
+def _records(res):
+    return [r for r in res.history if "error_bound" in r]
+
+
+def test_auto_runs_where_it_applies_and_not_under_robust_training_or_other_shapes():
+    """``error_bound="auto"`` (the default): width 2, two classes, not robust; a cap without a time limit."""
+    import bnnmip
+    from bnnmip import Architecture, RobustnessSet
+    from bnnmip.strategies import _bounds, exact
+
+    rng = np.random.default_rng(5)
+    data = TrainingSet.from_arrays(rng.uniform(0, 1, (12, 3)), rng.integers(0, 2, 12))
+    opts = bnnmip.SolveOptions(threads=1)
+    res = bnnmip.train(Architecture(3, (2,), 2), data, options=opts, params={"start": "none"})
+    rec = _records(res)
+    assert len(rec) == 1 and rec[0]["error_bound_setting"] == "auto", res.history
+    assert isinstance(rec[0]["error_bound"], float) and rec[0]["error_bound"] <= res.loss + 1e-9
+    assert exact._error_bound_setting("auto", bnnmip.lower(Architecture(3, (2,), 2), data)) == (
+        True, exact.AUTO_BOUND_SECONDS)
+    for arch, robust in ((Architecture(3, (3,), 2), None), (Architecture(3, (2,), 2), RobustnessSet(0.01))):
+        res = bnnmip.train(arch, data, options=opts, robust=robust, params={"start": "none"})
+        assert not _records(res), (arch, robust, res.history)
+    off = bnnmip.train(Architecture(3, (2,), 2), data, options=opts, params={"start": "none", "error_bound": False})
+    assert not _records(off)
+    assert _bounds.SHARE == 0.5
+
+
+def test_auto_caps_the_small_solves_without_a_time_limit(monkeypatch):
+    import bnnmip
+    from bnnmip import Architecture
+    from bnnmip.strategies import exact
+
+    limits = _recorded_limits(monkeypatch)
+    monkeypatch.setattr(exact, "AUTO_BOUND_SECONDS", 6.0)
+    rng = np.random.default_rng(2)
+    data = TrainingSet.from_arrays(rng.uniform(0, 1, (10, 2)), rng.integers(0, 2, 10))
+    bnnmip.train(Architecture(2, (2,), 2), data, options=bnnmip.SolveOptions(threads=1),
+                 params={"start": "none"})
+    assert limits and all(t is not None and t <= 6.0 for t in limits), limits

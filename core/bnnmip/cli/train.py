@@ -190,17 +190,19 @@ def run_times(res, *, startup: float | None, data: float, fit: float, total: flo
     ``total`` is the command's own time plus ``startup``: from the process's start to the
     command's (interpreter, imports; 0 where the operating system does not say). The parts:
     ``data`` (loading and splitting the data, setting up), ``start`` (the gradient-trained
-    start), ``build`` (the solver building its models), ``solver`` (the solver running, over
+    start), ``bound`` (``exact``'s ``error_bound``: its small solves), ``build`` (the solver
+    building its models), ``solver`` (the solver running, over
     ``solves`` solves), ``strategy`` (the rest of the strategy's own time: lowering,
     verification and repair of every solution, k-means splits, evaluation), ``fit_other`` (the
     rest of the fit: input checks, scaling, margin refits) and ``report`` (accuracies, saving
     the network, the summary).
     """
     start = sum(float(r.get("start_seconds", 0.0)) for r in res.history if r.get("start") == "ste")
+    bound = sum(float(r.get("error_bound_seconds", 0.0)) for r in res.history)
     build = sum(r.build_seconds for r in res.solves)
     solver = sum(r.solve_seconds for r in res.solves)
-    parts = {"startup": startup or 0.0, "data": data, "start": start, "build": build, "solver": solver,
-             "strategy": max(0.0, res.seconds - start - build - solver),
+    parts = {"startup": startup or 0.0, "data": data, "start": start, "bound": bound, "build": build,
+             "solver": solver, "strategy": max(0.0, res.seconds - start - bound - build - solver),
              "fit_other": max(0.0, fit - res.seconds)}
     parts["report"] = max(0.0, total + parts["startup"] - sum(parts.values()))
     out = {k: round(v, 3) for k, v in parts.items()}
@@ -266,7 +268,7 @@ _COUNT_WORDS = {"optimal": "solved to optimality", "feasible": "stopped at a lim
                 "error": "failed",
                 "skipped": "not sent to the solver (their start met the MILP's lower bound)"}
 _TIME_WORDS = (("startup", "start-up"), ("data", "data"), ("start", "gradient start"),
-               ("build", "MILP build"), ("solver", "solver"),
+               ("bound", "error bound"), ("build", "MILP build"), ("solver", "solver"),
                ("strategy", "strategy (lowering, verification)"),
                ("fit_other", "fit (scaling, margins)"), ("report", "report"))
 
@@ -349,6 +351,13 @@ def _format_summary(s: dict, res) -> str:
                 f"{rec['start_loss']:g} in {rec['start_seconds']:.2f} s; MIP start objective "
                 f"{num(rec.get('start_objective'))}"
             ))
+        if isinstance(rec.get("error_bound"), int | float) and "error_bound_seconds" in rec:
+            lines.insert(5, (
+                f"  lower bound  loss >= {rec['error_bound']:g} proved by error_bound (width 2: "
+                + (f"min(2E, S) with E {rec['error_bound_E']:g}, S {rec['error_bound_S']:g}"
+                   if "error_bound_E" in rec else "the cell relaxation") + ") in "
+                f"{rec['error_bound_seconds']:.2f} s" + ("" if rec.get("error_bound_setting") != "auto"
+                                                         else "; --param error_bound=false skips it")))
         if rec.get("margin") == "max-min":
             lines.append(
                 f"  margins      refitted for the largest margins: smallest |pre-activation| "

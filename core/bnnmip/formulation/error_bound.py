@@ -50,13 +50,16 @@ from ..milp import MilpProblem, RowBlock, RowKind
 from ..milp.builder import ProblemBuilder
 from ..network import BinarizedNetwork
 
-__all__ = ["applies", "intersection_network", "intersection_problem", "loss_floor",
+__all__ = ["CELLS", "applies", "cells_problem", "intersection_network", "intersection_problem", "loss_floor",
            "single_problem", "with_loss_floor"]
 
 
 def applies(arch: Architecture) -> bool:
-    """Whether the bound is defined for ``arch``: one hidden layer of width 2, 2 classes, biases."""
-    return arch.n_layers == 2 and arch.widths[1] == 2 and arch.n_classes == 2 and arch.bias
+    """Whether a bound is defined for ``arch``: one hidden layer of width 2 and biases.
+
+    Two classes: :math:`\\min(2E, S)`; three or more: the cell bound of :func:`cells_problem`.
+    """
+    return arch.n_layers == 2 and arch.widths[1] == 2 and arch.bias
 
 
 def _common(pb: ProblemBuilder, data: TrainingSet, n_planes: int, P: float, bias_box: float,
@@ -76,12 +79,13 @@ def _common(pb: ProblemBuilder, data: TrainingSet, n_planes: int, P: float, bias
     pb.add_columns("e", (data.n_points,), 0, 1, True)
 
 
-def _side_rows(pb, name, points, plane, side, X, M, eps, radius, extra, shift=0.0):
-    """``side * (W_p x_i + b_p) - r ||W_p||_1 + M_i e_i + extra >= eps - shift``."""
+def _side_rows(pb, name, points, plane, side, X, M, eps, radius, extra, shift=0.0, relaxed=True):
+    """``side * (W_p x_i + b_p) - r ||W_p||_1 + M_i e_i + extra >= eps - shift`` (no ``e`` term unless ``relaxed``)."""
     rows = np.arange(len(points))
     entries = [(rows[:, None], pb.index("W")[plane][None, :], side * X[points]),
-               (rows, pb.index("b")[plane], side),
-               (rows, pb.index("e")[points], M[points])]
+               (rows, pb.index("b")[plane], side)]
+    if relaxed:
+        entries.append((rows, pb.index("e")[points], M[points]))
     if radius > 0:
         entries.append((rows[:, None], pb.index("xi")[plane][None, :], -radius))
     entries.extend(extra)
@@ -172,3 +176,88 @@ def with_loss_floor(problem: MilpProblem, floor: float) -> MilpProblem:
     block = RowBlock("loss_floor", RowKind.ORDER, problem.n_rows, problem.n_rows + 1)
     return attrs.evolve(problem, A=A, row_lower=np.r_[problem.row_lower, floor - problem.offset],
                         row_upper=np.r_[problem.row_upper, np.inf], rows=(*problem.rows, block))
+
+
+CELLS = ((0, 0), (0, 1), (1, 0), (1, 1))
+"""The four cells of a width-2 hidden layer, as (first neuron, second neuron) activations."""
+
+
+def _in_cell(cell, h0, h1):
+    """Entries of ``L(h) = [h == cell]`` on cell ``cell``'s side, linear in the bits: ``(columns, coefficients), constant``.
+
+    ``L`` is 1 on the cell and at most 0 elsewhere: ``h0 + h1 - 1`` for (1, 1), ``h0 - h1`` for
+    (1, 0), ``h1 - h0`` for (0, 1), ``1 - h0 - h1`` for (0, 0).
+    """
+    s0, s1 = (1.0 if cell[0] else -1.0), (1.0 if cell[1] else -1.0)
+    return [(h0, s0), (h1, s1)], float(cell[0] + cell[1] == 0) - float(cell[0] + cell[1] == 2)
+
+
+def cells_problem(arch: Architecture, data: TrainingSet, *, bias_box: float, eps: float,
+                  robust: RobustnessSet | None = None) -> MilpProblem:
+    r"""A MILP whose optimum is a lower bound on the loss of any width-2 network, any number of classes.
+
+    The hidden layer puts each point in one of four cells; in every network each cell is a
+    *class cell* (the outputs there are one class's one-hot vector) or *abstains* (they are
+    not one-hot). A point in a class cell of another class costs 2, one in an abstaining cell
+    at least 1, a point right nothing. Columns: ``W``, ``b`` (two half-spaces), ``xi``
+    (robust), ``h`` (m x 2: each point's cell), ``e`` (the point is not right), ``f`` (it is
+    not right and sits in an abstaining cell), ``c`` (4 x k: cell q is a class-y cell). Rows:
+
+    - the margins of ``h`` for every point, as in the training MILP's first layer (each point
+      is in the cell its activations say, wrong or right: unlike :func:`intersection_problem`,
+      which drops the wrong points, so that a wrong point cannot be put in an abstaining cell
+      the geometry does not allow);
+    - a right point's cell is a cell of its class: ``c[q, y_i] >= L_q(h_i) - e_i``;
+    - a cell has at most one class; ``f_i <= e_i`` and ``f_i <= 1 - sum_y c[q, y]`` on the
+      point's cell;
+    - the output neurons are threshold functions of the two bits: when class ``y`` holds
+      both cells of a diagonal, output ``y`` is 1 on one cell of the other diagonal too
+      (the two diagonals have the same midpoint), so that cell is no other class's:
+      ``c[d1, y] + c[d2, y] - 1 <= free_y(o1) + free_y(o2)`` with
+      ``free_y(q) = 1 - sum_{y' != y} c[q, y']``.
+
+    Objective: ``sum_i w_i (2 e_i - f_i)``. Every network gives a feasible point of this MILP
+    of objective at most its loss (checked over every tuple of threshold functions and against
+    brute force in ``tests/formulation/test_error_bound.py``), so its optimum, and any dual
+    bound of it, bounds the loss from below. The first point's cell is fixed to (0, 0)
+    (negating hidden neurons keeps the loss).
+    """
+    P, r = arch.weight_domain.bound, 0.0 if robust is None else robust.radius
+    m, k = data.n_points, arch.n_classes
+    pb = ProblemBuilder()
+    _common(pb, data, 2, P, bias_box, r)
+    pb.add_columns("h", (m, 2), 0, 1, True)
+    pb.add_columns("f", (m,), 0, 1, False)
+    pb.add_columns("c", (4, k), 0, 1, True)
+    e, f, h, c = pb.index("e"), pb.index("f"), pb.index("h"), pb.index("c")
+    M = _big_m(data, P, bias_box, r, eps)
+    rows, pts = np.arange(m), np.arange(m)
+    for p in range(2):
+        # h = 1: W_p x + b_p - r|W_p| >= eps, relaxed by M (1 - h); h = 0: the mirror image
+        _side_rows(pb, f"on{p}", pts, p, 1.0, data.X, M, eps, r, [(rows, h[:, p], -M)], shift=M, relaxed=False)
+        _side_rows(pb, f"off{p}", pts, p, -1.0, data.X, M, eps, r, [(rows, h[:, p], M)], relaxed=False)
+    for q, cell in enumerate(CELLS):
+        terms, const = _in_cell(cell, h[:, 0], h[:, 1])
+        # c[q, y_i] - L_q(h_i) + e_i >= 0
+        pb.add_rows(f"class{q}", RowKind.ORDER, m,
+                    [(rows, c[q, data.y], 1.0), (rows, e, 1.0),
+                     *[(rows, col, -coef) for col, coef in terms]], const, np.inf)
+        # f_i + sum_y c[q, y] + L_q(h_i) <= 2
+        pb.add_rows(f"abstain{q}", RowKind.ORDER, m,
+                    [(rows, f, 1.0), *[(rows, c[q, y], 1.0) for y in range(k)],
+                     *[(rows, col, coef) for col, coef in terms]], -np.inf, 2.0 - const)
+    pb.add_rows("one_class", RowKind.ORDER, 4, [(np.arange(4)[:, None], c, 1.0)], -np.inf, 1.0)
+    pb.add_rows("f_wrong", RowKind.ORDER, m, [(rows, f, 1.0), (rows, e, -1.0)], -np.inf, 0.0)
+    diagonals = (((0, 3), (1, 2)), ((1, 2), (0, 3)))  # (cells of one diagonal, cells of the other)
+    for (d1, d2), (o1, o2) in diagonals:
+        for y in range(k):
+            others = [v for v in range(k) if v != y]
+            # c[d1,y] + c[d2,y] + sum_{y'!=y} (c[o1,y'] + c[o2,y']) <= 3
+            entries = [(0, c[d1, y], 1.0), (0, c[d2, y], 1.0)]
+            entries += [(0, c[o, v], 1.0) for o in (o1, o2) for v in others]
+            pb.add_rows(f"diagonal{d1}{d2}_{y}", RowKind.ORDER, 1, entries, -np.inf, 3.0)
+    pb.fix(h[0], 0.0)
+    cost = np.zeros(pb.n_cols)
+    cost[e] = 2.0 * data.weights
+    cost[f] = -data.weights
+    return pb.build(cost, 0.0, "error_bound_cells")

@@ -1,4 +1,6 @@
-"""``exact``'s ``error_bound``: solve the two relaxations of :mod:`bnnmip.formulation.error_bound`.
+"""``exact``'s ``error_bound``: solve the relaxations of :mod:`bnnmip.formulation.error_bound`.
+
+Two classes: the two relaxations ``E`` and ``S``; three or more: the cell relaxation.
 
 :func:`error_bound` returns the lower bound on the loss they prove, the networks their
 solutions describe (start candidates) and a history record.
@@ -55,24 +57,31 @@ def _merged(data: TrainingSet) -> TrainingSet:
                                    weights=weights)
 
 
-def error_bound(lowering: Lowering, task: TrainingTask, budget: Budget, upper: float | None):
+def error_bound(lowering: Lowering, task: TrainingTask, budget: Budget, upper: float | None,
+                cap_seconds: float | None = None):
     """``(floor, networks, record)``: the loss floor ``min(2E, S)``, start candidates, history.
+
+    With three or more classes the floor is the cell relaxation's bound and there are no
+    start candidates.
 
     ``upper`` (the best start's loss, if any) caps the single half-space problem: only
     whether :math:`S` reaches ``min(2E, upper)`` matters. ``floor`` is ``None`` when the
-    bound does not apply to the architecture (the record says why).
+    bound does not apply to the architecture (the record says why). ``cap_seconds`` bounds
+    the three small solves' time in all, with or without a time limit.
     """
     t0 = time.perf_counter()
     arch, data = lowering.architecture, lowering.data
     if not eb.applies(arch):
-        return None, [], {"error_bound": "not applicable: it needs one hidden layer of width 2, "
-                                         "2 classes and biases"}
+        return None, [], {"error_bound": "not applicable: it needs one hidden layer of width 2 "
+                                         "and biases"}
     integral = bool(np.allclose(data.weights, np.round(data.weights)))
     data = _merged(data)
     box = lowering.bias_bounds()[0]
     radius = 0.0 if lowering.robust is None else lowering.robust.radius
     limit = task.options.time_limit
     allowed = min(budget.remaining(), math.inf if limit is None else float(limit)) * SHARE
+    if cap_seconds is not None:
+        allowed = min(allowed, float(cap_seconds))
     base = SolveOptions(threads=task.options.threads, seed=task.options.seed,
                         feasibility_tolerance=float(np.clip(lowering.eps / 10.0, 1e-9, 1e-6)))
 
@@ -81,6 +90,8 @@ def error_bound(lowering: Lowering, task: TrainingTask, budget: Budget, upper: f
         opts = base if math.isinf(left) else attrs.evolve(base, time_limit=max(0.05, left * share))
         return solve(task.backend, problem, opts)
 
+    if arch.n_classes > 2:
+        return _cells_bound(arch, data, box, lowering, run, integral, t0)
     networks, e_bounds, statuses = [], [], []
     for k, share in ((0, 0.4), (1, 0.6)):
         problem = eb.intersection_problem(arch, data, k, bias_box=box, eps=lowering.eps,
@@ -113,3 +124,12 @@ def error_bound(lowering: Lowering, task: TrainingTask, budget: Budget, upper: f
               "error_bound_status": [*statuses, s_status],
               "error_bound_seconds": round(time.perf_counter() - t0, 3)}
     return floor, networks, record
+
+
+def _cells_bound(arch, data, box, lowering, run, integral: bool, t0: float):
+    """Three or more classes: the optimum (or dual bound) of :func:`~bnnmip.formulation.error_bound.cells_problem`."""
+    res = run(eb.cells_problem(arch, data, bias_box=box, eps=lowering.eps, robust=lowering.robust), 1.0)
+    floor = _bound_of(res, integral)
+    record = {"error_bound": floor, "error_bound_cells": floor, "error_bound_status": [res.status.value],
+              "error_bound_seconds": round(time.perf_counter() - t0, 3)}
+    return floor, [], record

@@ -57,7 +57,7 @@ from ..backends import BackendFeature
 from ..backends.results import SolveStatus
 from ..errors import InvalidInputError
 from ..formulation import FORMULATIONS, Lowering, lower
-from ..formulation.error_bound import with_loss_floor
+from ..formulation.error_bound import applies, with_loss_floor
 from ..heuristics import improve_network
 from ..heuristics.pattern_fit import realize
 from ..training.task import TrainingResult, TrainingTask
@@ -77,9 +77,11 @@ from ._common import (
 __all__ = ["DEFAULT_PARAMS", "ExactStrategy", "IncumbentImprover", "gradient_start"]
 
 DEFAULT_PARAMS = {"start": "ste", "start_seconds": 5.0, "improve": "none", "always_solve": False,
-                  "symmetry_breaking": True, "error_bound": False}
+                  "symmetry_breaking": True, "error_bound": "auto"}
 """The parameters' defaults; ``symmetry_breaking``'s only for backends without a preference."""
-BOOLEAN_PARAMS = ("always_solve", "symmetry_breaking", "error_bound")
+BOOLEAN_PARAMS = ("always_solve", "symmetry_breaking")
+AUTO_BOUND_SECONDS = 60.0
+"""``error_bound="auto"`` spends at most this long on its small solves when the run has no time limit."""
 STARTS = ("ste", "none")
 IMPROVES = ("coordinate", "none")
 
@@ -103,6 +105,9 @@ def _check_params(params: Mapping) -> dict:
     for key in BOOLEAN_PARAMS:
         if not isinstance(out[key], bool | np.bool_):
             raise InvalidInputError(f"exact parameter {key} must be true or false, got {out[key]!r}")
+    if not isinstance(out["error_bound"], bool | np.bool_) and out["error_bound"] != "auto":
+        raise InvalidInputError("exact parameter error_bound must be auto (on where it applies and pays: "
+                                f"width 2, two classes, not robust), true or false, got {out['error_bound']!r}")
     try:
         seconds = float(out["start_seconds"])
     except (TypeError, ValueError):
@@ -123,6 +128,19 @@ def _formulation_record(lowering: Lowering, source: str) -> dict:
             "symmetry_breaking_source": source, "activation_groups": lowering.ties.n_clusters}
 
 
+
+
+def _error_bound_setting(value, lowering: Lowering) -> tuple[bool, float | None]:
+    """Whether to run ``error_bound``, and the cap on its seconds (``None``: half the time left).
+
+    ``auto`` runs it where it applies and was measured to pay (``docs/benchmarks/bounds.md``):
+    one hidden layer of width 2, two classes, biases, no robust training (under robust training
+    it proved nothing and cost time); there its small solves get at most
+    :data:`AUTO_BOUND_SECONDS` when the run has no time limit.
+    """
+    if value != "auto":
+        return bool(value), None
+    return applies(lowering.architecture) and lowering.robust is None, AUTO_BOUND_SECONDS
 
 
 class IncumbentImprover:
@@ -204,11 +222,13 @@ class ExactStrategy:
         if info is not None:
             info["start_objective"] = None if start is None else lowering.problem.objective(start)
         floor = None
-        if params["error_bound"] and start_is_optimal(lowering, start):
+        use_bound, cap = _error_bound_setting(params["error_bound"], lowering)
+        if use_bound and start_is_optimal(lowering, start):
             history.append({"error_bound": "skipped: the start reaches the trivial bound"})
-        elif params["error_bound"]:
+        elif use_bound:
             upper = None if start is None else lowering.problem.objective(start)
-            floor, networks, record = error_bound(lowering, task, budget, upper)
+            floor, networks, record = error_bound(lowering, task, budget, upper, cap_seconds=cap)
+            record["error_bound_setting"] = str(params["error_bound"]).lower()
             history.append(record)
             if networks:
                 candidates.extend(networks)
