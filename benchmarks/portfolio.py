@@ -144,7 +144,7 @@ def _paired(records, configs) -> list[str]:
     for pc in (c for c in configs if c.startswith("portfolio")):
         diffs, more, fewer = [], 0, 0
         for inst, seed in dict.fromkeys((r["instance"], r.get("seed", 0)) for r in records):
-            def tto(c):
+            def tto(c, inst=inst, seed=seed):
                 r = next((r for r in records if r["instance"] == inst and r["config"] == c
                           and r.get("seed", 0) == seed), None)
                 return None if r is None or r["status"] != "optimal" else r["seconds"]
