@@ -279,3 +279,21 @@ def test_three_classes_get_the_cell_bound_in_exact():
     record = next(r for r in result.history if "error_bound" in r)
     assert "error_bound_cells" in record and record["error_bound"] <= reference.objective + 1e-9
     assert result.objective == pytest.approx(reference.objective, abs=1e-6)
+
+
+@pytest.mark.parametrize(("seed", "k"), [(0, 3), (1, 3), (4, 4)])
+def test_the_cell_solution_is_a_network_whose_loss_is_its_objective(seed, k):
+    """Each output a threshold function: 1 on its class's cells, 0 on the others' (measured: loss = objective)."""
+    from bnnmip.heuristics.pattern_fit import realize
+
+    data = tiny_k(seed, k)
+    arch = Architecture(2, (2,), k)
+    low = lower(arch, data)
+    problem = eb.cells_problem(arch, data, bias_box=low.bias_bounds()[0], eps=low.eps)
+    res = bnnmip.solve(bnnmip.get_backend("highs"), problem, ONE)
+    net = eb.cells_network(problem, res.x, arch, data)
+    fit = realize(net, arch, data.X, eps=low.eps, bias_bounds=low.bias_bounds())
+    assert fit.realized
+    loss = fit.network.hamming_loss(data.X, data.y, scaled=True)
+    assert loss >= res.objective - 1e-9
+    assert loss == pytest.approx(res.objective)

@@ -50,7 +50,7 @@ from ..milp import MilpProblem, RowBlock, RowKind
 from ..milp.builder import ProblemBuilder
 from ..network import BinarizedNetwork
 
-__all__ = ["CELLS", "applies", "cells_problem", "intersection_network", "intersection_problem", "loss_floor",
+__all__ = ["CELLS", "applies", "cells_network", "cells_problem", "intersection_network", "intersection_problem", "loss_floor",
            "single_problem", "with_loss_floor"]
 
 
@@ -261,3 +261,49 @@ def cells_problem(arch: Architecture, data: TrainingSet, *, bias_box: float, eps
     cost[e] = 2.0 * data.weights
     cost[f] = -data.weights
     return pb.build(cost, 0.0, "error_bound_cells")
+
+
+def _threshold_table() -> list[tuple[tuple[int, ...], tuple[float, float, float]]]:
+    """The 14 threshold functions of two bits: (values on :data:`CELLS`, (a, b, c)) with ``[a h0 + b h1 + c > 0]``.
+
+    Weights in {-1, 0, 1} (any weight domain holds them) and ``c`` a half-integer, so every
+    pre-activation is at least 1/2 away from 0.
+    """
+    table = {}
+    for a in (-1.0, 0.0, 1.0):
+        for b in (-1.0, 0.0, 1.0):
+            for c in (-1.5, -0.5, 0.5, 1.5):
+                values = tuple(int(a * h0 + b * h1 + c > 0) for h0, h1 in CELLS)
+                table.setdefault(values, (a, b, c))
+    return sorted(table.items())
+
+
+def cells_network(problem: MilpProblem, x: np.ndarray, arch: Architecture, data: TrainingSet) -> BinarizedNetwork:
+    """A network from a solution of :func:`cells_problem`: its two half-spaces, and per class an output threshold function.
+
+    Output ``y`` is 1 on the cells of class ``y`` and 0 on the other classes' cells (the
+    diagonal rows make that a threshold function); on abstaining cells it takes the values
+    that cost the points there least. Its loss is the solution's objective where the
+    abstaining cells' points cost 1 each, else more; its margins are restored by
+    ``pattern_fit.realize`` before it is used.
+    """
+    W = problem.columns["W"].take(x).astype(float)
+    b = problem.columns["b"].take(x).astype(float)
+    c = np.round(problem.columns["c"].take(x)).astype(int)  # (4, k)
+    cell = (np.asarray(data.X) @ W.T + b > 0).astype(int) @ np.array([2, 1])  # index into CELLS
+    k = arch.n_classes
+    out_w, out_b = np.zeros((k, 2)), np.zeros(k)
+    for y in range(k):
+        need = {q: int(c[q, y] == 1) for q in range(4) if c[q].sum() == 1}  # class cells: fixed values
+        best = None
+        for values, (a, bb, cc) in _threshold_table():
+            if any(values[q] != v for q, v in need.items()):
+                continue
+            cost = float(sum(data.weights[i] * abs(values[cell[i]] - int(data.y[i] == y))
+                             for i in range(data.n_points) if cell[i] not in need))
+            if best is None or cost < best[0]:
+                best = (cost, a, bb, cc)
+        if best is None:  # cannot happen with the diagonal rows; a constant keeps the network valid
+            best = (0.0, 0.0, 0.0, -0.5)
+        out_w[y], out_b[y] = best[1:3], best[3]
+    return BinarizedNetwork.from_arrays([W, out_w], [b, out_b], weight_domain=arch.weight_domain)

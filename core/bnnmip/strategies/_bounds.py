@@ -1,6 +1,7 @@
 """``exact``'s ``error_bound``: solve the relaxations of :mod:`bnnmip.formulation.error_bound`.
 
-Two classes: the two relaxations ``E`` and ``S``; three or more: the cell relaxation.
+Two classes: the two relaxations ``E`` and ``S``; three or more, or robust training: the cell
+relaxation.
 
 :func:`error_bound` returns the lower bound on the loss they prove, the networks their
 solutions describe (start candidates) and a history record.
@@ -61,8 +62,8 @@ def error_bound(lowering: Lowering, task: TrainingTask, budget: Budget, upper: f
                 cap_seconds: float | None = None):
     """``(floor, networks, record)``: the loss floor ``min(2E, S)``, start candidates, history.
 
-    With three or more classes the floor is the cell relaxation's bound and there are no
-    start candidates.
+    With three or more classes, and under robust training, the floor is the cell relaxation's
+    bound (which keeps every ball) and its solution's network is the start candidate.
 
     ``upper`` (the best start's loss, if any) caps the single half-space problem: only
     whether :math:`S` reaches ``min(2E, upper)`` matters. ``floor`` is ``None`` when the
@@ -90,7 +91,7 @@ def error_bound(lowering: Lowering, task: TrainingTask, budget: Budget, upper: f
         opts = base if math.isinf(left) else attrs.evolve(base, time_limit=max(0.05, left * share))
         return solve(task.backend, problem, opts)
 
-    if arch.n_classes > 2:
+    if arch.n_classes > 2 or radius > 0:  # E and S drop the balls of the points they get wrong
         return _cells_bound(arch, data, box, lowering, run, integral, t0)
     networks, e_bounds, statuses = [], [], []
     for k, share in ((0, 0.4), (1, 0.6)):
@@ -127,9 +128,18 @@ def error_bound(lowering: Lowering, task: TrainingTask, budget: Budget, upper: f
 
 
 def _cells_bound(arch, data, box, lowering, run, integral: bool, t0: float):
-    """Three or more classes: the optimum (or dual bound) of :func:`~bnnmip.formulation.error_bound.cells_problem`."""
-    res = run(eb.cells_problem(arch, data, bias_box=box, eps=lowering.eps, robust=lowering.robust), 1.0)
+    """The optimum (or dual bound) of :func:`~bnnmip.formulation.error_bound.cells_problem`, and its network."""
+    problem = eb.cells_problem(arch, data, bias_box=box, eps=lowering.eps, robust=lowering.robust)
+    res = run(problem, 1.0)
     floor = _bound_of(res, integral)
+    networks = []
+    if res.status.has_solution:
+        net = eb.cells_network(problem, res.x, arch, data)
+        radius = 0.0 if lowering.robust is None else lowering.robust.radius
+        fit = realize(net, arch, lowering.data.X, eps=lowering.eps, bias_bounds=lowering.bias_bounds(),
+                      robust_radius=radius, time_limit=2.0)
+        if fit.realized:
+            networks.append(fit.network)
     record = {"error_bound": floor, "error_bound_cells": floor, "error_bound_status": [res.status.value],
               "error_bound_seconds": round(time.perf_counter() - t0, 3)}
-    return floor, [], record
+    return floor, networks, record

@@ -133,14 +133,13 @@ def _formulation_record(lowering: Lowering, source: str) -> dict:
 def _error_bound_setting(value, lowering: Lowering) -> tuple[bool, float | None]:
     """Whether to run ``error_bound``, and the cap on its seconds (``None``: half the time left).
 
-    ``auto`` runs it where it applies and was measured to pay (``docs/benchmarks/bounds.md``):
-    one hidden layer of width 2, two classes, biases, no robust training (under robust training
-    it proved nothing and cost time); there its small solves get at most
+    ``auto`` runs it where it applies: one hidden layer of width 2 with biases
+    (``docs/benchmarks/bounds.md`` measures where it pays); its small solves get at most
     :data:`AUTO_BOUND_SECONDS` when the run has no time limit.
     """
     if value != "auto":
         return bool(value), None
-    return applies(lowering.architecture) and lowering.robust is None, AUTO_BOUND_SECONDS
+    return applies(lowering.architecture), AUTO_BOUND_SECONDS
 
 
 class IncumbentImprover:
