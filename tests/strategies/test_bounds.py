@@ -52,8 +52,8 @@ def _records(res):
     return [r for r in res.history if "error_bound" in r]
 
 
-def test_auto_runs_where_it_applies_and_not_under_robust_training_or_other_shapes():
-    """``error_bound="auto"`` (the default): width 2, two classes, not robust; a cap without a time limit."""
+def test_auto_runs_where_it_applies_and_not_for_other_shapes():
+    """``error_bound="auto"``: width 2 with biases, robust or not; a cap without a time limit; off by default."""
     import bnnmip
     from bnnmip import Architecture, RobustnessSet
     from bnnmip.strategies import _bounds, exact
@@ -61,17 +61,19 @@ def test_auto_runs_where_it_applies_and_not_under_robust_training_or_other_shape
     rng = np.random.default_rng(5)
     data = TrainingSet.from_arrays(rng.uniform(0, 1, (12, 3)), rng.integers(0, 2, 12))
     opts = bnnmip.SolveOptions(threads=1)
-    res = bnnmip.train(Architecture(3, (2,), 2), data, options=opts, params={"start": "none"})
+    assert not _records(bnnmip.train(Architecture(3, (2,), 2), data, options=opts, params={"start": "none"}))
+    res = bnnmip.train(Architecture(3, (2,), 2), data, options=opts, params={"start": "none", "error_bound": "auto"})
     rec = _records(res)
     assert len(rec) == 1 and rec[0]["error_bound_setting"] == "auto", res.history
     assert isinstance(rec[0]["error_bound"], float) and rec[0]["error_bound"] <= res.loss + 1e-9
     assert exact._error_bound_setting("auto", bnnmip.lower(Architecture(3, (2,), 2), data)) == (
         True, exact.AUTO_BOUND_SECONDS)
-    for arch, robust in ((Architecture(3, (3,), 2), None), (Architecture(3, (2,), 2), RobustnessSet(0.01))):
-        res = bnnmip.train(arch, data, options=opts, robust=robust, params={"start": "none"})
-        assert not _records(res), (arch, robust, res.history)
-    off = bnnmip.train(Architecture(3, (2,), 2), data, options=opts, params={"start": "none", "error_bound": False})
-    assert not _records(off)
+    robust = bnnmip.train(Architecture(3, (2,), 2), data, options=opts, robust=RobustnessSet(0.01),
+                          params={"start": "none", "error_bound": "auto"})
+    assert "error_bound_cells" in _records(robust)[0], robust.history  # the cell relaxation keeps the balls
+    for arch in (Architecture(3, (3,), 2), Architecture(3, (2,), 2, bias=False)):
+        res = bnnmip.train(arch, data, options=opts, params={"start": "none", "error_bound": "auto"})
+        assert not _records(res), (arch, res.history)
     assert _bounds.SHARE == 0.5
 
 
@@ -85,5 +87,5 @@ def test_auto_caps_the_small_solves_without_a_time_limit(monkeypatch):
     rng = np.random.default_rng(2)
     data = TrainingSet.from_arrays(rng.uniform(0, 1, (10, 2)), rng.integers(0, 2, 10))
     bnnmip.train(Architecture(2, (2,), 2), data, options=bnnmip.SolveOptions(threads=1),
-                 params={"start": "none"})
+                 params={"start": "none", "error_bound": "auto"})
     assert limits and all(t is not None and t <= 6.0 for t in limits), limits

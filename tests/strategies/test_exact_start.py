@@ -98,14 +98,14 @@ def test_solver_failure_falls_back_to_the_checked_start(monkeypatch):
      ({"budget": 3}, "unknown exact parameter(s) budget"),
      ({"always_solve": "yes"}, "always_solve must be true or false"),
      ({"symmetry_breaking": 0}, "symmetry_breaking must be true or false"),
-     ({"error_bound": "on"}, "error_bound must be auto (on where it applies and pays")],
+     ({"error_bound": "on"}, "error_bound must be true, false or auto")],
 )
 def test_bad_params_are_rejected_before_any_solve(params, message):
     data = _random_labels(m=8)
     with pytest.raises(bnnmip.errors.InvalidInputError, match=re.escape(message)):
         bnnmip.train(Architecture(4, (2,), 2), data, params=params)
     assert exact.DEFAULT_PARAMS == {"start": "ste", "start_seconds": 5.0, "improve": "none",
-                                    "always_solve": False, "symmetry_breaking": True, "error_bound": "auto"}
+                                    "always_solve": False, "symmetry_breaking": True, "error_bound": False}
 
 
 def _counting_solve(monkeypatch):

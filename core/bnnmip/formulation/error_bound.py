@@ -32,11 +32,15 @@ at least 1 each, and its right points are classified by one half-space, so it co
     \text{loss} \ \ge\ \min(2E,\ S) \ \ge\ E.
 
 :math:`E` and :math:`S` are small MILPs (about 2m binaries and no second layer), built here;
-:mod:`bnnmip.strategies.exact` solves them (``error_bound=true``), turns the best
+:mod:`bnnmip.strategies.exact` solves them (``error_bound``, ``auto`` by default), turns the best
 intersection classifier into a start network (loss at most :math:`2E`), and adds the bound to the
 training MILP as a row. Both problems drop constraints of the training MILP (the margins of
 points a classifier gets wrong; under robust training the constancy of every ball on every
 neuron), so any network's loss is at least the bound: it never cuts off an optimal network.
+
+For three or more classes, and under robust training (where :math:`E` and :math:`S` are weak),
+:func:`cells_problem` is the bound instead: the training MILP's first layer for every point,
+with the output layer replaced by a class (or abstention) per cell.
 """
 
 from __future__ import annotations

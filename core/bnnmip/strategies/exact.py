@@ -77,7 +77,7 @@ from ._common import (
 __all__ = ["DEFAULT_PARAMS", "ExactStrategy", "IncumbentImprover", "gradient_start"]
 
 DEFAULT_PARAMS = {"start": "ste", "start_seconds": 5.0, "improve": "none", "always_solve": False,
-                  "symmetry_breaking": True, "error_bound": "auto"}
+                  "symmetry_breaking": True, "error_bound": False}
 """The parameters' defaults; ``symmetry_breaking``'s only for backends without a preference."""
 BOOLEAN_PARAMS = ("always_solve", "symmetry_breaking")
 AUTO_BOUND_SECONDS = 60.0
@@ -106,8 +106,8 @@ def _check_params(params: Mapping) -> dict:
         if not isinstance(out[key], bool | np.bool_):
             raise InvalidInputError(f"exact parameter {key} must be true or false, got {out[key]!r}")
     if not isinstance(out["error_bound"], bool | np.bool_) and out["error_bound"] != "auto":
-        raise InvalidInputError("exact parameter error_bound must be auto (on where it applies and pays: "
-                                f"width 2, two classes, not robust), true or false, got {out['error_bound']!r}")
+        raise InvalidInputError("exact parameter error_bound must be true, false or auto (on where it "
+                                f"applies: one hidden layer of width 2 with biases), got {out['error_bound']!r}")
     try:
         seconds = float(out["start_seconds"])
     except (TypeError, ValueError):
@@ -133,9 +133,10 @@ def _formulation_record(lowering: Lowering, source: str) -> dict:
 def _error_bound_setting(value, lowering: Lowering) -> tuple[bool, float | None]:
     """Whether to run ``error_bound``, and the cap on its seconds (``None``: half the time left).
 
-    ``auto`` runs it where it applies: one hidden layer of width 2 with biases
-    (``docs/benchmarks/bounds.md`` measures where it pays); its small solves get at most
-    :data:`AUTO_BOUND_SECONDS` when the run has no time limit.
+    ``auto`` runs it where it applies (one hidden layer of width 2 with biases) and is silent
+    elsewhere; its small solves get at most :data:`AUTO_BOUND_SECONDS` when the run has no
+    time limit. Off by default: on small instances the main MILP often proves the optimum
+    before the small solves end (``docs/benchmarks/bounds.md``).
     """
     if value != "auto":
         return bool(value), None
