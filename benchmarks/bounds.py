@@ -222,7 +222,7 @@ def report(records, meta):
             positive = sum(1 for r in rs if best.get(r["instance"]))
             lines.append(f"| {backend} | `{variant}` | {proven} / {len(rs)} | {sgm(tto):.1f} | "
                          f"{half} / {positive} |")
-    return "\n".join(lines) + "\n" + NOTES
+    return "\n".join(lines) + "\n" + (NOTES if meta.get("notes", True) else "")
 
 
 def _g(v):
@@ -243,7 +243,7 @@ def main(argv=None):
     out = Path(args.output)
     if args.records:
         lines = [json.loads(line) for line in Path(args.records).read_text().splitlines() if line.strip()]
-        out.write_text(report(lines[1:], lines[0]))
+        _write(out, report(lines[1:], {**lines[0], "notes": out.name == "bounds.md"}))
         print(out.read_text())
         return 0
     names = args.instances.split(",")
@@ -265,9 +265,17 @@ def main(argv=None):
     command = f"Command: `python benchmarks/bounds.py {given}` ({wall / 60:.1f} min wall)."
     meta = {"time_limit": args.time_limit, "command": command, "commit": commit, "workers": args.workers}
     jsonl.write_text("\n".join(json.dumps(r) for r in [meta, *records]) + "\n")
-    out.write_text(report(records, meta))
+    _write(out, report(records, {**meta, "notes": out.name == "bounds.md"}))
     print(out.read_text())
     return 0
+
+
+def _write(out: Path, text: str) -> None:
+    """Write the report, keeping a hand-written ``## Reading`` section already in ``out``."""
+    old = out.read_text() if out.exists() else ""
+    if "\n## Reading" in old:
+        text += old[old.index("\n## Reading"):]
+    out.write_text(text)
 
 
 if __name__ == "__main__":
