@@ -55,6 +55,11 @@ HARD = ("random m75 h2 k2", "random m100 h2 k2", "robust bcw r0.1", "robust bcw 
 NOTES = """
 ## Findings
 
+Later (`bounds-cells.md`): `error_bound=true` also covers three or more classes and robust
+training with the cell relaxation, which proves every robust instance below with a positive
+loss at the root (100 % of the optimum) and both iris protocol parts; the findings here are
+those of the two-class relaxations `E` and `S`.
+
 - **Random labels, m = 50, width 2** ("random h2 m50", issue 20's instance): `error_bound`
   proves the optimum 2 on both backends (`E` = 1, and no single half-space gets at most 1
   point wrong, so `S >= 2`), and its intersection classifier is the loss-2 network that
