@@ -23,7 +23,7 @@ from .contract import Backend, BackendFeature, availability, declared_features, 
 from .options import check_solver_options
 from .results import NativeResult, SolveOptions, SolveResult, SolveStatus
 
-__all__ = ["HeuristicGuard", "InterruptGuard", "declared_options", "normalise", "prepared_options", "solve"]
+__all__ = ["HeuristicGuard", "InterruptGuard", "SourceGuard", "declared_options", "normalise", "prepared_options", "solve"]
 
 
 def declared_options(backend: Backend, problem: MilpProblem,

@@ -296,18 +296,17 @@ def cells_network(problem: MilpProblem, x: np.ndarray, arch: Architecture, data:
     c = np.round(problem.columns["c"].take(x)).astype(int)  # (4, k)
     cell = (np.asarray(data.X) @ W.T + b > 0).astype(int) @ np.array([2, 1])  # index into CELLS
     k = arch.n_classes
+    table = _threshold_table()
+    values = np.array([v for v, _ in table])  # (14, 4)
+    classed = c.sum(axis=1) == 1  # class cells; the others abstain
+    free = ~classed[cell]  # points in abstaining cells: the only ones the choice changes
     out_w, out_b = np.zeros((k, 2)), np.zeros(k)
     for y in range(k):
-        need = {q: int(c[q, y] == 1) for q in range(4) if c[q].sum() == 1}  # class cells: fixed values
-        best = None
-        for values, (a, bb, cc) in _threshold_table():
-            if any(values[q] != v for q, v in need.items()):
-                continue
-            cost = float(sum(data.weights[i] * abs(values[cell[i]] - int(data.y[i] == y))
-                             for i in range(data.n_points) if cell[i] not in need))
-            if best is None or cost < best[0]:
-                best = (cost, a, bb, cc)
-        if best is None:  # cannot happen with the diagonal rows; a constant keeps the network valid
-            best = (0.0, 0.0, 0.0, -0.5)
-        out_w[y], out_b[y] = best[1:3], best[3]
+        fits = (values[:, classed] == c[classed, y]).all(axis=1)  # 1 on y's cells, 0 on the others'
+        cost = (np.abs(values[:, cell[free]] - (data.y[free] == y)) * data.weights[free]).sum(axis=1)
+        if fits.any():
+            a, bb, cc = table[int(np.flatnonzero(fits)[np.argmin(cost[fits])])][1]
+        else:  # cannot happen with the diagonal rows; a constant keeps the network valid
+            a, bb, cc = 0.0, 0.0, -0.5
+        out_w[y], out_b[y] = (a, bb), cc
     return BinarizedNetwork.from_arrays([W, out_w], [b, out_b], weight_domain=arch.weight_domain)

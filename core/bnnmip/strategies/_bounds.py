@@ -101,11 +101,7 @@ def error_bound(lowering: Lowering, task: TrainingTask, budget: Budget, upper: f
         statuses.append(res.status.value)
         e_bounds.append(_bound_of(res, integral))
         if res.status.has_solution:
-            net = eb.intersection_network(problem, res.x, k, arch)
-            fit = realize(net, arch, lowering.data.X, eps=lowering.eps, bias_bounds=lowering.bias_bounds(),
-                          robust_radius=radius, time_limit=2.0)
-            if fit.realized:
-                networks.append(fit.network)
+            networks += _start(eb.intersection_network(problem, res.x, k, arch), lowering)
     e = min(e_bounds)
     target = 2.0 * e if upper is None else min(2.0 * e, float(upper))
     s, s_status = 0.0, "skipped"
@@ -127,19 +123,20 @@ def error_bound(lowering: Lowering, task: TrainingTask, budget: Budget, upper: f
     return floor, networks, record
 
 
+def _start(network, lowering: Lowering) -> list:
+    """``[network]`` with its margins restored for the training MILP (``pattern_fit.realize``), or ``[]``."""
+    radius = 0.0 if lowering.robust is None else lowering.robust.radius
+    fit = realize(network, lowering.architecture, lowering.data.X, eps=lowering.eps,
+                  bias_bounds=lowering.bias_bounds(), robust_radius=radius, time_limit=2.0)
+    return [fit.network] if fit.realized else []
+
+
 def _cells_bound(arch, data, box, lowering, run, integral: bool, t0: float):
     """The optimum (or dual bound) of :func:`~bnnmip.formulation.error_bound.cells_problem`, and its network."""
     problem = eb.cells_problem(arch, data, bias_box=box, eps=lowering.eps, robust=lowering.robust)
     res = run(problem, 1.0)
     floor = _bound_of(res, integral)
-    networks = []
-    if res.status.has_solution:
-        net = eb.cells_network(problem, res.x, arch, data)
-        radius = 0.0 if lowering.robust is None else lowering.robust.radius
-        fit = realize(net, arch, lowering.data.X, eps=lowering.eps, bias_bounds=lowering.bias_bounds(),
-                      robust_radius=radius, time_limit=2.0)
-        if fit.realized:
-            networks.append(fit.network)
+    networks = _start(eb.cells_network(problem, res.x, arch, data), lowering) if res.status.has_solution else []
     record = {"error_bound": floor, "error_bound_cells": floor, "error_bound_status": [res.status.value],
               "error_bound_seconds": round(time.perf_counter() - t0, 3)}
     return floor, networks, record

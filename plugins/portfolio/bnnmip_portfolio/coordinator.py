@@ -457,9 +457,10 @@ class Coordinator:
                 for folder in glob.glob(left):
                     shutil.rmtree(folder, ignore_errors=True)
             if member.thread is not None:  # interrupted at its solver's next check
-                member.thread.join(self._join_seconds())
+                wait = self._join_seconds()
+                member.thread.join(wait)
                 if member.thread.is_alive():
-                    self.notes.append(f"{member.label} (in this process) had not stopped {self._join_seconds():.0f} s "
+                    self.notes.append(f"{member.label} (in this process) had not stopped {wait:.0f} s "
                                       "after the stop request; it ends at its own time limit")
             if member.out is not None:
                 member.out.close()
