@@ -132,3 +132,37 @@ def test_budget_cuts_time_limits():
     assert not b.exhausted()
     assert Budget(0.01).exhausted()  # less than the 0.05 s a solve needs at the least
     assert Budget(None).remaining() == float("inf")
+
+
+def test_solves_side_by_side_each_keep_their_own_lines():
+    """``error_bound=parallel``: a second solve in another thread; each line says whose it is."""
+    import threading
+
+    console, out = _console(False)
+    reporter = ProgressReporter(console=console)
+    problem, opts = xor_problem(), bnnmip.SolveOptions(time_limit=10)
+    done = bnnmip.SolveResult(status=bnnmip.SolveStatus.OPTIMAL, backend="highs", solver_version="x",
+                              objective=1.0, bound=1.0,
+                              gap=0.0, nodes=3)
+    record = {"objective": 5.0, "bound": 1.0, "gap": 0.8, "nodes": 3, "seconds": 1.0, "time_limit": 10}
+    reporter.bnnmip_solve_started(problem=problem, backend="highs", options=opts)
+
+    def beside():
+        reporter.bnnmip_solve_started(problem=problem, backend="scip", options=opts)
+        reporter.bnnmip_solve_progress(backend="scip", record=record)
+        with console.capture() as cap:
+            console.print(reporter.render())
+        assert "solver call 1 (highs)" in cap.get() and "solver call 2 (scip)" in cap.get()
+        reporter.bnnmip_solve_finished(problem=problem, backend="scip", result=done)
+
+    thread = threading.Thread(target=beside)
+    thread.start()
+    thread.join()
+    reporter.bnnmip_solve_progress(backend="highs", record={**record, "objective": 7.0})
+    reporter.bnnmip_solve_finished(problem=problem, backend="highs", result=done)
+    lines = out.getvalue().splitlines()
+    assert lines[2].startswith("  call 2: incumbent 5  bound 1"), lines
+    assert lines[3].startswith("solver call 2 (scip): optimal"), lines
+    assert lines[4].startswith("  incumbent 7"), lines  # one solve running again: no tag
+    assert lines[5].startswith("solver call 1 (highs): optimal"), lines
+    assert reporter.running == {}

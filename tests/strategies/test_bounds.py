@@ -1,6 +1,7 @@
 """``exact``'s error_bound solves: repeated points merged before the small MILPs."""
 
 import numpy as np
+import pytest
 
 from bnnmip import TrainingSet
 from bnnmip.strategies._bounds import _merged
@@ -66,8 +67,8 @@ def test_auto_runs_where_it_applies_and_not_for_other_shapes():
     rec = _records(res)
     assert len(rec) == 1 and rec[0]["error_bound_setting"] == "auto", res.history
     assert isinstance(rec[0]["error_bound"], float) and rec[0]["error_bound"] <= res.loss + 1e-9
-    assert exact._error_bound_setting("auto", bnnmip.lower(Architecture(3, (2,), 2), data)) == (
-        True, exact.AUTO_BOUND_SECONDS)
+    assert exact._error_bound_setting("auto", bnnmip.lower(Architecture(3, (2,), 2), data),
+                                      bnnmip.get_backend("highs")) == ("before", exact.AUTO_BOUND_SECONDS, None)
     robust = bnnmip.train(Architecture(3, (2,), 2), data, options=opts, robust=RobustnessSet(0.01),
                           params={"start": "none", "error_bound": "auto"})
     assert "error_bound_cells" in _records(robust)[0], robust.history  # the cell relaxation keeps the balls
@@ -89,3 +90,109 @@ def test_auto_caps_the_small_solves_without_a_time_limit(monkeypatch):
     bnnmip.train(Architecture(2, (2,), 2), data, options=bnnmip.SolveOptions(threads=1),
                  params={"start": "none", "error_bound": "auto"})
     assert limits and all(t is not None and t <= 6.0 for t in limits), limits
+
+
+# -- error_bound="parallel": the small solves beside the training MILP ----------------------------
+
+def _random_labels(m: int, n: int, seed: int) -> TrainingSet:
+    rng = np.random.default_rng(seed)
+    return TrainingSet.from_arrays(rng.uniform(0, 1, (m, n)), rng.integers(0, 2, m))
+
+
+@pytest.mark.parametrize("backend", ["highs", "scip"])
+def test_parallel_bound_reaches_the_same_proven_optimum(backend):
+    """Beside the solver or before it, or not at all: the same proven loss, a verified network."""
+    import bnnmip
+    from bnnmip import Architecture
+
+    data = _random_labels(14, 2, 11)
+    arch = Architecture(2, (2,), 2)
+    opts = bnnmip.SolveOptions(threads=1, seed=0)
+    losses = {}
+    for setting in (False, True, "parallel"):
+        res = bnnmip.train(arch, data, backend=backend, options=opts, params={"error_bound": setting})
+        assert res.status is bnnmip.SolveStatus.OPTIMAL and res.verification.ok, (setting, res.final.message)
+        losses[setting] = res.loss
+    assert losses[False] > 0  # a positive optimum: a proof the bound can make
+    assert losses[True] == losses["parallel"] == losses[False], losses
+    rec = _records(res)
+    assert len(rec) == 1 and rec[0]["error_bound_setting"] == "parallel", res.history
+    assert isinstance(rec[0]["error_bound"], float) and rec[0]["error_bound"] <= res.loss + 1e-9
+
+
+def _fake_bound(monkeypatch, floor, networks=(), fail=False):
+    """Make the small solves return ``floor`` and ``networks`` at once (or raise)."""
+    from bnnmip.strategies import _bounds
+
+    def fake(lowering, task, budget, upper, cap_seconds=None, share=0.5, interrupt=None):
+        if fail:
+            raise RuntimeError("broken bound")
+        return floor(lowering, upper), list(networks), {"error_bound": floor(lowering, upper)}
+
+    monkeypatch.setattr(_bounds, "error_bound", fake)
+
+
+def test_a_floor_at_the_incumbent_stops_the_training_milp_as_optimal(monkeypatch):
+    """The solver is interrupted as soon as the floor meets its incumbent; the result says who proved it.
+
+    The floor here is made up (the start's own loss), to see the mechanics on an instance no
+    solver proves in minutes: the run ends at the solver's first poll, not at its time limit.
+    """
+    import bnnmip
+    from bnnmip import Architecture
+
+    _fake_bound(monkeypatch, lambda lowering, upper: upper)
+    data = _random_labels(60, 10, 7)
+    res = bnnmip.train(Architecture(10, (2,), 2), data, backend="highs",
+                       options=bnnmip.SolveOptions(threads=1, time_limit=600),
+                       params={"error_bound": "parallel"})
+    assert res.status is bnnmip.SolveStatus.OPTIMAL and res.verification.ok
+    assert res.loss > 0 and res.final.bound == res.loss
+    assert "proved optimal by exact's error_bound beside the solver" in res.final.message
+    assert "stopped by the interrupt check" in res.final.message
+    rec = _records(res)[0]
+    assert rec["error_bound_proved"] and rec["error_bound_setting"] == "parallel"
+
+
+def test_the_bounds_network_is_returned_where_it_beats_the_solver(monkeypatch):
+    """A solver stopped (here at its first node) before it took the small solves' better network."""
+    import bnnmip
+    from bnnmip import Architecture
+
+    data = _random_labels(14, 2, 11)
+    arch = Architecture(2, (2,), 2)
+    best = bnnmip.train(arch, data, backend="highs", options=bnnmip.SolveOptions(threads=1))
+    assert best.status is bnnmip.SolveStatus.OPTIMAL and best.loss > 0
+    _fake_bound(monkeypatch, lambda lowering, upper: best.loss, [best.network])
+    res = bnnmip.train(arch, data, backend="highs", options=bnnmip.SolveOptions(threads=1, node_limit=1),
+                       params={"error_bound": "parallel", "start": "none"})
+    assert res.status is bnnmip.SolveStatus.OPTIMAL and res.verification.ok
+    assert res.loss == best.loss == res.final.objective
+    assert res.network.hamming_loss(data.X, data.y, scaled=True) == best.loss
+
+
+def test_a_failing_bound_is_reported_and_the_solve_goes_on(monkeypatch):
+    import bnnmip
+    from bnnmip import Architecture
+
+    data = _random_labels(14, 2, 11)
+    _fake_bound(monkeypatch, None, fail=True)
+    res = bnnmip.train(Architecture(2, (2,), 2), data, backend="highs",
+                       options=bnnmip.SolveOptions(threads=1), params={"error_bound": "parallel"})
+    assert res.status is bnnmip.SolveStatus.OPTIMAL and res.verification.ok
+    assert _records(res)[0]["error_bound"] == "failed: RuntimeError: broken bound"
+
+
+def test_parallel_runs_before_the_milp_on_backends_that_cannot_be_interrupted():
+    import bnnmip
+    from bnnmip import Architecture
+    from bnnmip.strategies import exact
+
+    data = _random_labels(14, 2, 11)
+    low = bnnmip.lower(Architecture(2, (2,), 2), data)
+    mode, cap, note = exact._error_bound_setting("parallel", low, bnnmip.get_backend("cbc"))
+    assert (mode, cap) == ("before", None)
+    assert "does not declare CALLBACKS and INTERRUPT" in note["error_bound_parallel"], note
+    assert exact._error_bound_setting("parallel", low, bnnmip.get_backend("scip"))[:2] == ("beside", None)
+    with pytest.raises(bnnmip.InvalidInputError, match="parallel"):
+        bnnmip.train(Architecture(2, (2,), 2), data, params={"error_bound": "beside"})

@@ -98,7 +98,7 @@ def test_solver_failure_falls_back_to_the_checked_start(monkeypatch):
      ({"budget": 3}, "unknown exact parameter(s) budget"),
      ({"always_solve": "yes"}, "always_solve must be true or false"),
      ({"symmetry_breaking": 0}, "symmetry_breaking must be true or false"),
-     ({"error_bound": "on"}, "error_bound must be true, false or auto")],
+     ({"error_bound": "on"}, "error_bound must be true, false, auto")],
 )
 def test_bad_params_are_rejected_before_any_solve(params, message):
     data = _random_labels(m=8)

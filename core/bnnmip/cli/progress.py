@@ -17,6 +17,7 @@ implement the same hooks (``docs/plugins.md``).
 
 from __future__ import annotations
 
+import threading
 import time
 
 from rich.console import Console, Group
@@ -134,11 +135,36 @@ class ProgressReporter:
         self.t0 = time.perf_counter()
         self.solves = 0  # solver calls so far
         self.calls_seen = 0  # solver calls before the last strategy iteration
-        self.solve: dict | None = None  # the running solve: backend, size, limit, start, progress
+        self._lock = threading.Lock()
+        # thread -> its running solve: call number, backend, limit, start, progress
+        self.running: dict[int, dict] = {}
         self.last_iteration = ""
         self.last_line = 0.0
         self._live: Live | None = None
         self._drawn = 0.0
+
+    @property
+    def solve(self) -> dict | None:
+        """The solve running in this thread (else the one started last), or ``None``.
+
+        Solves may run side by side in several threads (``exact``'s ``error_bound=parallel``
+        runs its small solves beside the training MILP): each thread's events go to its own.
+        """
+        mine = self.running.get(threading.get_ident())
+        if mine is not None or not self.running:
+            return mine
+        return max(self.running.values(), key=lambda s: s["call"])
+
+    @solve.setter
+    def solve(self, value: dict | None) -> None:
+        if value is None:
+            self.running.pop(threading.get_ident(), None)
+        else:
+            self.running[threading.get_ident()] = {"call": self.solves, **value}
+
+    def _tag(self, solve: dict) -> str:
+        """``call N: `` while more than one solve runs (whose line it is), else nothing."""
+        return f"call {solve['call']}: " if len(self.running) > 1 else ""
 
     # -- life cycle ------------------------------------------------------------------------
     def start(self, header: list[str] | tuple[str, ...] = ()) -> None:
@@ -165,14 +191,13 @@ class ProgressReporter:
         if self.time_budget is not None:
             run += f", {_time_left(self.time_budget, elapsed)} of the {self.time_budget:g} s budget"
         lines = [Spinner("dots", text=Text(run))]
-        if self.solve is not None:
-            s = self.solve
+        for s in sorted(self.running.values(), key=lambda s: s["call"]):
             seconds = time.perf_counter() - s["t0"]
-            lines.append(Text(f"  solver call {self.solves} ({s['backend']}): {clock(seconds)} elapsed, "
+            lines.append(Text(f"  solver call {s['call']} ({s['backend']}): {clock(seconds)} elapsed, "
                               f"{_time_left(s['time_limit'], seconds)}"))
             lines.append(Text(f"  {format_solve(s['progress'])}" if s["progress"] else
                               "  no incumbent or bound reported yet (CBC reports none while it runs)"))
-        else:
+        if not self.running:
             lines.append(Text("  " + ("preparing the first solve (start, lowering)" if not self.solves
                                       else f"{self.solves} solver call(s) done; strategy working")))
         if self.last_iteration:
@@ -193,38 +218,45 @@ class ProgressReporter:
     @hookimpl
     def bnnmip_solve_started(self, problem, backend, options) -> None:
         """A solve begins: its size and time limit."""
-        self.solves += 1
+        with self._lock:  # solves may start side by side in several threads
+            self.solves += 1
+            call = self.solves
+            self.running[threading.get_ident()] = {"call": call, "backend": backend, "progress": {},
+                                                   "t0": time.perf_counter(),
+                                                   "time_limit": options.time_limit}
         size = problem.size_summary()
-        self.solve = {"backend": backend, "t0": time.perf_counter(), "time_limit": options.time_limit,
-                      "progress": {}}
-        if not self.live or self.solves == 1:
+        if not self.live or call == 1:
             limit = "no time limit" if options.time_limit is None else f"time limit {options.time_limit:g} s"
-            self._line(f"solver call {self.solves} ({backend}): MILP {size['variables']:,} variables "
+            self._line(f"solver call {call} ({backend}): MILP {size['variables']:,} variables "
                        f"({size['binaries']:,} binary), {size['rows']:,} rows; {limit}")
         self._redraw()
 
     @hookimpl
     def bnnmip_solve_progress(self, backend, record) -> None:
         """The running solve's incumbent, bound, gap and nodes."""
-        if self.solve is None:
+        solve = self.solve
+        if solve is None:
             return
-        self.solve["progress"] = dict(record)
+        solve["progress"] = dict(record)
         if not self.live:
-            shown = self.solve.setdefault("shown", {})
+            shown = solve.setdefault("shown", {})
             better = record.get("objective") != shown.get("objective")
             moved = any(record.get(k) != shown.get(k) for k in ("bound", "nodes"))
             if better or (moved and time.perf_counter() - self.last_line >= BOUND_LINE_SECONDS):
-                self.solve["shown"] = dict(record)
-                self._line(f"  {format_solve(record)}  {clock(record.get('seconds'))} elapsed, "
+                solve["shown"] = dict(record)
+                self._line(f"  {self._tag(solve)}{format_solve(record)}  "
+                           f"{clock(record.get('seconds'))} elapsed, "
                            f"{_time_left(record.get('time_limit'), record.get('seconds') or 0.0)}")
         self._redraw()
 
     @hookimpl
     def bnnmip_solve_finished(self, problem, backend, result) -> None:
         """A solve ended: status, objective, bound, gap, nodes, seconds."""
+        solve = self.solve
+        call = self.solves if solve is None else solve["call"]
         self.solve = None
         if not self.live:
-            self._line(f"solver call {self.solves} ({backend}): {result.status.value}, "
+            self._line(f"solver call {call} ({backend}): {result.status.value}, "
                        f"{format_solve(result.summary()).replace('incumbent', 'objective', 1)}, "
                        f"{result.build_seconds + result.solve_seconds:.2f} s")
         self._redraw()

@@ -190,7 +190,8 @@ def run_times(res, *, startup: float | None, data: float, fit: float, total: flo
     ``total`` is the command's own time plus ``startup``: from the process's start to the
     command's (interpreter, imports; 0 where the operating system does not say). The parts:
     ``data`` (loading and splitting the data, setting up), ``start`` (the gradient-trained
-    start), ``bound`` (``exact``'s ``error_bound``: its small solves), ``build`` (the solver
+    start), ``bound`` (``exact``'s ``error_bound``: its small solves before the solver; with
+    ``error_bound=parallel`` they run beside the solver and count in none of these), ``build`` (the solver
     building its models), ``solver`` (the solver running, over
     ``solves`` solves), ``strategy`` (the rest of the strategy's own time: lowering,
     verification and repair of every solution, k-means splits, evaluation), ``fit_other`` (the
@@ -198,7 +199,8 @@ def run_times(res, *, startup: float | None, data: float, fit: float, total: flo
     the network, the summary).
     """
     start = sum(float(r.get("start_seconds", 0.0)) for r in res.history if r.get("start") == "ste")
-    bound = sum(float(r.get("error_bound_seconds", 0.0)) for r in res.history)
+    bound = sum(float(r.get("error_bound_seconds", 0.0)) for r in res.history
+                if r.get("error_bound_setting") != "parallel")
     build = sum(r.build_seconds for r in res.solves)
     solver = sum(r.solve_seconds for r in res.solves)
     parts = {"startup": startup or 0.0, "data": data, "start": start, "bound": bound, "build": build,
@@ -216,6 +218,19 @@ def solve_counts(res) -> dict:
     counts = collections.Counter(
         "skipped" if r.message == START_AT_BOUND_MESSAGE else r.status.value for r in res.solves)
     return dict(sorted(counts.items()))
+
+
+def _bound_note(rec: dict) -> str:
+    """The end of the ``lower bound`` line: how ``error_bound`` ran (``rec``: its history record)."""
+    if rec.get("error_bound_setting") == "auto":
+        return "; --param error_bound=false skips it"
+    if rec.get("error_bound_setting") != "parallel":
+        return ""
+    if rec.get("error_bound_proved"):
+        return ", beside the solver: it proved the loss returned optimal"
+    if rec.get("error_bound_interrupted"):
+        return ", beside the solver, stopped when the solver ended"
+    return ", beside the solver"
 
 
 _MULTI = "the strategy's best network, a heuristic"
@@ -356,8 +371,7 @@ def _format_summary(s: dict, res) -> str:
                 f"  lower bound  loss >= {rec['error_bound']:g} proved by error_bound (width 2: "
                 + (f"min(2E, S) with E {rec['error_bound_E']:g}, S {rec['error_bound_S']:g}"
                    if "error_bound_E" in rec else "the cell relaxation") + ") in "
-                f"{rec['error_bound_seconds']:.2f} s" + ("" if rec.get("error_bound_setting") != "auto"
-                                                         else "; --param error_bound=false skips it")))
+                f"{rec['error_bound_seconds']:.2f} s" + _bound_note(rec)))
         if rec.get("margin") == "max-min":
             lines.append(
                 f"  margins      refitted for the largest margins: smallest |pre-activation| "

@@ -1,7 +1,8 @@
 """``exact``'s ``error_bound``: solve the relaxations of :mod:`bnnmip.formulation.error_bound`.
 
 Two classes: the two relaxations ``E`` and ``S``; three or more, or robust training: the cell
-relaxation.
+relaxation. They run before the training MILP (``error_bound=true``), or in a thread beside it
+(``error_bound=parallel``, :class:`BoundBeside`).
 
 :func:`error_bound` returns the lower bound on the loss they prove, the networks their
 solutions describe (start candidates) and a history record.
@@ -10,6 +11,7 @@ solutions describe (start candidates) and a history record.
 from __future__ import annotations
 
 import math
+import threading
 import time
 
 import attrs
@@ -23,7 +25,7 @@ from ..heuristics.pattern_fit import realize
 from ..ir import TrainingSet
 from ..training.task import Budget, TrainingTask
 
-__all__ = ["error_bound"]
+__all__ = ["BoundBeside", "error_bound"]
 
 SHARE = 0.5
 """At most this share of the time left (of the budget, and of the solve's time limit) goes to the
@@ -59,7 +61,7 @@ def _merged(data: TrainingSet) -> TrainingSet:
 
 
 def error_bound(lowering: Lowering, task: TrainingTask, budget: Budget, upper: float | None,
-                cap_seconds: float | None = None):
+                cap_seconds: float | None = None, share: float = SHARE, interrupt=None):
     """``(floor, networks, record)``: the loss floor ``min(2E, S)``, start candidates, history.
 
     With three or more classes, and under robust training, the floor is the cell relaxation's
@@ -68,7 +70,10 @@ def error_bound(lowering: Lowering, task: TrainingTask, budget: Budget, upper: f
     ``upper`` (the best start's loss, if any) caps the single half-space problem: only
     whether :math:`S` reaches ``min(2E, upper)`` matters. ``floor`` is ``None`` when the
     bound does not apply to the architecture (the record says why). ``cap_seconds`` bounds
-    the three small solves' time in all, with or without a time limit.
+    the three small solves' time in all, with or without a time limit; ``share`` is the share
+    of the time left they may take (:data:`SHARE` before the training MILP, 1 beside it).
+    ``interrupt`` (a callable, for backends that declare ``INTERRUPT``) stops them early: the
+    floor is then what their dual bounds proved so far.
     """
     t0 = time.perf_counter()
     arch, data = lowering.architecture, lowering.data
@@ -80,24 +85,25 @@ def error_bound(lowering: Lowering, task: TrainingTask, budget: Budget, upper: f
     box = lowering.bias_bounds()[0]
     radius = 0.0 if lowering.robust is None else lowering.robust.radius
     limit = task.options.time_limit
-    allowed = min(budget.remaining(), math.inf if limit is None else float(limit)) * SHARE
+    allowed = min(budget.remaining(), math.inf if limit is None else float(limit)) * share
     if cap_seconds is not None:
         allowed = min(allowed, float(cap_seconds))
     base = SolveOptions(threads=task.options.threads, seed=task.options.seed,
-                        feasibility_tolerance=float(np.clip(lowering.eps / 10.0, 1e-9, 1e-6)))
+                        feasibility_tolerance=float(np.clip(lowering.eps / 10.0, 1e-9, 1e-6)),
+                        interrupt=interrupt)
 
-    def run(problem, share):
+    def run(problem, part):
         left = allowed - (time.perf_counter() - t0)
-        opts = base if math.isinf(left) else attrs.evolve(base, time_limit=max(0.05, left * share))
+        opts = base if math.isinf(left) else attrs.evolve(base, time_limit=max(0.05, left * part))
         return solve(task.backend, problem, opts)
 
     if arch.n_classes > 2 or radius > 0:  # E and S drop the balls of the points they get wrong
         return _cells_bound(arch, data, box, lowering, run, integral, t0)
     networks, e_bounds, statuses = [], [], []
-    for k, share in ((0, 0.4), (1, 0.6)):
+    for k, part in ((0, 0.4), (1, 0.6)):
         problem = eb.intersection_problem(arch, data, k, bias_box=box, eps=lowering.eps,
                                           robust=lowering.robust)
-        res = run(problem, share)
+        res = run(problem, part)
         statuses.append(res.status.value)
         e_bounds.append(_bound_of(res, integral))
         if res.status.has_solution:
@@ -140,3 +146,88 @@ def _cells_bound(arch, data, box, lowering, run, integral: bool, t0: float):
     record = {"error_bound": floor, "error_bound_cells": floor, "error_bound_status": [res.status.value],
               "error_bound_seconds": round(time.perf_counter() - t0, 3)}
     return floor, networks, record
+
+
+class BoundBeside:
+    """``error_bound="parallel"``: :func:`error_bound` in a thread beside the training MILP's solve.
+
+    The solve gets three hooks (its backend must declare ``CALLBACKS`` and ``INTERRUPT``):
+
+    - :meth:`observe`, its heuristic: notes each incumbent's objective, then hands the
+      incumbent to ``then`` (another heuristic, e.g. ``improve="coordinate"``'s) if any;
+    - :meth:`source`, its incumbent source: the best network the small solves found, encoded
+      (once);
+    - :meth:`interrupt`: ``True`` once the proven floor reaches the least loss known (the
+      solve's incumbent or that network): the solve stops, its incumbent is optimal.
+
+    :meth:`finish` stops the small solves (they poll the same kind of interrupt) and waits for
+    the thread. Their floor, networks and history record are then :attr:`floor`,
+    :attr:`networks`, :attr:`record`; an exception in the thread is reported in the record,
+    never raised.
+    """
+
+    def __init__(self, lowering: Lowering, task: TrainingTask, budget: Budget, upper: float | None,
+                 cap_seconds: float | None = None, then=None) -> None:
+        self.lowering = lowering
+        self.floor: float | None = None
+        self.networks: list = []
+        self.record: dict = {}
+        self.x = None
+        """The best encoded network of the small solves (``None``: none is feasible)."""
+        self._then = then
+        self._upper = math.inf if upper is None else float(upper)
+        self._handed = False
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._t0 = time.perf_counter()
+        self._thread = threading.Thread(target=self._run, args=(task, budget, upper, cap_seconds),
+                                        name="bnnmip-error-bound", daemon=True)
+        self._thread.start()
+
+    def _run(self, task, budget, upper, cap_seconds) -> None:
+        try:
+            floor, networks, record = error_bound(self.lowering, task, budget, upper, cap_seconds=cap_seconds,
+                                                  share=1.0, interrupt=self._stop.is_set)
+            best, best_obj = None, math.inf
+            for net in networks:
+                x = self.lowering.encode(net)
+                problem = self.lowering.problem
+                if problem.violation(x) <= 1e-9 and problem.objective(x) < best_obj:
+                    best, best_obj = x, problem.objective(x)
+        except Exception as exc:  # reported in the record; the training MILP goes on without a bound
+            floor, networks, best, best_obj = None, [], None, math.inf
+            record = {"error_bound": f"failed: {type(exc).__name__}: {exc}"}
+        if self._stop.is_set():
+            record["error_bound_interrupted"] = True  # the training MILP ended first
+        with self._lock:
+            self.floor, self.networks, self.record, self.x = floor, networks, record, best
+            self._upper = min(self._upper, best_obj)
+
+    def observe(self, x):
+        """The solve's heuristic: note the incumbent ``x``'s objective, then ``then(x)``."""
+        objective = self.lowering.problem.objective(x)
+        with self._lock:
+            self._upper = min(self._upper, objective)
+        better = None if self._then is None else self._then(x)
+        if better is not None:
+            with self._lock:
+                self._upper = min(self._upper, self.lowering.problem.objective(better))
+        return better
+
+    def source(self):
+        """The solve's incumbent source: the small solves' best network, encoded, once."""
+        with self._lock:
+            if self.x is None or self._handed:
+                return None
+            self._handed = True
+            return self.x.copy()
+
+    def interrupt(self) -> bool:
+        """Whether the proven floor reaches the least loss known (the solve may stop)."""
+        with self._lock:
+            return self.floor is not None and self.floor >= self._upper - TOL
+
+    def finish(self) -> None:
+        """Stop the small solves and wait for them (their floor is what they proved so far)."""
+        self._stop.set()
+        self._thread.join()

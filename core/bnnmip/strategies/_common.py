@@ -122,14 +122,16 @@ def _result_at_bound(lowering: Lowering, backend, start, lower_bound: float | No
 
 
 def solve_lowering(lowering: Lowering, task: TrainingTask, start=None, budget=None, heuristic=None,
-                   skip_if_start_optimal: bool = True, lower_bound: float | None = None):
+                   skip_if_start_optimal: bool = True, lower_bound: float | None = None,
+                   incumbent_source=None, interrupt=None):
     """Solve one lowering and decode and verify its solution.
 
     Unless the task sets them, the integrality and feasibility tolerances are derived from
     eps and the big-M constants (:func:`sound_integrality_tolerance`,
     :func:`sound_feasibility_tolerance`). With a :class:`~bnnmip.training.Budget`, the
-    solve's time limit is cut to what is left of it. ``heuristic`` becomes
-    ``options.heuristic`` (see :class:`~bnnmip.backends.SolveOptions`).
+    solve's time limit is cut to what is left of it. ``heuristic``, ``incumbent_source`` and
+    ``interrupt`` become the options' fields of those names (see
+    :class:`~bnnmip.backends.SolveOptions`).
 
     If the decoded network's forward pass disagrees with the solution, weights are fitted to
     the activation pattern the MILP claims (:func:`~bnnmip.heuristics.pattern_fit.repair_network`); when
@@ -149,8 +151,8 @@ def solve_lowering(lowering: Lowering, task: TrainingTask, start=None, budget=No
         options = attrs.evolve(options, feasibility_tolerance=sound_feasibility_tolerance(lowering))
     if start is not None:
         options = attrs.evolve(options, mip_start=start)
-    if heuristic is not None:
-        options = attrs.evolve(options, heuristic=heuristic)
+    hooks = {"heuristic": heuristic, "incumbent_source": incumbent_source, "interrupt": interrupt}
+    options = attrs.evolve(options, **{k: v for k, v in hooks.items() if v is not None})
     if budget is not None:
         options = budget.limit(options)
     if (skip_if_start_optimal and start_is_optimal(lowering, start, lower_bound=lower_bound)

@@ -54,7 +54,7 @@ import attrs
 import numpy as np
 
 from ..backends import BackendFeature
-from ..backends.results import SolveStatus
+from ..backends.results import SolveResult, SolveStatus
 from ..errors import InvalidInputError
 from ..formulation import FORMULATIONS, Lowering, lower
 from ..formulation.error_bound import applies, with_loss_floor
@@ -62,7 +62,7 @@ from ..heuristics import improve_network
 from ..heuristics.pattern_fit import realize
 from ..training.task import TrainingResult, TrainingTask
 from ..verify import verify
-from ._bounds import error_bound
+from ._bounds import BoundBeside, error_bound
 from ._common import (
     gradient_start,
     mip_start,
@@ -105,9 +105,10 @@ def _check_params(params: Mapping) -> dict:
     for key in BOOLEAN_PARAMS:
         if not isinstance(out[key], bool | np.bool_):
             raise InvalidInputError(f"exact parameter {key} must be true or false, got {out[key]!r}")
-    if not isinstance(out["error_bound"], bool | np.bool_) and out["error_bound"] != "auto":
-        raise InvalidInputError("exact parameter error_bound must be true, false or auto (on where it "
-                                f"applies: one hidden layer of width 2 with biases), got {out['error_bound']!r}")
+    if not isinstance(out["error_bound"], bool | np.bool_) and out["error_bound"] not in ("auto", "parallel"):
+        raise InvalidInputError("exact parameter error_bound must be true, false, auto (on where it "
+                                "applies: one hidden layer of width 2 with biases) or parallel (beside the "
+                                f"training MILP, on one more thread), got {out['error_bound']!r}")
     try:
         seconds = float(out["start_seconds"])
     except (TypeError, ValueError):
@@ -130,17 +131,63 @@ def _formulation_record(lowering: Lowering, source: str) -> dict:
 
 
 
-def _error_bound_setting(value, lowering: Lowering) -> tuple[bool, float | None]:
-    """Whether to run ``error_bound``, and the cap on its seconds (``None``: half the time left).
+def _error_bound_setting(value, lowering: Lowering, backend) -> tuple[str, float | None, dict | None]:
+    """``(mode, cap, note)``: how to run ``error_bound`` and the cap on its seconds.
 
-    ``auto`` runs it where it applies (one hidden layer of width 2 with biases) and is silent
-    elsewhere; its small solves get at most :data:`AUTO_BOUND_SECONDS` when the run has no
-    time limit. Off by default: on small instances the main MILP often proves the optimum
-    before the small solves end (``docs/benchmarks/bounds.md``).
+    ``mode`` is ``"off"``, ``"before"`` (the small solves before the training MILP; ``cap``
+    ``None``: half the time left) or ``"beside"`` (``parallel``: in a thread beside it, on a
+    backend that declares ``CALLBACKS`` and ``INTERRUPT``; elsewhere ``"before"``, and
+    ``note`` is a history record that says why). ``auto`` runs it before the MILP where it
+    applies (one hidden layer of width 2 with biases) and is silent elsewhere; its small
+    solves get at most :data:`AUTO_BOUND_SECONDS` when the run has no time limit. Off by
+    default: on small instances the main MILP often proves the optimum before the small
+    solves end (``docs/benchmarks/bounds.md``).
     """
+    if value == "parallel":
+        missing = [f.name for f in (BackendFeature.CALLBACKS, BackendFeature.INTERRUPT)
+                   if f not in backend.features]
+        if missing and applies(lowering.architecture):
+            return "before", None, {"error_bound_parallel": (
+                f"not available on backend {backend.name} (it does not declare {' and '.join(missing)}): "
+                "the small solves ran before the training MILP, as with error_bound=true")}
+        return ("beside" if not missing else "before"), None, None
     if value != "auto":
-        return bool(value), None
-    return applies(lowering.architecture), AUTO_BOUND_SECONDS
+        return ("before" if value else "off"), None, None
+    return ("before" if applies(lowering.architecture) else "off"), AUTO_BOUND_SECONDS, None
+
+
+def _conclude_beside(beside: BoundBeside, lowering: Lowering, result, network, verification):
+    """The training MILP's result, network and verification with ``error_bound=parallel``'s outcome.
+
+    Stops the small solves; takes their network where it beats the solver's (the solver may
+    stop before it takes it), and says ``OPTIMAL`` where the floor they proved reaches the
+    loss returned (the message says who proved it). The bound is the larger of the two.
+    """
+    beside.finish()
+    record, floor = beside.record, beside.floor
+    record["error_bound_setting"] = "parallel"
+    problem = lowering.problem
+    if (beside.x is not None and result.status in (SolveStatus.FEASIBLE, SolveStatus.NO_SOLUTION)
+            and (result.objective is None or problem.objective(beside.x) < result.objective - 1e-9)):
+        x = beside.x
+        network = lowering.decode(x)
+        verification = verify(lowering, network, x, problem.objective(x))
+        result = attrs.evolve(result, status=SolveStatus.FEASIBLE, x=x, objective=problem.objective(x),
+                              gap=SolveResult.relative_gap(problem.objective(x), result.bound),
+                              message=f"{result.message}; the returned solution is error_bound's network "
+                                      "(found beside the solver)")
+        record["error_bound_network_returned"] = True
+    if floor is None or not result.status.has_solution:
+        return result, network, verification
+    bound = floor if result.bound is None or not math.isfinite(result.bound) else max(floor, result.bound)
+    if result.status is SolveStatus.FEASIBLE and result.objective <= floor + 1e-9:
+        record["error_bound_proved"] = True
+        result = attrs.evolve(result, status=SolveStatus.OPTIMAL, bound=bound, gap=0.0,
+                              message=f"proved optimal by exact's error_bound beside the solver (loss >= "
+                                      f"{floor:g}); the solver said: {result.message}")
+    elif bound != result.bound:
+        result = attrs.evolve(result, bound=bound, gap=SolveResult.relative_gap(result.objective, bound))
+    return result, network, verification
 
 
 class IncumbentImprover:
@@ -221,12 +268,19 @@ class ExactStrategy:
         start = mip_start(lowering, *candidates)
         if info is not None:
             info["start_objective"] = None if start is None else lowering.problem.objective(start)
-        floor = None
-        use_bound, cap = _error_bound_setting(params["error_bound"], lowering)
-        if use_bound and start_is_optimal(lowering, start):
+        floor = beside = None
+        mode, cap, note = _error_bound_setting(params["error_bound"], lowering, task.backend)
+        if note is not None:
+            history.append(note)
+        improver = None
+        if params["improve"] == "coordinate" and BackendFeature.CALLBACKS in task.backend.features:
+            improver = IncumbentImprover(lowering)
+        upper = None if start is None else lowering.problem.objective(start)
+        if mode != "off" and start_is_optimal(lowering, start):
             history.append({"error_bound": "skipped: the start reaches the trivial bound"})
-        elif use_bound:
-            upper = None if start is None else lowering.problem.objective(start)
+        elif mode == "beside":
+            beside = BoundBeside(lowering, task, budget, upper, cap_seconds=cap, then=improver)
+        elif mode == "before":
             floor, networks, record = error_bound(lowering, task, budget, upper, cap_seconds=cap)
             record["error_bound_setting"] = str(params["error_bound"]).lower()
             history.append(record)
@@ -235,13 +289,16 @@ class ExactStrategy:
                 start = mip_start(lowering, *candidates)
             if floor is not None and floor > lowering.problem.trivial_bound():
                 lowering = attrs.evolve(lowering, problem=with_loss_floor(lowering.problem, floor))
-        improver = None
-        if params["improve"] == "coordinate" and BackendFeature.CALLBACKS in task.backend.features:
-            improver = IncumbentImprover(lowering)
+        hooks = {} if beside is None else {"heuristic": beside.observe, "incumbent_source": beside.source,
+                                           "interrupt": beside.interrupt}
         result, network, verification = solve_lowering(
-            lowering, task, start, budget, heuristic=improver,
+            lowering, task, start, budget, **({"heuristic": improver} | hooks),
             skip_if_start_optimal=not params["always_solve"], lower_bound=floor,
         )
+        if beside is not None:
+            result, network, verification = _conclude_beside(beside, lowering, result, network, verification)
+            history.append(beside.record)
+            candidates.extend(beside.networks)
         if improver is not None:
             history.append(improver.record())
         status = result.status
