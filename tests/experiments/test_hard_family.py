@@ -82,4 +82,20 @@ def test_run_instance_smoke_with_a_node_limit(hard):
     page = hard.report([{**rec, "run": "test", "command": "c"}], ["header"])
     row = next(line for line in page.splitlines() if line.startswith("| random m50 h2 k2 |"))
     assert f"| {rec['loss']:g} " in row
-    assert "| highs | 1 | " in page
+    assert "| highs start=none | 1 | " in page  # a column per backend and exact parameters
+
+
+def test_runs_on_several_cores_are_compared_with_the_best_single_backend(hard):
+    """A bound beside the solver that proves where no single backend did: counted, and named."""
+    def rec(backend, status, seconds, params=None, message=""):
+        return {"instance": "random m50 h2 k2", "backend": backend, "params": params or {}, "m": 50,
+                "time_limit": 60, "status": status, "seconds": seconds, "loss": 2, "bound": 2 if status ==
+                "optimal" else 0, "nodes": 0, "root_bound": 0, "verified": True, "root_verified": True,
+                "message": message, "run": "t", "command": "c", "solver_version": "v"}
+    page = hard.report([rec("scip", "feasible", 60.0),
+                        rec("scip", "optimal", 4.7, {"error_bound": "parallel"},
+                            "proved optimal by exact's error_bound beside the solver (loss >= 2)")], ["h"])
+    section = page[page.index("## Several cores against the best single backend"):]
+    assert "| random m50 h2 k2 | - | - | 4.7 | - | error_bound |" in section, section
+    assert ("`scip error_bound=parallel`: proven 1 of 1, the best single backend 0 (strictly more: yes; "
+            "proven where no single backend proved: random m50 h2 k2)") in section, section
