@@ -42,6 +42,15 @@ improve : {"coordinate", "none"}, default "none"
     back to the solver when it is better. Off by
     default: in ``docs/benchmarks/formulations.md`` it never found a better incumbent than the
     ones HiGHS and SCIP found (the gradient start is already coordinate-optimal).
+error_bound : {False, True, "auto", "parallel"}, default False
+    For one hidden layer of width 2 with biases, prove a lower bound on the loss by small
+    relaxations (:mod:`bnnmip.formulation.error_bound`). ``True``: before the training MILP,
+    within half the time left; the bound joins the MILP as a row and their best network as a
+    start. ``"auto"``: the same where it applies, silent elsewhere, at most
+    :data:`AUTO_BOUND_SECONDS` without a time limit. ``"parallel"``: in a thread beside the
+    training MILP (one more solver thread), which is interrupted as soon as the bound meets its
+    incumbent (``OPTIMAL``); on backends that do not declare ``CALLBACKS`` and ``INTERRUPT``
+    it runs before, as ``True``. ``docs/formulation.md``, "A lower bound for width 2".
 """
 
 from __future__ import annotations
