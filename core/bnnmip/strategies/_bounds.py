@@ -179,7 +179,6 @@ class BoundBeside:
         self._handed = False
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._t0 = time.perf_counter()
         self._thread = threading.Thread(target=self._run, args=(task, budget, upper, cap_seconds),
                                         name="bnnmip-error-bound", daemon=True)
         self._thread.start()
