@@ -51,10 +51,11 @@ def partition(X: np.ndarray, parts: int, method: str) -> list[np.ndarray]:
 def run(name: str, parts: int, method: str, time_limit: float, instance=None) -> dict:
     """Train every part of ``name`` (or of ``instance``) alone; the record with each part's bound and their sum."""
     import bnnmip
+    from bnnmip.formulation.error_bound import applies
     from hard_family import build
 
     arch, data, robust = instance if instance is not None else build(name)
-    params = {"error_bound": "parallel"} if bnnmip.formulation.error_bound.applies(arch) else {}
+    params = {"error_bound": "parallel"} if applies(arch) else {}
     rows = []
     for idx in partition(data.X, parts, method):
         part = bnnmip.TrainingSet.from_arrays(data.X[idx], data.y[idx], n_classes=data.n_classes)
