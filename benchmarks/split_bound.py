@@ -50,9 +50,10 @@ def partition(X: np.ndarray, parts: int, method: str) -> list[np.ndarray]:
 
 def run(name: str, parts: int, method: str, time_limit: float, instance=None) -> dict:
     """Train every part of ``name`` (or of ``instance``) alone; the record with each part's bound and their sum."""
+    from hard_family import build
+
     import bnnmip
     from bnnmip.formulation.error_bound import applies
-    from hard_family import build
 
     arch, data, robust = instance if instance is not None else build(name)
     params = {"error_bound": "parallel"} if applies(arch) else {}

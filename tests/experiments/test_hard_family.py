@@ -1,15 +1,11 @@
 """benchmarks/hard_family.py: the instances other scripts import, and its core function."""
 
 import importlib
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from bnnmip.errors import InvalidInputError
-
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
 NAMES = [
     *(f"random m{m} h{h} k{k}" for m in (50, 75, 100) for h in (2, 3) for k in (2, 3)),
@@ -19,12 +15,8 @@ NAMES = [
 
 
 @pytest.fixture(scope="module")
-def hard():
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        yield importlib.import_module("hard_family")
-    finally:
-        sys.path.remove(str(BENCHMARKS))
+def hard(benchmarks_on_path):
+    return importlib.import_module("hard_family")
 
 
 @pytest.fixture(scope="module")

@@ -1,24 +1,16 @@
 """benchmarks/split_bound.py: the parts cover the points once, and their bounds sum to a valid bound."""
 
 import importlib
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import bnnmip
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
-
 
 @pytest.fixture(scope="module")
-def split():
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        yield importlib.import_module("split_bound")
-    finally:
-        sys.path.remove(str(BENCHMARKS))
+def split(benchmarks_on_path):
+    return importlib.import_module("split_bound")
 
 
 @pytest.mark.parametrize("method", ["random", "kmeans"])
