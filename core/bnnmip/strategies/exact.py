@@ -48,9 +48,9 @@ error_bound : {False, True, "auto", "parallel"}, default False
     within half the time left; the bound joins the MILP as a row and their best network as a
     start. ``"auto"``: the same where it applies, silent elsewhere, at most
     :data:`AUTO_BOUND_SECONDS` without a time limit. ``"parallel"``: in a thread beside the
-    training MILP (one more solver thread), which is interrupted as soon as the bound meets its
-    incumbent (``OPTIMAL``); on backends that do not declare ``CALLBACKS`` and ``INTERRUPT``
-    it runs before, as ``True``. ``docs/formulation.md``, "A lower bound for width 2".
+    training MILP (``threads`` more solver threads), which is interrupted as soon as the
+    bound meets its incumbent (``OPTIMAL``); on backends that do not declare ``CALLBACKS``
+    and ``INTERRUPT`` it runs before, as ``True``. ``docs/formulation.md``, "A lower bound for width 2".
 """
 
 from __future__ import annotations
@@ -117,7 +117,7 @@ def _check_params(params: Mapping) -> dict:
     if not isinstance(out["error_bound"], bool | np.bool_) and out["error_bound"] not in ("auto", "parallel"):
         raise InvalidInputError("exact parameter error_bound must be true, false, auto (on where it "
                                 "applies: one hidden layer of width 2 with biases) or parallel (beside the "
-                                f"training MILP, on one more thread), got {out['error_bound']!r}")
+                                f"training MILP, on threads of its own), got {out['error_bound']!r}")
     try:
         seconds = float(out["start_seconds"])
     except (TypeError, ValueError):
