@@ -196,3 +196,31 @@ def test_parallel_runs_before_the_milp_on_backends_that_cannot_be_interrupted():
     assert exact._error_bound_setting("parallel", low, bnnmip.get_backend("scip"))[:2] == ("beside", None)
     with pytest.raises(bnnmip.InvalidInputError, match="parallel"):
         bnnmip.train(Architecture(2, (2,), 2), data, params={"error_bound": "beside"})
+
+
+def test_the_bound_thread_is_stopped_when_the_training_solve_raises(monkeypatch):
+    """An exception in the training MILP's solve (here a made-up one) leaves no bound thread running."""
+    import threading
+
+    import bnnmip
+    from bnnmip import Architecture
+    from bnnmip.strategies import _bounds, exact
+
+    started = threading.Event()
+
+    def endless(lowering, task, budget, upper, cap_seconds=None, share=0.5, interrupt=None):
+        started.set()
+        while not interrupt():  # a small solve without a limit: only the interrupt ends it
+            threading.Event().wait(0.01)
+        return 0.0, [], {"error_bound": 0.0}
+
+    def broken(*args, **kwargs):
+        assert started.wait(60)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_bounds, "error_bound", endless)
+    monkeypatch.setattr(exact, "solve_lowering", broken)
+    with pytest.raises(KeyboardInterrupt):
+        bnnmip.train(Architecture(2, (2,), 2), _random_labels(14, 2, 11), backend="highs",
+                     options=bnnmip.SolveOptions(threads=1), params={"error_bound": "parallel"})
+    assert not [t for t in threading.enumerate() if t.name == "bnnmip-error-bound"]

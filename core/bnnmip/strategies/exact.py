@@ -300,10 +300,15 @@ class ExactStrategy:
                 lowering = attrs.evolve(lowering, problem=with_loss_floor(lowering.problem, floor))
         hooks = {} if beside is None else {"heuristic": beside.observe, "incumbent_source": beside.source,
                                            "interrupt": beside.interrupt}
-        result, network, verification = solve_lowering(
-            lowering, task, start, budget, **({"heuristic": improver} | hooks),
-            skip_if_start_optimal=not params["always_solve"], lower_bound=floor,
-        )
+        try:
+            result, network, verification = solve_lowering(
+                lowering, task, start, budget, **({"heuristic": improver} | hooks),
+                skip_if_start_optimal=not params["always_solve"], lower_bound=floor,
+            )
+        except BaseException:
+            if beside is not None:
+                beside.finish()  # no solver thread outlives the run, whatever ended it
+            raise
         if beside is not None:
             result, network, verification = _conclude_beside(beside, lowering, result, network, verification)
             history.append(beside.record)
