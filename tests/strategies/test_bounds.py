@@ -1,4 +1,4 @@
-"""``exact``'s error_bound solves: repeated points merged before the small MILPs."""
+"""``exact``'s error_bound: merged points, time caps, and ``parallel`` (beside the training MILP)."""
 
 import numpy as np
 import pytest
