@@ -32,11 +32,13 @@ at least 1 each, and its right points are classified by one half-space, so it co
     \text{loss} \ \ge\ \min(2E,\ S) \ \ge\ E.
 
 :math:`E` and :math:`S` are small MILPs (about 2m binaries and no second layer), built here;
-:mod:`bnnmip.strategies.exact` solves them (``error_bound``, ``auto`` by default), turns the best
-intersection classifier into a start network (loss at most :math:`2E`), and adds the bound to the
-training MILP as a row. Both problems drop constraints of the training MILP (the margins of
-points a classifier gets wrong; under robust training the constancy of every ball on every
-neuron), so any network's loss is at least the bound: it never cuts off an optimal network.
+:mod:`bnnmip.strategies.exact` solves them (``error_bound=true``, ``auto`` or ``parallel``; off
+by default), turns the best intersection classifier into a start network (loss at most
+:math:`2E`), and adds the bound to the training MILP as a row (or, ``parallel``, stops the
+training MILP once the bound meets its incumbent). Both problems drop constraints of the
+training MILP (the margins of points a classifier gets wrong; under robust training the
+constancy of every ball on every neuron), so any network's loss is at least the bound: it
+never cuts off an optimal network.
 
 For three or more classes, and under robust training (where :math:`E` and :math:`S` are weak),
 :func:`cells_problem` is the bound instead: the training MILP's first layer for every point,
@@ -54,8 +56,8 @@ from ..milp import MilpProblem, RowBlock, RowKind
 from ..milp.builder import ProblemBuilder
 from ..network import BinarizedNetwork
 
-__all__ = ["CELLS", "applies", "cells_network", "cells_problem", "intersection_network", "intersection_problem", "loss_floor",
-           "single_problem", "with_loss_floor"]
+__all__ = ["CELLS", "applies", "cells_network", "cells_problem", "intersection_network", "intersection_problem",
+           "loss_floor", "single_problem", "with_loss_floor"]
 
 
 def applies(arch: Architecture) -> bool:
@@ -268,7 +270,7 @@ def cells_problem(arch: Architecture, data: TrainingSet, *, bias_box: float, eps
 
 
 def _threshold_table() -> list[tuple[tuple[int, ...], tuple[float, float, float]]]:
-    """The 14 threshold functions of two bits: (values on :data:`CELLS`, (a, b, c)) with ``[a h0 + b h1 + c > 0]``.
+    """The 14 threshold functions of 2 bits: (values on :data:`CELLS`, (a, b, c)): ``[a h0 + b h1 + c > 0]``.
 
     Weights in {-1, 0, 1} (any weight domain holds them) and ``c`` a half-integer, so every
     pre-activation is at least 1/2 away from 0.
@@ -282,8 +284,9 @@ def _threshold_table() -> list[tuple[tuple[int, ...], tuple[float, float, float]
     return sorted(table.items())
 
 
-def cells_network(problem: MilpProblem, x: np.ndarray, arch: Architecture, data: TrainingSet) -> BinarizedNetwork:
-    """A network from a solution of :func:`cells_problem`: its two half-spaces, and per class an output threshold function.
+def cells_network(problem: MilpProblem, x: np.ndarray, arch: Architecture,
+                  data: TrainingSet) -> BinarizedNetwork:
+    """A network from a solution of :func:`cells_problem`: its half-spaces, per class a threshold function.
 
     Output ``y`` is 1 on the cells of class ``y`` and 0 on the other classes' cells (the
     diagonal rows make that a threshold function); on abstaining cells it takes the values

@@ -24,6 +24,7 @@ from ..formulation import error_bound as eb
 from ..heuristics.pattern_fit import realize
 from ..ir import TrainingSet
 from ..training.task import Budget, TrainingTask
+from ._common import mip_start
 
 __all__ = ["BoundBeside", "error_bound"]
 
@@ -138,11 +139,13 @@ def _start(network, lowering: Lowering) -> list:
 
 
 def _cells_bound(arch, data, box, lowering, run, integral: bool, t0: float):
-    """The optimum (or dual bound) of :func:`~bnnmip.formulation.error_bound.cells_problem`, and its network."""
+    """The optimum (or dual bound) of :func:`~bnnmip.formulation.error_bound.cells_problem`; its network."""
     problem = eb.cells_problem(arch, data, bias_box=box, eps=lowering.eps, robust=lowering.robust)
     res = run(problem, 1.0)
     floor = _bound_of(res, integral)
-    networks = _start(eb.cells_network(problem, res.x, arch, data), lowering) if res.status.has_solution else []
+    networks = []
+    if res.status.has_solution:
+        networks = _start(eb.cells_network(problem, res.x, arch, data), lowering)
     record = {"error_bound": floor, "error_bound_cells": floor, "error_bound_status": [res.status.value],
               "error_bound_seconds": round(time.perf_counter() - t0, 3)}
     return floor, networks, record
@@ -160,10 +163,10 @@ class BoundBeside:
     - :meth:`interrupt`: ``True`` once the proven floor reaches the least loss known (the
       solve's incumbent or that network): the solve stops, its incumbent is optimal.
 
-    :meth:`finish` stops the small solves (they poll the same kind of interrupt) and waits for
-    the thread. Their floor, networks and history record are then :attr:`floor`,
-    :attr:`networks`, :attr:`record`; an exception in the thread is reported in the record,
-    never raised.
+    :meth:`finish` (call it once the solve has returned or raised) stops the small solves
+    (they poll the same kind of interrupt) and waits for the thread. Their floor, networks
+    and history record are then :attr:`floor`, :attr:`networks`, :attr:`record`; an
+    exception in the thread is reported in the record, never raised.
     """
 
     def __init__(self, lowering: Lowering, task: TrainingTask, budget: Budget, upper: float | None,
@@ -187,15 +190,11 @@ class BoundBeside:
         try:
             floor, networks, record = error_bound(self.lowering, task, budget, upper, cap_seconds=cap_seconds,
                                                   share=1.0, interrupt=self._stop.is_set)
-            best, best_obj = None, math.inf
-            for net in networks:
-                x = self.lowering.encode(net)
-                problem = self.lowering.problem
-                if problem.violation(x) <= 1e-9 and problem.objective(x) < best_obj:
-                    best, best_obj = x, problem.objective(x)
+            best = mip_start(self.lowering, *networks)
         except Exception as exc:  # reported in the record; the training MILP goes on without a bound
-            floor, networks, best, best_obj = None, [], None, math.inf
+            floor, networks, best = None, [], None
             record = {"error_bound": f"failed: {type(exc).__name__}: {exc}"}
+        best_obj = math.inf if best is None else self.lowering.problem.objective(best)
         if self._stop.is_set():
             record["error_bound_interrupted"] = True  # the training MILP ended first
         with self._lock:

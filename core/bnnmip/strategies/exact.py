@@ -168,21 +168,20 @@ def _error_bound_setting(value, lowering: Lowering, backend) -> tuple[str, float
 def _conclude_beside(beside: BoundBeside, lowering: Lowering, result, network, verification):
     """The training MILP's result, network and verification with ``error_bound=parallel``'s outcome.
 
-    Stops the small solves; takes their network where it beats the solver's (the solver may
-    stop before it takes it), and says ``OPTIMAL`` where the floor they proved reaches the
-    loss returned (the message says who proved it). The bound is the larger of the two.
+    After :meth:`BoundBeside.finish`: takes the small solves' network where it beats the
+    solver's (the solver may stop before it takes it), and says ``OPTIMAL`` where the floor
+    they proved reaches the loss returned (the message says who proved it). The bound is the
+    larger of the two.
     """
-    beside.finish()
-    record, floor = beside.record, beside.floor
+    record, floor, x = beside.record, beside.floor, beside.x
     record["error_bound_setting"] = "parallel"
-    problem = lowering.problem
-    if (beside.x is not None and result.status in (SolveStatus.FEASIBLE, SolveStatus.NO_SOLUTION)
-            and (result.objective is None or problem.objective(beside.x) < result.objective - 1e-9)):
-        x = beside.x
+    objective = None if x is None else lowering.problem.objective(x)
+    if (x is not None and result.status in (SolveStatus.FEASIBLE, SolveStatus.NO_SOLUTION)
+            and (result.objective is None or objective < result.objective - 1e-9)):
         network = lowering.decode(x)
-        verification = verify(lowering, network, x, problem.objective(x))
-        result = attrs.evolve(result, status=SolveStatus.FEASIBLE, x=x, objective=problem.objective(x),
-                              gap=SolveResult.relative_gap(problem.objective(x), result.bound),
+        verification = verify(lowering, network, x, objective)
+        result = attrs.evolve(result, status=SolveStatus.FEASIBLE, x=x, objective=objective,
+                              gap=SolveResult.relative_gap(objective, result.bound),
                               message=f"{result.message}; the returned solution is error_bound's network "
                                       "(found beside the solver)")
         record["error_bound_network_returned"] = True
@@ -298,17 +297,18 @@ class ExactStrategy:
                 start = mip_start(lowering, *candidates)
             if floor is not None and floor > lowering.problem.trivial_bound():
                 lowering = attrs.evolve(lowering, problem=with_loss_floor(lowering.problem, floor))
-        hooks = {} if beside is None else {"heuristic": beside.observe, "incumbent_source": beside.source,
-                                           "interrupt": beside.interrupt}
+        hooks = {"heuristic": improver}
+        if beside is not None:
+            hooks = {"heuristic": beside.observe, "incumbent_source": beside.source,
+                     "interrupt": beside.interrupt}
         try:
             result, network, verification = solve_lowering(
-                lowering, task, start, budget, **({"heuristic": improver} | hooks),
+                lowering, task, start, budget, **hooks,
                 skip_if_start_optimal=not params["always_solve"], lower_bound=floor,
             )
-        except BaseException:
+        finally:
             if beside is not None:
-                beside.finish()  # no solver thread outlives the run, whatever ended it
-            raise
+                beside.finish()  # no solver thread outlives the solve, whatever ended it
         if beside is not None:
             result, network, verification = _conclude_beside(beside, lowering, result, network, verification)
             history.append(beside.record)
